@@ -1,0 +1,86 @@
+"""The ``edgelstm`` command: a thin layer over the library.
+
+Results go to stdout; progress, warnings and errors to stderr. Heavy imports (torch, onnx,
+onnxruntime) happen inside the commands that need them, so ``predict`` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edgelstm.errors import EdgelstmError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    help="Train LSTM/BiLSTM text classifiers, export them to ONNX, and predict on the CPU.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+log = logging.getLogger("edgelstm")
+_state = {"debug": False}
+
+TRAIN_EXTRA_HINT = "this command needs the train extra: pip install 'edgelstm[train]'"
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"edgelstm: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _friendly_errors(command):
+    """Errors become one line on stderr and a distinct exit code (a traceback with --debug)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except EdgelstmError as exc:
+            if _state["debug"]:
+                raise
+            _fail(str(exc), exc.exit_code)
+        except ModuleNotFoundError as exc:
+            if _state["debug"] or exc.name not in ("torch", "onnx"):
+                raise
+            _fail(f"{exc.name} is not installed; {TRAIN_EXTRA_HINT}", 2)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        except Exception as exc:  # the last resort: still one line, never a traceback
+            if _state["debug"]:
+                raise
+            _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)", 1)
+
+    return wrapper
+
+
+@app.callback()
+def _setup(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More diagnostics on stderr.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s" if not verbose else "%(name)s: %(message)s"))
+    root = logging.getLogger("edgelstm")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+from . import commands  # noqa: E402,F401  (registers the commands on ``app``)
+
+
+def main() -> None:
+    app(prog_name="edgelstm")

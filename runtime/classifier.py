@@ -1,0 +1,175 @@
+"""``Classifier``: texts in, labels and probabilities out, on onnxruntime (or a .pt checkpoint)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .config import INPUTS, METADATA_KEY, OUTPUTS, ModelConfig
+from .errors import DataError, ModelError
+from .tokenizer import Tokenizer, pad_batch
+
+__all__ = ["Classifier", "Prediction", "Backend"]
+
+log = logging.getLogger(__name__)
+
+BACKEND_GROUP = "edgelstm.backends"
+
+
+class Backend(Protocol):
+    """Runs one padded batch. Implemented on onnxruntime here, on torch in edgelstm.train."""
+
+    config: ModelConfig
+
+    def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """(B, T) int64 ids and (B,) int64 lengths -> (B, labels) float32 probabilities."""
+        ...
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    probability: float  # of ``label``
+    probabilities: dict[str, float]  # every label's
+
+
+class OnnxBackend:
+    def __init__(self, path: Path, threads: int | None = None) -> None:
+        import onnxruntime as ort  # imported here: ``import edgelstm`` stays light
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # onnxruntime's own warnings are not for our users
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises several unrelated types here
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(f"{path}: not a loadable ONNX model ({reason[:200]})") from None
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in metadata:
+            raise ModelError(f"{path}: an ONNX model, but not an edgelstm model (no metadata)")
+        try:
+            self.config = ModelConfig.from_json(metadata[METADATA_KEY])
+        except ModelError as exc:
+            raise ModelError(f"{path}: {exc}") from None
+        names = [i.name for i in self.session.get_inputs()]
+        if names != [spec.name for spec in INPUTS]:
+            raise ModelError(f"{path}: unexpected model inputs {names}")
+
+    def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        feed = {INPUTS[0].name: input_ids, INPUTS[1].name: lengths}
+        return self.session.run([OUTPUTS[0].name], feed)[0]
+
+
+def _check_model_file(path: Path) -> None:
+    if not path.exists():
+        raise ModelError(f"{path}: model file not found")
+    if path.is_dir():
+        raise ModelError(f"{path}: is a directory, not a model file")
+    if not os.access(path, os.R_OK):
+        raise ModelError(f"{path}: permission denied")
+    if path.stat().st_size == 0:
+        raise ModelError(f"{path}: model file is empty")
+
+
+def _plugin_backend(path: Path, threads: int | None) -> Backend:
+    """A backend registered under ``edgelstm.backends`` for this file's suffix (.pt)."""
+    found = [ep for ep in entry_points(group=BACKEND_GROUP) if ep.name == path.suffix]
+    if not found:
+        raise ModelError(f"{path}: no backend for {path.suffix!r} files")
+    try:
+        backend_cls = found[0].load()
+    except ImportError as exc:
+        raise ModelError(
+            f"{path}: loading a {path.suffix} checkpoint needs PyTorch "
+            f"({exc.name or exc} is missing): pip install 'edgelstm[train]'"
+        ) from None
+    return backend_cls(path, threads=threads)
+
+
+class Classifier:
+    """A text classifier: ``Classifier.load("model.onnx").predict(["a text"])``."""
+
+    def __init__(self, backend: Backend, source: str = "") -> None:
+        self.backend = backend
+        self.config = backend.config
+        self.source = source
+        self.tokenizer = Tokenizer(self.config.vocabulary, self.config.max_len)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, threads: int | None = None) -> Classifier:
+        """Load a ``.onnx`` export (onnxruntime) or a ``.pt`` checkpoint (PyTorch)."""
+        path = Path(path)
+        _check_model_file(path)
+        if path.suffix == ".pt":
+            backend = _plugin_backend(path, threads)
+        else:
+            backend = OnnxBackend(path, threads)
+        log.debug("loaded %s (%s, %d labels)", path, backend.config.arch, len(backend.config.labels))
+        return cls(backend, source=str(path))
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.config.labels)
+
+    def encode(self, texts: Iterable[str]) -> list[list[int]]:
+        return [self.tokenizer.encode(text) for text in texts]
+
+    def predict_ids(self, sequences: Sequence[Sequence[int]], batch_size: int = 64) -> np.ndarray:
+        """Probabilities (N, labels) of encoded texts, in their order.
+
+        Texts are batched by similar length so padding stays small; the model is given the
+        real lengths, so padding never changes an answer.
+        """
+        probabilities = np.zeros((len(sequences), len(self.config.labels)), np.float32)
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            input_ids, lengths = pad_batch([sequences[i] for i in chunk])
+            probabilities[chunk] = self.backend.run(input_ids, lengths)
+        return probabilities
+
+    def predict_proba(self, texts: Iterable[str], batch_size: int = 64) -> np.ndarray:
+        """Probabilities (N, labels), columns in the order of ``labels``."""
+        return self.predict_ids(self.encode(texts), batch_size)
+
+    def predict(self, texts: Iterable[str], batch_size: int = 64) -> list[Prediction]:
+        """One ``Prediction`` per text, in input order."""
+        if isinstance(texts, str):
+            raise TypeError("predict() takes a list of texts, not a single string")
+        labels = self.config.labels
+        results = []
+        for row in self.predict_proba(texts, batch_size):
+            best = int(np.argmax(row))
+            results.append(
+                Prediction(
+                    label=labels[best],
+                    probability=float(row[best]),
+                    probabilities={label: float(p) for label, p in zip(labels, row)},
+                )
+            )
+        return results
+
+    def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
+        """Accuracy and mean cross-entropy (binary cross-entropy for two labels) on labeled texts."""
+        index = {label: i for i, label in enumerate(self.config.labels)}
+        unknown = sorted(set(labels) - index.keys())
+        if unknown:
+            raise DataError(f"labels {unknown} are not among the model's {self.config.labels}")
+        targets = np.array([index[label] for label in labels], np.int64)  # (N,)
+        probabilities = self.predict_proba(texts)  # (N, labels)
+        chosen = probabilities[np.arange(len(targets)), targets]
+        loss = -np.log(np.clip(chosen.astype(np.float64), 1e-7, 1.0)).mean()
+        accuracy = (probabilities.argmax(axis=1) == targets).mean()
+        return {"accuracy": float(accuracy), "loss": float(loss), "examples": len(targets)}

@@ -1,0 +1,181 @@
+"""Labeled text readers: aclImdb (folder or .tar.gz), CSV/TSV, JSONL and fastText lines.
+
+Every reader returns texts and their labels as strings; errors name the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+import tarfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DataError
+
+__all__ = ["LabeledTexts", "Dataset", "load_dataset", "load_labeled"]
+
+log = logging.getLogger(__name__)
+
+# aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt; unlabeled train/unsup is not a label.
+_ACLIMDB_FILE = re.compile(r"(?:^|/)(train|test)/([^/]+)/[^/]+\.txt$")
+_UNLABELED = {"unsup"}
+_FASTTEXT_LABEL = "__label__"
+csv.field_size_limit(2**31 - 1)  # reviews can be long; the csv module's default is 128 KiB
+
+
+@dataclass
+class LabeledTexts:
+    texts: list[str] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    skipped: int = 0  # bad rows passed over (only with skip_bad_rows)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def add(self, text: str, label: str) -> None:
+        self.texts.append(text)
+        self.labels.append(label)
+
+
+@dataclass
+class Dataset:
+    train: LabeledTexts
+    test: LabeledTexts | None = None  # aclImdb's own test split, when the data has one
+
+
+def _is_aclimdb_archive(path: Path) -> bool:
+    return path.name.endswith((".tar.gz", ".tgz", ".tar"))
+
+
+def _read_aclimdb(path: Path) -> Dataset:
+    splits = {"train": LabeledTexts(), "test": LabeledTexts()}
+    for name, read in _aclimdb_files(path):
+        match = _ACLIMDB_FILE.search(name)
+        if not match or match.group(2) in _UNLABELED:
+            continue
+        splits[match.group(1)].add(read().decode("utf-8", errors="replace"), match.group(2))
+    if not splits["train"]:
+        raise DataError(f"{path}: no train/<label>/*.txt files (aclImdb layout) found")
+    return Dataset(splits["train"], splits["test"] or None)
+
+
+def _aclimdb_files(path: Path) -> Iterator[tuple[str, object]]:
+    """(name, read) pairs in a stable (sorted) order, from a folder or straight from a tar."""
+    if path.is_dir():
+        for file in sorted(path.rglob("*.txt")):
+            yield file.relative_to(path).as_posix(), file.read_bytes
+        return
+    try:
+        with tarfile.open(path) as archive:
+            members = sorted((m for m in archive if m.isfile()), key=lambda m: m.name)
+            for member in members:
+                yield member.name, archive.extractfile(member).read
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise DataError(f"{path}: cannot read archive ({exc})") from None
+
+
+def _read_delimited(path: Path, text_column: str, label_column: str, skip: bool) -> LabeledTexts:
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    data = LabeledTexts()
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        missing = [c for c in (text_column, label_column) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(
+                f"{path}: no column {missing[0]!r} in the header {reader.fieldnames}; "
+                "choose columns with --text-column/--label-column"
+            )
+        for row in reader:
+            text, label = row.get(text_column), row.get(label_column)
+            if text is None or not (label or "").strip() or None in row:
+                if skip:
+                    data.skipped += 1
+                    continue
+                raise DataError(f"{path}:{reader.line_num}: malformed row (missing text or label)")
+            data.add(text, label.strip())
+    return data
+
+
+def _read_lines(path: Path, parse, skip: bool) -> LabeledTexts:
+    data = LabeledTexts()
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                data.add(*parse(line))
+            except ValueError as exc:
+                if skip:
+                    data.skipped += 1
+                    continue
+                raise DataError(f"{path}:{number}: {exc}") from None
+    return data
+
+
+def _parse_jsonl(text_column: str, label_column: str):
+    def parse(line: str) -> tuple[str, str]:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict):
+            raise ValueError("not a JSON object")
+        text, label = row.get(text_column), row.get(label_column)
+        if not isinstance(text, str) or label is None or isinstance(label, (dict, list)):
+            raise ValueError(f"needs a string {text_column!r} and a {label_column!r}")
+        return text, str(label)
+
+    return parse
+
+
+def _parse_fasttext(line: str) -> tuple[str, str]:
+    head, _, text = line.strip().partition(" ")
+    if not head.startswith(_FASTTEXT_LABEL) or len(head) == len(_FASTTEXT_LABEL):
+        raise ValueError(f"expected '{_FASTTEXT_LABEL}LABEL text'")
+    return text, head[len(_FASTTEXT_LABEL) :]
+
+
+def load_labeled(
+    path: str | Path,
+    *,
+    text_column: str = "text",
+    label_column: str = "label",
+    skip_bad_rows: bool = False,
+) -> Dataset:
+    """Read labeled texts from any supported format (chosen by the path)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: not found")
+    if path.is_dir() or _is_aclimdb_archive(path):
+        return _read_aclimdb(path)
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".tsv"):
+        data = _read_delimited(path, text_column, label_column, skip_bad_rows)
+    elif suffix in (".jsonl", ".ndjson"):
+        data = _read_lines(path, _parse_jsonl(text_column, label_column), skip_bad_rows)
+    else:
+        data = _read_lines(path, _parse_fasttext, skip_bad_rows)
+    if data.skipped:
+        log.warning("%s: skipped %d malformed rows", path, data.skipped)
+    return Dataset(data)
+
+
+def load_dataset(path: str | Path, test: str | Path | None = None, **options) -> Dataset:
+    """Training data, checked: at least two labels; ``test`` replaces any own test split."""
+    dataset = load_labeled(path, **options)
+    if not dataset.train:
+        raise DataError(f"{path}: no labeled examples")
+    labels = set(dataset.train.labels)
+    if len(labels) < 2:
+        raise DataError(f"{path}: only one label ({labels.pop()!r}); a classifier needs two")
+    if test is not None:
+        dataset.test = load_labeled(test, **options).train
+    if dataset.test is not None:
+        unknown = set(dataset.test.labels) - labels
+        if unknown:
+            raise DataError(f"{test or path}: test labels {sorted(unknown)} are not in training")
+    return dataset

@@ -1,0 +1,70 @@
+"""``model.pt``: weights, config (vocabulary and labels included), history, resume state."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from edgelstm.config import ModelConfig
+from edgelstm.errors import ModelError
+
+from .model import TextClassifier
+
+__all__ = ["save_checkpoint", "load_checkpoint", "load_model", "atomic_write"]
+
+CHECKPOINT_FORMAT = "edgelstm-checkpoint"
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)``, then rename into place: ``path`` is always old or new, whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(
+    path: Path,
+    model: TextClassifier,
+    history: list[dict[str, Any]],
+    resume: dict[str, Any] | None = None,
+) -> None:
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "config": model.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "history": history,
+        "resume": resume,  # None once training has finished
+    }
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise ModelError(f"{path}: not an edgelstm checkpoint")
+    return state
+
+
+def load_model(path: Path) -> TextClassifier:
+    """The model of a checkpoint, in eval mode on the CPU."""
+    state = load_checkpoint(path)
+    config = ModelConfig.from_dict(state["config"])
+    model = TextClassifier(config)
+    model.load_state_dict(state["state_dict"])
+    return model.eval()

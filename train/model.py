@@ -1,0 +1,78 @@
+"""The PyTorch text classifiers: the Keras IMDB example's LSTM (4.1) and BiLSTM (4.2)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from edgelstm.config import ModelConfig
+from edgelstm.tokenizer import PAD_ID
+
+__all__ = ["TextClassifier", "DEFAULT_DROPOUT"]
+
+# The Keras example's dropout rates: 0.2 around the LSTM network, 0.5 around the BiLSTM.
+DEFAULT_DROPOUT = {"lstm": 0.2, "bilstm": 0.5}
+
+
+class TextClassifier(nn.Module):
+    """Embedding -> Dropout -> (Bi)LSTM over the real tokens only -> head -> logits.
+
+    ``lstm``: the final hidden state (at each text's last real token) feeds
+    Dense(dense, relu) -> Dropout -> Dense(outputs), as in the Keras example.
+    ``bilstm``: the example flattens all time steps, which fixes the sequence length; here
+    the forward and backward outputs are max- and mean-pooled over the real time steps
+    instead, so any length works and padding is never seen: Dropout -> Dense(outputs).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        bidirectional = config.arch == "bilstm"
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=PAD_ID)
+        self.dropout = nn.Dropout(config.dropout)
+        self.lstm = nn.LSTM(
+            config.embed_dim, config.hidden, batch_first=True, bidirectional=bidirectional
+        )
+        if bidirectional:
+            self.head = nn.Sequential(
+                nn.Dropout(config.dropout), nn.Linear(4 * config.hidden, config.num_outputs)
+            )
+        elif config.dense:
+            self.head = nn.Sequential(
+                nn.Linear(config.hidden, config.dense),
+                nn.ReLU(),
+                nn.Dropout(config.dropout),
+                nn.Linear(config.dense, config.num_outputs),
+            )
+        else:
+            self.head = nn.Linear(config.hidden, config.num_outputs)
+
+    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids and (B,) real lengths -> (B, outputs) logits."""
+        x = self.dropout(self.embedding(input_ids))  # (B, T, E)
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        output, (h_n, _) = self.lstm(packed)  # h_n: (D, B, H), at each text's last real token
+        if self.config.arch == "lstm":
+            return self.head(h_n[-1])  # (B, H) -> (B, outputs)
+        y, _ = pad_packed_sequence(output, batch_first=True, total_length=input_ids.shape[1])
+        # y: (B, T, 2H), forward then backward; zero at padded steps
+        mask = torch.arange(y.shape[1], device=y.device)[None, :] < lengths.to(y.device)[:, None]
+        largest = y.masked_fill(~mask[:, :, None], float("-inf")).amax(dim=1)  # (B, 2H)
+        mean = y.sum(dim=1) / lengths.to(y.device, y.dtype)[:, None]  # (B, 2H)
+        return self.head(torch.cat([largest, mean], dim=1))  # (B, 4H) -> (B, outputs)
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """(B, outputs) logits -> (B, labels) probabilities, columns in label order."""
+        if self.config.num_outputs == 1:
+            positive = torch.sigmoid(logits)  # (B, 1): the probability of labels[1]
+            return torch.cat([1 - positive, positive], dim=1)
+        return torch.softmax(logits, dim=1)
+
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Binary cross-entropy for two labels, cross-entropy for more (targets: (B,) ids)."""
+        if self.config.num_outputs == 1:
+            return nn.functional.binary_cross_entropy_with_logits(
+                logits[:, 0], targets.to(logits.dtype)
+            )
+        return nn.functional.cross_entropy(logits, targets)
