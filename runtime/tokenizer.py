@@ -56,9 +56,13 @@ class Tokenizer:
     def vocab_size(self) -> int:
         return len(self.vocabulary) + RESERVED_IDS
 
+    def word_ids(self, text: str) -> list[int]:
+        """The id of every word, uncut (possibly empty)."""
+        return [self._ids.get(w, OOV_ID) for w in words(text)]
+
     def encode(self, text: str) -> list[int]:
-        ids = [self._ids.get(w, OOV_ID) for w in words(text)[-self.max_len :]]
-        return ids or [OOV_ID]
+        """The last ``max_len`` word ids, or ``[OOV_ID]`` for a text without words."""
+        return self.word_ids(text)[-self.max_len :] or [OOV_ID]
 
 
 def pad_batch(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:

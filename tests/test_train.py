@@ -1,0 +1,76 @@
+"""Training: reproducible for a seed, resumable, and the checkpoint holds what the runtime needs."""
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from edgelstm import Classifier  # noqa: E402
+from edgelstm.config import ModelConfig  # noqa: E402
+from edgelstm.data import Dataset, LabeledTexts  # noqa: E402
+from edgelstm.train import TextClassifier, TrainOptions, load_checkpoint, train  # noqa: E402
+
+POSITIVE = "a great wonderful film with fine acting and a moving story".split()
+NEGATIVE = "a dull awful film with bad acting and a boring story".split()
+
+
+def toy_dataset(n=200, seed=0):
+    import random
+
+    rng = random.Random(seed)
+    data, test = LabeledTexts(), LabeledTexts()
+    for i in range(n):
+        label = "pos" if i % 2 else "neg"
+        words = POSITIVE if label == "pos" else NEGATIVE
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(3, 30)))
+        (test if i % 5 == 0 else data).add(text, label)
+    return Dataset(data, test)
+
+
+def small_config(arch="lstm"):
+    return ModelConfig(arch=arch, vocab_size=30, max_len=20, embed_dim=8, hidden=8, dense=8)
+
+
+@pytest.mark.parametrize("arch", ["lstm", "bilstm"])
+def test_same_seed_same_model(tmp_path, arch):
+    options = TrainOptions(epochs=2, seed=3, batch_size=16)
+    first, _ = train(toy_dataset(), small_config(arch), options, tmp_path / "a.pt", show_progress=False)
+    second, _ = train(toy_dataset(), small_config(arch), options, tmp_path / "b.pt", show_progress=False)
+    for (name, a), (_, b) in zip(first.state_dict().items(), second.state_dict().items()):
+        assert torch.equal(a, b), name
+    other, _ = train(toy_dataset(), small_config(arch), TrainOptions(epochs=2, seed=4, batch_size=16),
+                     tmp_path / "c.pt", show_progress=False)
+    assert not torch.equal(first.embedding.weight, other.embedding.weight)
+
+
+def test_learns_a_separable_toy_task_and_records_everything(tmp_path):
+    options = TrainOptions(epochs=8, batch_size=16, learning_rate=0.01, patience=8)
+    model, history = train(toy_dataset(400), small_config(), options, tmp_path / "m.pt", show_progress=False)
+    metrics = model.config.metrics
+    assert metrics["test_accuracy"] > 0.9
+    assert metrics["epochs_run"] == len(history) == 8
+    assert history[metrics["best_epoch"] - 1]["val_accuracy"] == metrics["val_accuracy"]
+    state = load_checkpoint(tmp_path / "m.pt")
+    assert state["resume"] is None and state["history"] == history
+    assert json.loads((tmp_path / "m.history.json").read_text()) == history
+    assert ModelConfig.from_dict(state["config"]).labels == ["neg", "pos"]
+    assert Classifier.load(tmp_path / "m.pt").predict(["great wonderful film"])[0].label == "pos"
+
+
+def test_early_stopping_keeps_the_best_epoch(tmp_path):
+    options = TrainOptions(epochs=20, batch_size=16, learning_rate=0.05, patience=1)
+    model, history = train(toy_dataset(), small_config(), options, tmp_path / "m.pt", show_progress=False)
+    best = model.config.metrics["best_epoch"]
+    assert len(history) <= best + 1 < 21
+    assert max(h["val_accuracy"] for h in history) == history[best - 1]["val_accuracy"]
+
+
+def test_more_than_two_labels_get_a_softmax(tmp_path):
+    data = LabeledTexts()
+    for i in range(90):
+        label = ["a", "b", "c"][i % 3]
+        data.add(f"{label}{label} word{label} " * (1 + i % 4), label)
+    model, _ = train(Dataset(data), small_config(), TrainOptions(epochs=1), tmp_path / "m.pt", show_progress=False)
+    assert model.config.labels == ["a", "b", "c"] and model.head[-1].out_features == 3
+    assert isinstance(model, TextClassifier)
