@@ -50,6 +50,7 @@ def train(
     lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = 1e-3,
     seed: Annotated[int, typer.Option(help="Same seed, same data, same CPU: same model.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, or cuda where available.")] = "cpu",
+    threads: Annotated[int, typer.Option(min=1, help="CPU threads for PyTorch.")] = 1,
     limit: Annotated[Optional[int], typer.Option(min=10, help="Use a random subset of this many train (and test) texts.")] = None,
     test: Annotated[Optional[Path], typer.Option(help="Labeled test data, if DATA has no test split.")] = None,
     text_column: Annotated[str, DataOptions["text_column"]] = "text",
@@ -76,7 +77,8 @@ def train(
         dense=dense, dropout=DEFAULT_DROPOUT[arch.value] if dropout is None else dropout,
     )
     options = TrainOptions(epochs=epochs, batch_size=batch_size, val_split=val_split, patience=patience,
-                           learning_rate=lr, seed=seed, device=device, limit=limit)
+                           learning_rate=lr, seed=seed, device=device, limit=limit,
+                           threads=threads)
     model, _ = run_training(dataset, config, options, output, resume=resume, show_progress=progress)
     metrics = model.config.metrics
     if "test_accuracy" in metrics:

@@ -71,9 +71,10 @@ def _lstm(g: _Graph, lstm: torch.nn.LSTM, x: str, lengths: str) -> tuple[str, st
 
 
 def _dense(g: _Graph, layer: torch.nn.Linear, x: str, name: str) -> str:
-    weight = g.const(f"{name}.weight", layer.weight.detach().cpu().float().numpy())  # (out, in)
+    """MatMul + Add rather than Gemm: onnxruntime's dynamic int8 quantizer handles MatMul."""
+    weight = g.const(f"{name}.weight", layer.weight.detach().cpu().float().numpy().T)  # (in, out)
     bias = g.const(f"{name}.bias", layer.bias.detach().cpu().float().numpy())
-    return g.op("Gemm", [x, weight, bias], name, transB=1)
+    return g.op("Add", [g.op("MatMul", [x, weight], f"{name}.matmul"), bias], name)
 
 
 def _masked_pooling(g: _Graph, y: str, input_ids: str, lengths: str) -> str:

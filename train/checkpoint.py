@@ -10,13 +10,15 @@ from typing import Any
 import torch
 
 from edgelstm.config import ModelConfig
+from edgelstm.data import LabeledTexts
 from edgelstm.errors import ModelError
 
 from .model import TextClassifier
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_model", "atomic_write"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_held_out", "load_model", "atomic_write"]
 
 CHECKPOINT_FORMAT = "edgelstm-checkpoint"
+HELD_OUT_CAP = 5000
 
 
 def atomic_write(path: Path, write) -> None:
@@ -40,6 +42,7 @@ def save_checkpoint(
     model: TextClassifier,
     history: list[dict[str, Any]],
     resume: dict[str, Any] | None = None,
+    held_out: LabeledTexts | None = None,
 ) -> None:
     state = {
         "format": CHECKPOINT_FORMAT,
@@ -47,6 +50,10 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "history": history,
         "resume": resume,  # None once training has finished
+        # the validation split (capped), so int8 recipes can be judged on unseen texts later
+        "held_out": None if held_out is None else {
+            "texts": held_out.texts[:HELD_OUT_CAP], "labels": held_out.labels[:HELD_OUT_CAP]
+        },
     }
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
@@ -59,6 +66,12 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ModelError(f"{path}: not an edgelstm checkpoint")
     return state
+
+
+def load_held_out(path: Path) -> LabeledTexts | None:
+    """The checkpoint's validation split, if it was saved with one."""
+    held_out = load_checkpoint(path).get("held_out")
+    return LabeledTexts(held_out["texts"], held_out["labels"]) if held_out else None
 
 
 def load_model(path: Path) -> TextClassifier:
