@@ -7,7 +7,6 @@ onnxruntime) happen inside the commands that need them, so ``predict`` starts fa
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import sys
 from pathlib import Path
@@ -43,8 +42,8 @@ def _friendly_errors(command):
     def wrapper(*args, **kwargs):
         try:
             return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort):
-            raise
+        except (typer.Exit, typer.Abort, typer.BadParameter):
+            raise  # usage errors: click prints them with the command's usage line
         except EdgelstmError as exc:
             if _state["debug"]:
                 raise

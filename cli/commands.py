@@ -86,16 +86,85 @@ def train(
     log.info("wrote %s (best epoch %d of %d)", output, metrics["best_epoch"], metrics["epochs_run"])
 
 
+RecipeOption = Annotated[Optional[str], typer.Option(help="Force an int8 recipe instead of measuring all.")]
+DataOption = Annotated[Optional[Path], typer.Option(help="Labeled texts to judge int8 recipes on (its test split if it has one).")]
+BudgetOption = Annotated[float, typer.Option(min=0.0, help="Accuracy points int8 may lose against fp32.")]
+
+
+def _int8(fp32: Path, output: Path, checkpoint: Optional[Path], data: Optional[Path],
+          recipe: Optional[str], budget: float) -> None:
+    from edgelstm.data import load_labeled
+    from edgelstm.export.quantize import quantize_measured, validation_split
+
+    if data is not None:
+        dataset = load_labeled(data)
+        held_out = validation_split(dataset.test if dataset.test is not None else dataset.train)
+    elif checkpoint is not None:
+        from edgelstm.train.checkpoint import load_held_out
+
+        held_out = load_held_out(checkpoint)
+    else:
+        held_out = None
+    if not held_out:
+        raise typer.BadParameter("give labeled texts to measure int8 recipes on", param_hint="--data")
+    winner, table = quantize_measured(fp32, output, held_out.texts, held_out.labels,
+                                      recipe=recipe, budget=budget / 100)
+    _print_recipes(table, winner.name)
+    typer.echo(output)
+
+
+def _print_recipes(table, winner: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    fp32 = table[0]
+    view = Table(title=f"int8 recipes ({MEASURE_NOTE})")
+    for column in ("recipe", "size", "of fp32", "batch-1 ms", "p99 ms", "texts/s (batch 64)", "accuracy", "agreement"):
+        view.add_column(column, justify="left" if column == "recipe" else "right")
+    for m in table:
+        view.add_row(("* " if m.name == winner else "") + m.name, f"{m.size_bytes / 1024:.0f} KiB",
+                     f"{m.size_bytes / fp32.size_bytes:.0%}", f"{m.latency_ms:.3f}", f"{m.latency_p99_ms:.3f}",
+                     f"{m.throughput:.0f}", f"{m.accuracy:.2%}", f"{m.agreement:.2%}")
+    Console(stderr=True, width=120).print(view)
+
+
+MEASURE_NOTE = "one thread; * chosen"
+
+
 @app.command()
 @_friendly_errors
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="A model.pt written by edgelstm train.")],
     outdir: Annotated[Path, typer.Option("--output", "-o", help="Folder for model.onnx.")] = Path("."),
+    int8: Annotated[bool, typer.Option(help="Also write model.int8.onnx, by the best measured recipe.")] = False,
+    recipe: RecipeOption = None,
+    data: DataOption = None,
+    budget: BudgetOption = 0.3,
 ) -> None:
     """Export a checkpoint to OUTDIR/model.onnx, validated against PyTorch before it is written."""
     from edgelstm.export import export_checkpoint
 
-    typer.echo(export_checkpoint(checkpoint, outdir))
+    exported = export_checkpoint(checkpoint, outdir)
+    typer.echo(exported)
+    if int8 or recipe:
+        _int8(exported, exported.with_name("model.int8.onnx"), checkpoint, data, recipe, budget)
+
+
+@app.command()
+@_friendly_errors
+def quantize(
+    model: Annotated[Path, typer.Argument(help="An fp32 model.onnx.")],
+    data: DataOption = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Default: MODEL with .int8.onnx.")] = None,
+    recipe: RecipeOption = None,
+    budget: BudgetOption = 0.3,
+) -> None:
+    """Write an int8 model: the smallest recipe that keeps fp32's speed and accuracy here."""
+    from edgelstm import Classifier
+
+    Classifier.load(model)  # a clear error for a missing or foreign file, before any work
+    _int8(model, output or model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx"),
+          None, data, recipe, budget)
 
 
 @app.command()
@@ -161,3 +230,25 @@ def predict(
     flush()
     if failures:
         raise typer.Exit(4)
+
+
+@app.command()
+@_friendly_errors
+def bench(
+    models: Annotated[list[Path], typer.Argument(help="Model files to compare (.pt, .onnx, .int8.onnx); the first is the baseline.")],
+    data: Annotated[Path, typer.Option(help="Labeled texts (its test split if it has one).")],
+    limit: Annotated[Optional[int], typer.Option(min=1, help="Use a random subset of this many texts.")] = None,
+    threads: Annotated[int, typer.Option(min=1, help="Inference threads for every model.")] = 1,
+    cold_start: Annotated[bool, typer.Option(help="Also time `edgelstm predict` in a fresh process.")] = True,
+) -> None:
+    """Measure models side by side (latency, throughput, size, accuracy); prints a markdown table."""
+    from edgelstm.data import load_labeled
+    from edgelstm.export.bench import run_benchmark, to_markdown
+    from edgelstm.export.quantize import validation_split
+
+    dataset = load_labeled(data)
+    split = dataset.test if dataset.test is not None else dataset.train
+    if limit:
+        split = validation_split(split, limit=limit)
+    results, machine = run_benchmark(models, split.texts, split.labels, threads=threads, cold_start=cold_start)
+    typer.echo(to_markdown(results, machine))

@@ -8,9 +8,13 @@ from pathlib import Path
 from edgelstm.train.checkpoint import atomic_write, load_model
 
 from .graph import OPSET, build_onnx
+from .quantize import RECIPES, QuantizationError, quantize_measured
 from .validate import ATOL, ExportValidationError, validate_onnx
 
-__all__ = ["ATOL", "OPSET", "ExportValidationError", "build_onnx", "export_checkpoint", "validate_onnx"]
+__all__ = [
+    "ATOL", "OPSET", "RECIPES", "ExportValidationError", "QuantizationError", "build_onnx",
+    "export_checkpoint", "quantize_measured", "validate_onnx",
+]
 
 log = logging.getLogger(__name__)
 

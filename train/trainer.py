@@ -234,7 +234,7 @@ def _final_metrics(model, data, options, history, best) -> dict[str, Any]:
     if data["test"] is not None:
         test_loss, test_acc = evaluate(model, data["test"], options.device)
         metrics.update(test_loss=test_loss, test_accuracy=test_acc, test_examples=len(data["test"].sequences))
-        log.info("test loss %.4f, test accuracy %.4f", test_loss, test_acc)
+        log.debug("test loss %.4f, test accuracy %.4f", test_loss, test_acc)
     return metrics
 
 
