@@ -22,6 +22,7 @@ app = typer.Typer(
     help="Train LSTM/BiLSTM text classifiers, export them to ONNX, and predict on the CPU.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help and usage errors: fewer lines, faster start
     add_completion=False,
 )
 log = logging.getLogger("edgelstm")
@@ -51,7 +52,7 @@ def _friendly_errors(command):
         except ModuleNotFoundError as exc:
             if _state["debug"] or exc.name not in ("torch", "onnx"):
                 raise
-            _fail(f"{exc.name} is not installed; {TRAIN_EXTRA_HINT}", 2)
+            _fail(f"{exc.name} is not installed; {TRAIN_EXTRA_HINT}", 8)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
         except Exception as exc:  # the last resort: still one line, never a traceback

@@ -25,6 +25,7 @@ PAD_ID = 0
 OOV_ID = 1
 RESERVED_IDS = 2
 
+_TAIL_CHARS_PER_WORD = 32  # how much of a long text's end to read first, per kept word
 _LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
@@ -62,6 +63,13 @@ class Tokenizer:
 
     def encode(self, text: str) -> list[int]:
         """The last ``max_len`` word ids, or ``[OOV_ID]`` for a text without words."""
+        tail_chars = self.max_len * _TAIL_CHARS_PER_WORD
+        if len(text) > tail_chars:
+            # A huge text: its tail alone decides. The tail's first word may be cut, so it
+            # only counts when more than max_len words follow it; else read the whole text.
+            tail = words(text[-tail_chars:])
+            if len(tail) > self.max_len:
+                return [self._ids.get(w, OOV_ID) for w in tail[-self.max_len :]]
         return self.word_ids(text)[-self.max_len :] or [OOV_ID]
 
 

@@ -74,3 +74,44 @@ def test_more_than_two_labels_get_a_softmax(tmp_path):
     model, _ = train(Dataset(data), small_config(), TrainOptions(epochs=1), tmp_path / "m.pt", show_progress=False)
     assert model.config.labels == ["a", "b", "c"] and model.head[-1].out_features == 3
     assert isinstance(model, TextClassifier)
+
+
+def test_killed_training_leaves_a_whole_checkpoint_and_resumes_exactly(tmp_path):
+    """SIGKILL mid-run: the checkpoint on disk is complete, and --resume ends where an
+    uninterrupted run with the same seed ends, weight for weight."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data = tmp_path / "toy.txt"
+    dataset = toy_dataset(1500)
+    data.write_text("".join(f"__label__{y} {x}\n" for x, y in zip(dataset.train.texts, dataset.train.labels)))
+    args = [sys.executable, "-m", "edgelstm.cli", "train", str(data), "--epochs", "6", "--patience", "6",
+            "--vocab-size", "30", "--max-len", "20", "--embed-dim", "8", "--hidden", "8", "--dense", "8",
+            "--seed", "11", "--no-progress"]
+    killed = tmp_path / "killed.pt"
+    process = subprocess.Popen(args + ["-o", str(killed)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if killed.exists() and (load_checkpoint(killed)["resume"] or {}).get("epoch", 0) >= 2:
+                break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    state = load_checkpoint(killed)  # whole and readable
+    stopped_after = state["resume"]["epoch"]
+    assert 2 <= stopped_after < 6, "the run was not interrupted partway"
+    assert [h["epoch"] for h in state["history"]] == list(range(1, stopped_after + 1))
+
+    resumed = subprocess.run(args + ["-o", str(killed), "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming after epoch {stopped_after}" in resumed.stderr
+    straight = subprocess.run(args + ["-o", str(tmp_path / "straight.pt")], capture_output=True, text=True)
+    assert straight.returncode == 0, straight.stderr
+    a, b = load_checkpoint(killed), load_checkpoint(tmp_path / "straight.pt")
+    assert [h["epoch"] for h in a["history"]] == list(range(1, 7)) and a["resume"] is None
+    for name, tensor in b["state_dict"].items():
+        assert torch.equal(a["state_dict"][name], tensor), name

@@ -1,0 +1,188 @@
+"""Bad input never crashes and nothing is lost: every case through the real CLI, plus the API."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edgelstm import Classifier, InputError, ModelError
+from edgelstm.config import FORMAT_VERSION, METADATA_KEY
+from edgelstm.documents import read_documents
+
+from conftest import TINY_BILSTM, TINY_LSTM
+
+RESULT_LINE = r"^(neg|pos)\t[01]\.\d{6}$"
+
+
+def edgelstm(*args, stdin: bytes | None = None):
+    result = subprocess.run([sys.executable, "-m", "edgelstm.cli", *map(str, args)],
+                            capture_output=True, input=stdin)
+    return result.returncode, result.stdout.decode(), result.stderr.decode("utf-8", "replace")
+
+
+def write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+# (name, file bytes or None for a missing file, extra args, exit code, result lines, stderr must contain)
+INPUT_CASES = [
+    ("missing", None, [], 4, 0, "no such file"),
+    ("empty", b"", [], 0, 0, ""),
+    ("blank lines", b"\n  \n\t\n", [], 0, 3, ""),
+    ("no known word", b"!!! ??? \xf0\x9f\x98\x80\n", [], 0, 1, ""),
+    ("invalid utf-8", b"good\n\xff\xfe bad \xc3\n", [], 0, 2, ":2: not valid UTF-8"),
+    ("bom and crlf", b"\xef\xbb\xbfgood movie\r\nbad film\r\n", [], 0, 2, ""),
+    ("binary", b"\x00\x01\x02ELF\x00\n", [], 4, 0, "looks like a binary file"),
+    ("binary forced", b"\x00\x01\x02ELF\x00\n", ["--force"], 0, 1, ""),
+    ("million words", b"great film " * 500_000 + b"\n", [], 0, 1, ""),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "args", "code", "lines", "message"), INPUT_CASES,
+                         ids=[c[0] for c in INPUT_CASES])
+def test_predict_inputs(tmp_path, name, content, args, code, lines, message):
+    path = tmp_path / "input.txt"
+    if content is not None:
+        write(path, content)
+    returncode, stdout, stderr = edgelstm("predict", "--model", TINY_LSTM, *args, path)
+    assert returncode == code, stderr
+    assert len(stdout.splitlines()) == lines
+    for line in stdout.splitlines():
+        assert __import__("re").match(RESULT_LINE, line)
+    assert message in stderr
+    assert "Traceback" not in stderr
+    if code:
+        assert str(path) in stderr  # the error names the file
+
+
+def test_a_directory_and_stdin(tmp_path):
+    returncode, stdout, stderr = edgelstm("predict", "--model", TINY_LSTM, tmp_path)
+    assert returncode == 4 and "is a directory" in stderr and "Traceback" not in stderr
+    returncode, stdout, _ = edgelstm("predict", "--model", TINY_LSTM, "-", stdin=b"\xef\xbb\xbfa\r\nb\r\n")
+    assert returncode == 0 and len(stdout.splitlines()) == 2
+
+
+def test_failures_do_not_lose_the_other_documents(tmp_path):
+    good = write(tmp_path / "good.txt", b"one\ntwo\n")
+    also_good = write(tmp_path / "also.txt", b"three\n")
+    binary = write(tmp_path / "bin.dat", b"\x00\x00")
+    returncode, stdout, stderr = edgelstm("predict", "--model", TINY_LSTM, good, tmp_path / "nope.txt",
+                                          binary, also_good)
+    assert returncode == 4
+    assert len(stdout.splitlines()) == 3  # one, two, three: all in order
+    assert "nope.txt: no such file" in stderr and "bin.dat: looks like a binary file" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_unreadable_file_is_named(tmp_path, monkeypatch):
+    # Tests run as root in CI, where chmod cannot deny reading; so the OS's answer is simulated.
+    path = write(tmp_path / "secret.txt", b"x\n")
+    real_open = open
+
+    def denying_open(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", denying_open)
+    (error,) = list(read_documents([path]))
+    assert isinstance(error, InputError) and str(error) == f"{path}: permission denied"
+
+
+def test_streaming_keeps_memory_bounded(tmp_path):
+    """100 MB through standard input; the process never holds more than a chunk of it."""
+    line = (b"a great film but the acting is bad " * 60)[:2000] + b"\n"
+    data = line * 50_000  # 100 MB
+    code = ("import resource, sys; from edgelstm.cli import main; sys.argv = ['edgelstm', 'predict', "
+            f"'--model', {str(TINY_LSTM)!r}, '-']\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+    result = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True)
+    assert len(result.stdout.splitlines()) == 50_000
+    peak_mib = int(result.stderr.split()[-1]) / 1024
+    assert peak_mib < 200, f"peak RSS {peak_mib:.0f} MiB for a 100 MB input"
+
+
+def _model_with_metadata(tmp_path, name, metadata):
+    proto = onnx.load(str(TINY_LSTM))
+    del proto.metadata_props[:]
+    if metadata is not None:
+        onnx.helper.set_model_props(proto, {METADATA_KEY: metadata})
+    return write(tmp_path / name, proto.SerializeToString())
+
+
+def test_model_errors(tmp_path):
+    import json
+
+    config = Classifier.load(TINY_LSTM).config.to_dict()
+    newer = dict(config, format_version=FORMAT_VERSION + 1)
+    cases = {
+        "missing": (tmp_path / "missing.onnx", "model file not found"),
+        "empty": (write(tmp_path / "empty.onnx", b""), "model file is empty"),
+        "truncated": (write(tmp_path / "trunc.onnx", TINY_LSTM.read_bytes()[:500]), "not a loadable ONNX model"),
+        "corrupt": (write(tmp_path / "corrupt.onnx", os.urandom(3000)), "not a loadable ONNX model"),
+        "foreign": (_model_with_metadata(tmp_path, "foreign.onnx", None), "not an edgelstm model"),
+        "newer": (_model_with_metadata(tmp_path, "newer.onnx", json.dumps(newer)), "newer than this runtime"),
+        "bad metadata": (_model_with_metadata(tmp_path, "meta.onnx", "{not json"), "not valid JSON"),
+        "directory": (tmp_path, "is a directory"),
+    }
+    reviews = write(tmp_path / "r.txt", b"good\n")
+    for name, (path, message) in cases.items():
+        with pytest.raises(ModelError, match=message):
+            Classifier.load(path)
+        returncode, stdout, stderr = edgelstm("predict", "--model", path, reviews)
+        assert returncode == ModelError.exit_code, name
+        assert stdout == "" and stderr.count("\n") == 1 and "Traceback" not in stderr, name
+        assert str(path) in stderr and message in stderr, name
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    returncode, _, stderr = edgelstm("--debug", "predict", "--model", tmp_path / "x.onnx", "-", stdin=b"")
+    assert returncode != 0 and "Traceback" in stderr and "ModelError" in stderr
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return Classifier.load(TINY_LSTM), Classifier.load(TINY_BILSTM)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.text(max_size=300), min_size=1, max_size=12))
+def test_predict_never_raises_and_is_sane(tiny, texts):
+    for classifier in tiny:
+        probabilities = classifier.predict_proba(texts)
+        assert probabilities.shape == (len(texts), len(classifier.labels))
+        assert np.isfinite(probabilities).all()
+        assert ((probabilities >= 0) & (probabilities <= 1)).all()
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
+        for text, row in zip(texts, probabilities):
+            np.testing.assert_allclose(classifier.predict_proba([text])[0], row, rtol=0, atol=1e-6)
+        assert len(classifier.predict(texts)) == len(texts)
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(min_size=1, max_size=80))
+def test_equivalent_unicode_forms_get_the_same_ids(text):
+    import unicodedata
+
+    tokenizer = Classifier.load(TINY_LSTM).tokenizer
+    forms = {unicodedata.normalize(form, text) for form in ("NFC", "NFD", "NFKC", "NFKD")}
+    # The four normal forms of a text are NFKC-equal by definition, so they must tokenize alike.
+    assert len({tuple(tokenizer.encode(form)) for form in forms}) == 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(words=st.lists(st.sampled_from(["good", "bad", "film", "x", "don't", "<br />", "—", "😀", "é"]),
+                      min_size=0, max_size=400),
+       max_len=st.integers(1, 20))
+def test_the_tail_shortcut_for_long_texts_is_exact(words, max_len):
+    from edgelstm.tokenizer import OOV_ID, Tokenizer
+
+    tokenizer = Tokenizer(["good", "bad", "film", "don't", "é"], max_len)
+    text = " ".join(words) * 3
+    assert tokenizer.encode(text) == (tokenizer.word_ids(text)[-max_len:] or [OOV_ID])
