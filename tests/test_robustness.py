@@ -186,3 +186,21 @@ def test_the_tail_shortcut_for_long_texts_is_exact(words, max_len):
     tokenizer = Tokenizer(["good", "bad", "film", "don't", "é"], max_len)
     text = " ".join(words) * 3
     assert tokenizer.encode(text) == (tokenizer.word_ids(text)[-max_len:] or [OOV_ID])
+
+
+TRAIN_DATA_CASES = [
+    ("rows.csv", b"text,label\ngood,pos\nbad\n", "rows.csv:3: malformed row"),
+    ("rows.jsonl", b'{"text": "a", "label": "x"}\n{oops\n', "rows.jsonl:2: not valid JSON"),
+    ("rows.tsv", b"review\tlabel\nfine\tpos\n", "no column 'text'"),
+    ("one.txt", b"__label__a x\n__label__a y\n", "only one label"),
+    ("empty.txt", b"", "no labeled examples"),
+    ("bad.txt", b"__label__a x\nnot fasttext\n", "bad.txt:2: expected '__label__LABEL text'"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "message"), TRAIN_DATA_CASES, ids=[c[0] for c in TRAIN_DATA_CASES])
+def test_train_data_errors(tmp_path, name, content, message):
+    pytest.importorskip("torch")
+    returncode, stdout, stderr = edgelstm("train", write(tmp_path / name, content), "-o", tmp_path / "m.pt")
+    assert returncode == 5 and message in stderr and "Traceback" not in stderr
+    assert stderr.count("\n") == 1 and not (tmp_path / "m.pt").exists()
