@@ -9,8 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import sys
-from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 

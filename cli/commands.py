@@ -15,6 +15,18 @@ from . import _friendly_errors, app, log
 PREDICT_CHUNK = 2048  # documents read, classified and printed at a time: bounds memory
 
 
+ModelOption = Annotated[
+    Optional[Path],
+    typer.Option("--model", "-m", help="A .onnx export or .pt checkpoint [default: $EDGELSTM_MODEL, else the shipped model]."),
+]
+
+
+def _classifier(model: Optional[Path], threads: Optional[int] = None):
+    from edgelstm import Classifier
+
+    return Classifier.load(model, threads=threads) if model else Classifier.default(threads=threads)
+
+
 class Arch(str, Enum):
     lstm = "lstm"
     bilstm = "bilstm"
@@ -170,17 +182,23 @@ def quantize(
 @app.command()
 @_friendly_errors
 def evaluate(
-    model: Annotated[Path, typer.Argument(help="A .onnx export or a .pt checkpoint.")],
-    data: Annotated[Path, typer.Argument(help="Labeled data (for aclImdb: its test split).")],
+    paths: Annotated[list[Path], typer.Argument(
+        metavar="[MODEL] DATA",
+        help="A model file (.onnx or .pt; default: --model, $EDGELSTM_MODEL, else the shipped model) "
+             "and labeled data (for aclImdb: its test split).",
+    )],
+    model: ModelOption = None,
     text_column: Annotated[str, DataOptions["text_column"]] = "text",
     label_column: Annotated[str, DataOptions["label_column"]] = "label",
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip malformed rows instead of failing.")] = False,
 ) -> None:
     """Print the accuracy and loss of a model on labeled data."""
-    from edgelstm import Classifier
     from edgelstm.data import load_labeled
 
-    classifier = Classifier.load(model)
+    if len(paths) > 2 or (len(paths) == 2 and model):
+        raise typer.BadParameter("give at most one model and one data path", param_hint="[MODEL] DATA")
+    *model_path, data = paths
+    classifier = _classifier(model_path[0] if model_path else model)
     dataset = load_labeled(data, text_column=text_column, label_column=label_column, skip_bad_rows=skip_bad_rows)
     split = dataset.test if dataset.test is not None else dataset.train
     result = classifier.evaluate(split.texts, split.labels)
@@ -198,17 +216,16 @@ def _format(prediction, output_format: OutputFormat) -> str:
 @_friendly_errors
 def predict(
     files: Annotated[list[str], typer.Argument(help="Input files ('-' for standard input).")],
-    model: Annotated[Path, typer.Option("--model", "-m", help="A .onnx export or a .pt checkpoint.")],
+    model: ModelOption = None,
     output_format: Annotated[OutputFormat, typer.Option("--format", help="text: label TAB probability.")] = OutputFormat.text,
     per_file: Annotated[bool, typer.Option(help="One document per file instead of one per line.")] = False,
     force: Annotated[bool, typer.Option(help="Read files that look binary.")] = False,
     threads: Annotated[Optional[int], typer.Option(min=1, help="Inference threads (default: all cores).")] = None,
 ) -> None:
     """Classify documents: one result per document, in input order, on stdout."""
-    from edgelstm import Classifier
     from edgelstm.documents import read_documents
 
-    classifier = Classifier.load(model, threads=threads)
+    classifier = _classifier(model, threads)
     failures = 0
     pending = []
 
@@ -252,3 +269,33 @@ def bench(
         split = validation_split(split, limit=limit)
     results, machine = run_benchmark(models, split.texts, split.labels, threads=threads, cold_start=cold_start)
     typer.echo(to_markdown(results, machine))
+
+
+@app.command()
+@_friendly_errors
+def info(
+    model: Annotated[Optional[Path], typer.Argument(help="A model file [default: $EDGELSTM_MODEL, else the shipped model].")] = None,
+) -> None:
+    """Print what a model is: architecture, sizes, labels, vocabulary, int8 recipe, metrics, checksum."""
+    from edgelstm.classifier import default_model_path, file_sha256
+
+    path = model or default_model_path()
+    config = _classifier(path).config
+    quantization = config.quantization or {}
+    rows = {
+        "file": str(path),
+        "sha256": file_sha256(path),
+        "size": f"{path.stat().st_size / 1024:.0f} KiB",
+        "architecture": f"{config.arch}: embedding {config.vocab_size}x{config.embed_dim}, {config.hidden} units"
+                        + (" per direction" if config.arch == "bilstm" else f", dense {config.dense}"),
+        "labels": ", ".join(config.labels),
+        "vocabulary": f"{config.vocab_size} ids ({len(config.vocabulary)} words), tokenizer {config.tokenizer}",
+        "max length": f"{config.max_len} tokens (the last ones are kept)",
+        "int8 recipe": quantization.get("recipe", {}).get("name", "none (fp32)"),
+        "format version": str(config.format_version),
+    }
+    for key, value in sorted(config.metrics.items()):
+        rows[key] = f"{value:.4f}" if isinstance(value, float) else str(value)
+    width = max(map(len, rows))
+    for key, value in rows.items():
+        typer.echo(f"{key:<{width}}  {value}")

@@ -21,6 +21,9 @@ __all__ = ["Classifier", "Prediction", "Backend"]
 log = logging.getLogger(__name__)
 
 BACKEND_GROUP = "edgelstm.backends"
+MODEL_ENV = "EDGELSTM_MODEL"  # a model path that replaces the shipped default
+SHIPPED_DIR = Path(__file__).parent / "shipped"
+SHIPPED_MODEL = "sentiment-en.int8.onnx"  # English movie-review sentiment, see its .json
 
 
 class Backend(Protocol):
@@ -98,6 +101,28 @@ def _plugin_backend(path: Path, threads: int | None) -> Backend:
     return backend_cls(path, threads=threads)
 
 
+def default_model_path() -> Path:
+    """Where ``Classifier.default()`` and a CLI command without ``--model`` load from."""
+    return Path(os.environ.get(MODEL_ENV) or SHIPPED_DIR / SHIPPED_MODEL)
+
+
+def shipped_manifest() -> dict:
+    """The shipped model's record: file, sha256, the command that made it, its metrics."""
+    import json
+
+    return json.loads((SHIPPED_DIR / SHIPPED_MODEL).with_suffix(".json").read_text(encoding="utf-8"))
+
+
+def file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 class Classifier:
     """A text classifier: ``Classifier.load("model.onnx").predict(["a text"])``."""
 
@@ -118,6 +143,18 @@ class Classifier:
             backend = OnnxBackend(path, threads)
         log.debug("loaded %s (%s, %d labels)", path, backend.config.arch, len(backend.config.labels))
         return cls(backend, source=str(path))
+
+    @classmethod
+    def default(cls, *, threads: int | None = None) -> Classifier:
+        """``$EDGELSTM_MODEL`` if set, else the shipped English sentiment model (checksum-verified)."""
+        path = default_model_path()
+        if os.environ.get(MODEL_ENV):
+            return cls.load(path, threads=threads)
+        _check_model_file(path)
+        manifest = shipped_manifest()
+        if file_sha256(path) != manifest["sha256"]:
+            raise ModelError(f"{path}: checksum differs from the recorded one; reinstall edgelstm")
+        return cls.load(path, threads=threads)
 
     @property
     def labels(self) -> list[str]:

@@ -54,6 +54,12 @@ def test_learns_a_separable_toy_task_and_records_everything(tmp_path):
     state = load_checkpoint(tmp_path / "m.pt")
     assert state["resume"] is None and state["history"] == history
     assert json.loads((tmp_path / "m.history.json").read_text()) == history
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert not (tmp_path / "m.history.png").exists()
+    else:
+        assert (tmp_path / "m.history.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert ModelConfig.from_dict(state["config"]).labels == ["neg", "pos"]
     assert Classifier.load(tmp_path / "m.pt").predict(["great wonderful film"])[0].label == "pos"
 

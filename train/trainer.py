@@ -21,6 +21,7 @@ from edgelstm.tokenizer import Tokenizer, build_vocabulary, pad_batch
 
 from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
 from .model import TextClassifier
+from .plots import plot_history
 
 __all__ = ["TrainOptions", "train"]
 
@@ -221,6 +222,8 @@ def train(
     save_checkpoint(output, model, history, held_out=held_out)
     history_path = output.with_suffix(".history.json")
     atomic_write(history_path, lambda tmp: tmp.write_text(json.dumps(history, indent=1)))
+    title = f"{config.arch}, vocabulary {config.vocab_size}, {config.embed_dim}/{config.hidden}"
+    plot_history(history, output.with_suffix(".history.png"), title)
     return model.eval(), history
 
 

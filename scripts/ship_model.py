@@ -1,0 +1,57 @@
+"""Copy an int8 model into the package as the default, with its manifest (sha256, command,
+metrics) and its learning curve: ``python scripts/ship_model.py MODEL.int8.onnx``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from edgelstm import Classifier
+from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL, file_sha256
+
+MAX_BYTES = 4 * 1024 * 1024  # the package stays small
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path)
+    parser.add_argument("--history", type=Path, help="the training history JSON, for the manifest")
+    parser.add_argument("--command", required=True, help="the command that produced the model")
+    parser.add_argument("--data", type=Path, help="labeled data whose test split scores the int8 model")
+    parser.add_argument("--curves", type=Path, help="the learning-curve PNG, copied to docs/")
+    args = parser.parse_args()
+
+    config = Classifier.load(args.model).config
+    if not config.quantization:
+        raise SystemExit(f"{args.model}: not an int8 model")
+    if args.model.stat().st_size > MAX_BYTES:
+        raise SystemExit(f"{args.model}: larger than {MAX_BYTES} bytes")
+    target = SHIPPED_DIR / SHIPPED_MODEL
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.model, target)
+    manifest = {
+        "file": SHIPPED_MODEL,
+        "sha256": file_sha256(target),
+        "bytes": target.stat().st_size,
+        "command": args.command,
+        "architecture": {k: getattr(config, k) for k in ("arch", "vocab_size", "max_len", "embed_dim", "hidden")},
+        "labels": config.labels,
+        "int8_recipe": config.quantization["recipe"]["name"],
+        "metrics": config.metrics,
+        "history": json.loads(args.history.read_text()) if args.history else None,
+    }
+    if args.data:
+        from edgelstm.data import load_labeled
+
+        test = load_labeled(args.data).test
+        manifest["int8_test"] = Classifier.load(target).evaluate(test.texts, test.labels)
+    if args.curves:
+        shutil.copyfile(args.curves, Path(__file__).parent.parent / "docs" / "default-model-curves.png")
+    target.with_suffix(".json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    print(f"{target}: {manifest['bytes']} bytes, sha256 {manifest['sha256']}")
+
+
+if __name__ == "__main__":
+    main()
