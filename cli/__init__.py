@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from typing import Annotated
 
@@ -54,6 +55,9 @@ def _friendly_errors(command):
             _fail(f"{exc.name} is not installed; {TRAIN_EXTRA_HINT}", 8)
         except KeyboardInterrupt:
             _fail("interrupted", 130)
+        except BrokenPipeError:  # e.g. `edgelstm predict big.txt | head`: the reader has gone
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except Exception as exc:  # the last resort: still one line, never a traceback
             if _state["debug"]:
                 raise
