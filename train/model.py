@@ -47,6 +47,30 @@ class TextClassifier(nn.Module):
             )
         else:
             self.head = nn.Linear(config.hidden, config.num_outputs)
+        self._init_like_keras()
+
+    @torch.no_grad()
+    def _init_like_keras(self) -> None:
+        """Keras' initializers, which the example's accuracy was reached with: small uniform
+        embeddings, Glorot kernels, orthogonal recurrent weights, forget-gate bias 1."""
+        nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
+        self.embedding.weight[PAD_ID].zero_()
+        for name, weight in self.lstm.named_parameters():
+            gates = weight.view(4, self.config.hidden, *weight.shape[1:])  # (i, f, g, o) gates
+            if name.startswith("weight_ih"):
+                nn.init.xavier_uniform_(weight)
+            elif name.startswith("weight_hh"):
+                for gate in gates:
+                    nn.init.orthogonal_(gate)
+            elif name.startswith("bias_ih"):
+                weight.zero_()
+                gates[1].fill_(1.0)  # Keras' unit_forget_bias
+            else:  # bias_hh: Keras has one bias per gate, so this one starts at zero
+                weight.zero_()
+        for layer in self.head.modules():
+            if isinstance(layer, nn.Linear):
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B, T) ids and (B,) real lengths -> (B, outputs) logits."""
