@@ -53,7 +53,7 @@ def test_train_export_predict_evaluate_on_real_reviews(tmp_path):
     needs_imdb()
     pytest.importorskip("torch")
     checkpoint = tmp_path / "model.pt"
-    result = edgelstm("train", IMDB, "-o", checkpoint, "--limit", 4000, "--epochs", 2, "--lr", 0.01,
+    result = edgelstm("train", IMDB, "-o", checkpoint, "--limit", 4000, "--epochs", 2, "--lr", 0.003,
                       "--max-len", 150, "--vocab-size", 2000)
     assert result.returncode == 0, result.stderr
     assert "test accuracy" in result.stdout and "epoch 2" in result.stderr
@@ -73,4 +73,4 @@ def test_train_export_predict_evaluate_on_real_reviews(tmp_path):
     result = edgelstm("evaluate", exported, IMDB)  # the full 25,000-review test split
     assert result.returncode == 0, result.stderr
     accuracy = float(result.stdout.split()[1])
-    assert accuracy > 0.6, result.stdout  # clearly above chance (0.5) after 2 short epochs
+    assert accuracy > 0.7, result.stdout  # clearly above chance (0.5) after 2 short epochs

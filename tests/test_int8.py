@@ -42,7 +42,7 @@ def test_every_recipe_keeps_the_fp32_answers(trained, reviews, tmp_path, arch, r
     agreement = (expected.argmax(1) == actual.argmax(1)).mean()
     assert agreement >= AGREEMENT, f"{recipe.name}: {agreement:.4f}"
     accuracy = (expected.argmax(1) == np.array([fp32.labels.index(x) for x in reviews.labels])).mean()
-    assert accuracy > 0.6  # the model is trained enough for agreement to mean something
+    assert accuracy > 0.7  # the model is trained enough for agreement to mean something
 
 
 def test_measured_choice_is_written_with_its_table(trained, reviews, tmp_path):
