@@ -1,0 +1,59 @@
+"""The model shipped in the package: loads without torch, is right on obvious reviews, is intact."""
+
+import json
+import subprocess
+import sys
+
+from edgelstm import Classifier
+from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL, file_sha256
+
+from test_runtime import NO_TORCH
+
+POSITIVE = [
+    "One of the best films I have ever seen. Brilliant acting, a wonderful story, I loved every minute.",
+    "An absolute masterpiece: beautiful, moving and superbly directed. Highly recommended!",
+]
+NEGATIVE = [
+    "The worst movie I have ever seen. Boring, stupid and a complete waste of time.",
+    "Awful acting, a terrible script and no plot at all. Avoid this garbage.",
+]
+
+
+def test_manifest_matches_the_file():
+    path = SHIPPED_DIR / SHIPPED_MODEL
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    assert manifest["sha256"] == file_sha256(path)
+    assert manifest["bytes"] == path.stat().st_size < 4 * 1024 * 1024
+    assert manifest["command"].startswith("scripts/make_default_model.sh")
+    config = Classifier.load(path).config
+    assert config.quantization["recipe"]["name"] == manifest["int8_recipe"]
+
+
+def test_default_model_without_torch_gets_obvious_reviews_right():
+    code = NO_TORCH + f"""
+from edgelstm import Classifier
+predictions = Classifier.default().predict({POSITIVE + NEGATIVE!r})
+print(" ".join(p.label for p in predictions))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["pos"] * len(POSITIVE) + ["neg"] * len(NEGATIVE)
+
+
+def test_predict_and_info_without_model(tmp_path, monkeypatch):
+    reviews = tmp_path / "reviews.txt"
+    reviews.write_text("\n".join(POSITIVE + NEGATIVE) + "\n")
+    run = lambda *args: subprocess.run([sys.executable, "-m", "edgelstm.cli", *args],  # noqa: E731
+                                       capture_output=True, text=True)
+    result = run("predict", str(reviews))
+    assert result.returncode == 0, result.stderr
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == ["pos", "pos", "neg", "neg"]
+    result = run("info")
+    assert file_sha256(SHIPPED_DIR / SHIPPED_MODEL) in result.stdout and "bilstm" in result.stdout
+
+
+def test_environment_variable_overrides_the_default(monkeypatch):
+    from conftest import TINY_BILSTM
+
+    monkeypatch.setenv("EDGELSTM_MODEL", str(TINY_BILSTM))
+    assert Classifier.default().labels == ["negative", "neutral", "positive"]
