@@ -23,6 +23,8 @@ import numpy as np
 
 from edgelstm.classifier import Classifier
 
+from .timing import interleaved_latencies, median_length_text
+
 __all__ = ["BenchResult", "run_benchmark", "to_markdown", "flop_per_token"]
 
 LATENCY_RUNS = 300
@@ -96,15 +98,8 @@ def run_benchmark(
     classifiers = [Classifier.load(path, threads=threads) for path in models]
     results = [BenchResult(_name(p, c), str(p), Path(p).stat().st_size) for p, c in zip(models, classifiers)]
     lengths = [len(s) for s in classifiers[0].encode(texts)]
-    median_text = texts[int(np.argsort(lengths)[len(lengths) // 2])]
-    latencies: list[list[float]] = [[] for _ in models]
-    for _ in range(ROUNDS):  # interleaved, so a busy moment is shared by all models
-        for i, classifier in enumerate(classifiers):
-            classifier.predict([median_text])
-            for _ in range(LATENCY_RUNS // ROUNDS):
-                start = time.perf_counter()
-                classifier.predict([median_text])
-                latencies[i].append((time.perf_counter() - start) * 1e3)
+    median_text = median_length_text(classifiers[0], texts)
+    latencies = interleaved_latencies(classifiers, median_text, LATENCY_RUNS, ROUNDS)
     targets = None
     for result, classifier, lat in zip(results, classifiers, latencies):
         result.latency_p50_ms = statistics.median(lat)

@@ -7,7 +7,6 @@ which was measured slower than fp32 here; so no recipe is assumed good, each is 
 
 from __future__ import annotations
 
-import functools
 import logging
 import statistics
 import time
@@ -22,6 +21,8 @@ from edgelstm.classifier import Classifier
 from edgelstm.config import METADATA_KEY
 from edgelstm.data import LabeledTexts
 from edgelstm.errors import EdgelstmError
+
+from .timing import interleaved_latencies, median_length_text
 
 __all__ = [
     "RECIPES", "Recipe", "Measurement", "QuantizationError", "quantize", "measure", "choose", "quantize_measured",
@@ -101,31 +102,22 @@ def _set_quantization(path: Path, quantization: dict) -> None:
     path.write_bytes(proto.SerializeToString())
 
 
-def _timed(run) -> float:
-    start = time.perf_counter()
-    run()
-    return time.perf_counter() - start
-
-
 def measure(
     models: dict[str, Path], texts: Sequence[str], labels: Sequence[str], rounds: int = 5
 ) -> list[Measurement]:
     """Size, speed and accuracy of each model file, the first being the fp32 reference.
 
-    Timings are interleaved round by round, so a busy moment of the machine is shared by
-    all models instead of being charged to one.
+    Timings are interleaved (see ``interleaved_latencies``).
     """
     classifiers = {name: Classifier.load(path, threads=MEASURE_THREADS) for name, path in models.items()}
-    median_text = sorted(texts, key=len)[len(texts) // 2]
-    sequences = next(iter(classifiers.values())).encode(texts)
-    latencies = {name: [] for name in models}
+    first = next(iter(classifiers.values()))
+    probe = median_length_text(first, texts)
+    latencies = dict(zip(models, interleaved_latencies(list(classifiers.values()), probe, LATENCY_RUNS, rounds)))
+    sequences = first.encode(texts)
     throughput = dict.fromkeys(models, 0.0)
     predicted = {}
-    for _ in range(rounds):
+    for _ in range(2):  # the better of two passes, interleaved like the latencies
         for name, classifier in classifiers.items():
-            run_once = functools.partial(classifier.predict, [median_text])
-            run_once()  # warm up
-            latencies[name] += [_timed(run_once) * 1e3 for _ in range(LATENCY_RUNS // rounds)]
             start = time.perf_counter()
             predicted[name] = classifier.predict_ids(sequences, batch_size=64).argmax(axis=1)
             throughput[name] = max(throughput[name], len(texts) / (time.perf_counter() - start))
