@@ -13,7 +13,6 @@ from pathlib import Path
 
 from edgelstm.data import load_labeled
 from edgelstm.export.bench import run_benchmark, to_markdown
-from edgelstm.export.quantize import validation_split
 
 
 def targets(results) -> list[tuple[str, str, bool]]:
@@ -44,10 +43,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write the markdown here too")
     args = parser.parse_args()
 
-    dataset = load_labeled(args.data)
-    split = dataset.test if dataset.test is not None else dataset.train
+    split = load_labeled(args.data).evaluation_split
     if args.limit:
-        split = validation_split(split, limit=args.limit)
+        split = split.sample(args.limit)
     results, machine = run_benchmark([args.checkpoint, args.fp32, args.int8], split.texts, split.labels,
                                      threads=args.threads, cold_start=not args.no_cold_start)
     lines = [to_markdown(results, machine), "| target | this run | met |", "| --- | ---: | :---: |"]

@@ -106,11 +106,10 @@ BudgetOption = Annotated[float, typer.Option(min=0.0, help="Accuracy points int8
 def _int8(fp32: Path, output: Path, checkpoint: Optional[Path], data: Optional[Path],
           recipe: Optional[str], budget: float) -> None:
     from edgelstm.data import load_labeled
-    from edgelstm.export.quantize import quantize_measured, validation_split
+    from edgelstm.export.quantize import quantize_measured
 
     if data is not None:
-        dataset = load_labeled(data)
-        held_out = validation_split(dataset.test if dataset.test is not None else dataset.train)
+        held_out = load_labeled(data).evaluation_split.sample(5000)
     elif checkpoint is not None:
         from edgelstm.train.checkpoint import load_held_out
 
@@ -130,7 +129,7 @@ def _print_recipes(table, winner: str) -> None:
     from rich.table import Table
 
     fp32 = table[0]
-    view = Table(title=f"int8 recipes ({MEASURE_NOTE})")
+    view = Table(title="int8 recipes (one thread; * chosen)")
     for column in ("recipe", "size", "of fp32", "batch-1 ms", "p99 ms", "texts/s (batch 64)", "accuracy", "agreement"):
         view.add_column(column, justify="left" if column == "recipe" else "right")
     for m in table:
@@ -138,9 +137,6 @@ def _print_recipes(table, winner: str) -> None:
                      f"{m.size_bytes / fp32.size_bytes:.0%}", f"{m.latency_ms:.3f}", f"{m.latency_p99_ms:.3f}",
                      f"{m.throughput:.0f}", f"{m.accuracy:.2%}", f"{m.agreement:.2%}")
     Console(stderr=True, width=120).print(view)
-
-
-MEASURE_NOTE = "one thread; * chosen"
 
 
 @app.command()
@@ -200,7 +196,7 @@ def evaluate(
     *model_path, data = paths
     classifier = _classifier(model_path[0] if model_path else model)
     dataset = load_labeled(data, text_column=text_column, label_column=label_column, skip_bad_rows=skip_bad_rows)
-    split = dataset.test if dataset.test is not None else dataset.train
+    split = dataset.evaluation_split
     result = classifier.evaluate(split.texts, split.labels)
     typer.echo(f"accuracy {result['accuracy']:.4f}  loss {result['loss']:.4f}  examples {result['examples']}")
 
@@ -261,12 +257,9 @@ def bench(
     """Measure models side by side (latency, throughput, size, accuracy); prints a markdown table."""
     from edgelstm.data import load_labeled
     from edgelstm.export.bench import run_benchmark, to_markdown
-    from edgelstm.export.quantize import validation_split
-
-    dataset = load_labeled(data)
-    split = dataset.test if dataset.test is not None else dataset.train
+    split = load_labeled(data).evaluation_split
     if limit:
-        split = validation_split(split, limit=limit)
+        split = split.sample(limit)
     results, machine = run_benchmark(models, split.texts, split.labels, threads=threads, cold_start=cold_start)
     typer.echo(to_markdown(results, machine))
 

@@ -19,7 +19,6 @@ import onnx
 
 from edgelstm.classifier import Classifier
 from edgelstm.config import METADATA_KEY
-from edgelstm.data import LabeledTexts
 from edgelstm.errors import EdgelstmError
 
 from .timing import interleaved_latencies, median_length_text
@@ -197,8 +196,3 @@ def quantize_measured(
         atomic_write(Path(output), write)
     return winner, table
 
-
-def validation_split(data: LabeledTexts, limit: int = 5000, seed: int = 0) -> LabeledTexts:
-    """A seeded random sample of at most ``limit`` labeled texts."""
-    rows = np.random.default_rng(seed).permutation(len(data))[:limit]
-    return LabeledTexts([data.texts[i] for i in rows], [data.labels[i] for i in rows])

@@ -148,12 +148,10 @@ class Classifier:
     def default(cls, *, threads: int | None = None) -> Classifier:
         """``$EDGELSTM_MODEL`` if set, else the shipped English sentiment model (checksum-verified)."""
         path = default_model_path()
-        if os.environ.get(MODEL_ENV):
-            return cls.load(path, threads=threads)
-        _check_model_file(path)
-        manifest = shipped_manifest()
-        if file_sha256(path) != manifest["sha256"]:
-            raise ModelError(f"{path}: checksum differs from the recorded one; reinstall edgelstm")
+        if path == SHIPPED_DIR / SHIPPED_MODEL:
+            _check_model_file(path)
+            if file_sha256(path) != shipped_manifest()["sha256"]:
+                raise ModelError(f"{path}: checksum differs from the recorded one; reinstall edgelstm")
         return cls.load(path, threads=threads)
 
     @property

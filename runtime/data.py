@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .errors import DataError
 
 __all__ = ["LabeledTexts", "Dataset", "load_dataset", "load_labeled"]
@@ -40,11 +42,23 @@ class LabeledTexts:
         self.texts.append(text)
         self.labels.append(label)
 
+    def subset(self, rows) -> LabeledTexts:
+        return LabeledTexts([self.texts[i] for i in rows], [self.labels[i] for i in rows])
+
+    def sample(self, limit: int, seed: int = 0) -> LabeledTexts:
+        """A seeded random sample of at most ``limit`` texts."""
+        return self.subset(np.random.default_rng(seed).permutation(len(self))[:limit])
+
 
 @dataclass
 class Dataset:
     train: LabeledTexts
     test: LabeledTexts | None = None  # aclImdb's own test split, when the data has one
+
+    @property
+    def evaluation_split(self) -> LabeledTexts:
+        """What evaluation and benchmarks read: the test split if there is one, else all."""
+        return self.test if self.test is not None else self.train
 
 
 def _is_aclimdb_archive(path: Path) -> bool:

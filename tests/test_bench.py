@@ -11,11 +11,11 @@ pytest.importorskip("torch")
 
 
 def test_benchmark_script_writes_its_table(trained, tmp_path):
-    from edgelstm.export.quantize import quantize_measured, validation_split
     from edgelstm.data import load_labeled
+    from edgelstm.export.quantize import quantize_measured
 
     checkpoint, fp32 = trained["lstm"]
-    held_out = validation_split(load_labeled(IMDB).test, limit=200)
+    held_out = load_labeled(IMDB).test.sample(200)
     int8 = tmp_path / "model.int8.onnx"
     quantize_measured(fp32, int8, held_out.texts, held_out.labels, recipe="all-s8")
     out = tmp_path / "RESULTS.md"

@@ -12,7 +12,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("torch")
 
 from edgelstm.export.quantize import (  # noqa: E402
-    RECIPES, Measurement, choose, quantize, quantize_measured, validation_split,
+    RECIPES, Measurement, choose, quantize, quantize_measured,
 )
 
 AGREEMENT = 0.99  # int8 labels equal to fp32's on at least 99% of reviews
@@ -21,7 +21,7 @@ QUANTIZED_OP = {"Gather": "DequantizeLinear", "MatMul": "MatMulInteger", "LSTM":
 
 @pytest.fixture(scope="module")
 def reviews(imdb):
-    return validation_split(imdb.test, limit=2000, seed=5)
+    return imdb.test.sample(2000, seed=5)
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: r.name)

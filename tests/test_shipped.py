@@ -57,3 +57,20 @@ def test_environment_variable_overrides_the_default(monkeypatch):
 
     monkeypatch.setenv("EDGELSTM_MODEL", str(TINY_BILSTM))
     assert Classifier.default().labels == ["negative", "neutral", "positive"]
+
+
+def test_a_damaged_shipped_model_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    import pytest
+
+    from edgelstm import ModelError, classifier
+
+    for name in (SHIPPED_MODEL, SHIPPED_MODEL.replace(".onnx", ".json")):
+        shutil.copyfile(SHIPPED_DIR / name, tmp_path / name)
+    with open(tmp_path / SHIPPED_MODEL, "ab") as f:
+        f.write(b"\0")  # still loadable by onnxruntime's parser or not: the checksum must catch it
+    monkeypatch.setattr(classifier, "SHIPPED_DIR", tmp_path)
+    monkeypatch.delenv("EDGELSTM_MODEL", raising=False)
+    with pytest.raises(ModelError, match="checksum differs"):
+        Classifier.default()

@@ -63,10 +63,6 @@ class Encoded:
         )
 
 
-def _subset(data: LabeledTexts, indices: np.ndarray) -> LabeledTexts:
-    return LabeledTexts([data.texts[i] for i in indices], [data.labels[i] for i in indices])
-
-
 BUCKET_BATCHES = 50  # batches per length bucket
 
 
@@ -117,7 +113,7 @@ def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions):
     if options.limit:
         order = order[: options.limit]
     n_val = int(round(len(order) * options.val_split))
-    train_part, val_part = _subset(dataset.train, order[n_val:]), _subset(dataset.train, order[:n_val])
+    train_part, val_part = dataset.train.subset(order[n_val:]), dataset.train.subset(order[:n_val])
     labels = sorted(set(train_part.labels))
     if len(labels) < 2:
         raise DataError("the training split has fewer than two labels")
@@ -126,7 +122,7 @@ def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions):
     tokenizer = Tokenizer(vocabulary, config.max_len)
     test = dataset.test
     if test is not None and options.limit:
-        test = _subset(test, rng.permutation(len(test))[: options.limit])
+        test = test.subset(rng.permutation(len(test))[: options.limit])
     encoded = {
         "train": Encoded.of(train_part, tokenizer, labels),
         "val": Encoded.of(val_part, tokenizer, labels) if n_val else None,
