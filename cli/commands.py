@@ -270,7 +270,8 @@ def info(
     model: Annotated[Optional[Path], typer.Argument(help="A model file [default: $EDGELSTM_MODEL, else the shipped model].")] = None,
 ) -> None:
     """Print what a model is: architecture, sizes, labels, vocabulary, int8 recipe, metrics, checksum."""
-    from edgelstm.classifier import default_model_path, file_sha256
+    from edgelstm.classifier import default_model_path
+    from edgelstm.files import file_sha256
 
     path = model or default_model_path()
     config = _classifier(path).config

@@ -14,9 +14,13 @@ import numpy as np
 
 from .config import INPUTS, METADATA_KEY, OUTPUTS, ModelConfig
 from .errors import DataError, ModelError
+from .files import file_sha256
 from .tokenizer import Tokenizer, pad_batch
 
-__all__ = ["Classifier", "Prediction", "Backend"]
+__all__ = [
+    "Backend", "Classifier", "MODEL_ENV", "OnnxBackend", "Prediction", "SHIPPED_DIR", "SHIPPED_MODEL",
+    "default_model_path", "shipped_manifest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -111,16 +115,6 @@ def shipped_manifest() -> dict:
     import json
 
     return json.loads((SHIPPED_DIR / SHIPPED_MODEL).with_suffix(".json").read_text(encoding="utf-8"))
-
-
-def file_sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Classifier:

@@ -5,7 +5,8 @@ import subprocess
 import sys
 
 from edgelstm import Classifier
-from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL, file_sha256
+from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL
+from edgelstm.files import file_sha256
 
 from test_runtime import NO_TORCH
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,29 +10,14 @@ import torch
 from edgelstm.config import ModelConfig
 from edgelstm.data import LabeledTexts
 from edgelstm.errors import ModelError
+from edgelstm.files import atomic_write
 
 from .model import TextClassifier
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_held_out", "load_model", "atomic_write"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_held_out", "load_model"]
 
 CHECKPOINT_FORMAT = "edgelstm-checkpoint"
 HELD_OUT_CAP = 5000
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)``, then rename into place: ``path`` is always old or new, whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(

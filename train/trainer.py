@@ -17,9 +17,10 @@ import torch
 from edgelstm.config import ModelConfig
 from edgelstm.data import Dataset, LabeledTexts
 from edgelstm.errors import DataError
+from edgelstm.files import atomic_write
 from edgelstm.tokenizer import Tokenizer, build_vocabulary, pad_batch
 
-from .checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint
 from .model import TextClassifier
 from .plots import plot_history
 
