@@ -10,6 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from edgelstm.config import ARCHS, DEFAULT_DROPOUT, ModelConfig
+from edgelstm.errors import InputError
+
 from . import _friendly_errors, app, log
 
 PREDICT_CHUNK = 2048  # documents read, classified and printed at a time: bounds memory
@@ -27,9 +30,8 @@ def _classifier(model: Optional[Path], threads: Optional[int] = None):
     return Classifier.load(model, threads=threads) if model else Classifier.default(threads=threads)
 
 
-class Arch(str, Enum):
-    lstm = "lstm"
-    bilstm = "bilstm"
+# typer wants an Enum for choices; its members are the names in edgelstm.config.ARCHS
+Arch = Enum("Arch", {name: name for name in ARCHS}, type=str)  # type: ignore[misc]
 
 
 class OutputFormat(str, Enum):
@@ -48,13 +50,13 @@ DataOptions = {
 def train(
     data: Annotated[Path, typer.Argument(help="aclImdb folder or .tar.gz, CSV/TSV, JSONL, or fastText lines.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint to write.")] = Path("model.pt"),
-    arch: Annotated[Arch, typer.Option(help="lstm (Keras 4.1) or bilstm (4.2).")] = Arch.lstm,
-    vocab_size: Annotated[int, typer.Option(min=3, help="Embedding rows: padding, unknown, and words.")] = 3800,
-    max_len: Annotated[int, typer.Option(min=1, help="Tokens kept per text (its last ones).")] = 380,
-    embed_dim: Annotated[int, typer.Option(min=1)] = 32,
-    hidden: Annotated[int, typer.Option(min=1, help="LSTM units per direction.")] = 32,
-    dense: Annotated[int, typer.Option(min=0, help="lstm head's hidden Dense width (0: none).")] = 256,
-    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.95, help="Default: 0.2 lstm, 0.5 bilstm.")] = None,
+    arch: Annotated[Arch, typer.Option(help="lstm (Keras 4.1) or bilstm (4.2).")] = Arch[ModelConfig.arch],  # type: ignore[valid-type]
+    vocab_size: Annotated[int, typer.Option(min=3, help="Embedding rows: padding, unknown, and words.")] = ModelConfig.vocab_size,
+    max_len: Annotated[int, typer.Option(min=1, help="Tokens kept per text (its last ones).")] = ModelConfig.max_len,
+    embed_dim: Annotated[int, typer.Option(min=1)] = ModelConfig.embed_dim,
+    hidden: Annotated[int, typer.Option(min=1, help="LSTM units per direction.")] = ModelConfig.hidden,
+    dense: Annotated[int, typer.Option(min=0, help="lstm head's hidden Dense width (0: none).")] = ModelConfig.dense,
+    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.95, help="Default: " + ", ".join(f"{v} {k}" for k, v in DEFAULT_DROPOUT.items()) + ".")] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 20,
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
     val_split: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.1,
@@ -72,9 +74,8 @@ def train(
     progress: Annotated[bool, typer.Option(help="Show a progress bar per epoch.")] = True,
 ) -> None:
     """Train a classifier on labeled texts and print its test loss and accuracy."""
-    from edgelstm.config import ModelConfig
     from edgelstm.data import load_dataset
-    from edgelstm.train import DEFAULT_DROPOUT, TrainOptions
+    from edgelstm.train import TrainOptions
     from edgelstm.train import train as run_training
 
     if device.startswith("cuda"):
@@ -105,11 +106,11 @@ BudgetOption = Annotated[float, typer.Option(min=0.0, help="Accuracy points int8
 
 def _int8(fp32: Path, output: Path, checkpoint: Optional[Path], data: Optional[Path],
           recipe: Optional[str], budget: float) -> None:
-    from edgelstm.data import load_labeled
+    from edgelstm.data import HELD_OUT_CAP, load_labeled
     from edgelstm.export.quantize import quantize_measured
 
     if data is not None:
-        held_out = load_labeled(data).evaluation_split.sample(5000)
+        held_out = load_labeled(data).evaluation_split.sample(HELD_OUT_CAP)
     elif checkpoint is not None:
         from edgelstm.train.checkpoint import load_held_out
 
@@ -242,7 +243,7 @@ def predict(
             flush()
     flush()
     if failures:
-        raise typer.Exit(4)
+        raise typer.Exit(InputError.exit_code)
 
 
 @app.command()

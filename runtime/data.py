@@ -18,7 +18,10 @@ import numpy as np
 
 from .errors import DataError
 
-__all__ = ["LabeledTexts", "Dataset", "load_dataset", "load_labeled"]
+__all__ = ["HELD_OUT_CAP", "LabeledTexts", "Dataset", "load_dataset", "load_labeled"]
+
+# At most this many held-out texts judge int8 recipes: sampled from --data, or kept in model.pt.
+HELD_OUT_CAP = 5000
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from edgelstm.config import ModelConfig
-from edgelstm.data import LabeledTexts
+from edgelstm.data import HELD_OUT_CAP, LabeledTexts
 from edgelstm.errors import ModelError
 from edgelstm.files import atomic_write
 
@@ -17,7 +17,6 @@ from .model import TextClassifier
 __all__ = ["save_checkpoint", "load_checkpoint", "load_held_out", "load_model"]
 
 CHECKPOINT_FORMAT = "edgelstm-checkpoint"
-HELD_OUT_CAP = 5000
 
 
 def save_checkpoint(

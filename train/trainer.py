@@ -18,7 +18,7 @@ from edgelstm.config import ModelConfig
 from edgelstm.data import Dataset, LabeledTexts
 from edgelstm.errors import DataError
 from edgelstm.files import atomic_write
-from edgelstm.tokenizer import Tokenizer, build_vocabulary, pad_batch
+from edgelstm.tokenizer import RESERVED_IDS, Tokenizer, build_vocabulary, pad_batch
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .model import TextClassifier
@@ -119,7 +119,7 @@ def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions):
     if len(labels) < 2:
         raise DataError("the training split has fewer than two labels")
     vocabulary = build_vocabulary(train_part.texts, config.vocab_size)
-    config = replace(config, labels=labels, vocabulary=vocabulary, vocab_size=len(vocabulary) + 2)
+    config = replace(config, labels=labels, vocabulary=vocabulary, vocab_size=len(vocabulary) + RESERVED_IDS)
     tokenizer = Tokenizer(vocabulary, config.max_len)
     test = dataset.test
     if test is not None and options.limit:
