@@ -71,6 +71,9 @@ def train(
     label_column: Annotated[str, DataOptions["label_column"]] = "label",
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip malformed rows (and say how many) instead of failing.")] = False,
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run that wrote --output.")] = False,
+    keep_validation_texts: Annotated[bool, typer.Option(
+        help="Store the validation split's texts in the checkpoint, so export --int8 needs no --data. "
+             "Anyone given the checkpoint gets them.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per epoch.")] = True,
 ) -> None:
     """Train a classifier on labeled texts and print its test loss and accuracy."""
@@ -91,7 +94,7 @@ def train(
     )
     options = TrainOptions(epochs=epochs, batch_size=batch_size, val_split=val_split, patience=patience,
                            learning_rate=lr, seed=seed, device=device, limit=limit,
-                           threads=threads)
+                           threads=threads, keep_validation_texts=keep_validation_texts)
     model, _ = run_training(dataset, config, options, output, resume=resume, show_progress=progress)
     metrics = model.config.metrics
     if "test_accuracy" in metrics:
@@ -104,21 +107,27 @@ DataOption = Annotated[Optional[Path], typer.Option(help="Labeled texts to judge
 BudgetOption = Annotated[float, typer.Option(min=0.0, help="Accuracy points int8 may lose against fp32.")]
 
 
-def _int8(fp32: Path, output: Path, checkpoint: Optional[Path], data: Optional[Path],
-          recipe: Optional[str], budget: float) -> None:
+def _judging_texts(checkpoint: Optional[Path], data: Optional[Path]):
+    """The labeled texts int8 recipes are judged on: --data, else those kept in the checkpoint."""
     from edgelstm.data import HELD_OUT_CAP, load_labeled
-    from edgelstm.export.quantize import quantize_measured
 
     if data is not None:
-        held_out = load_labeled(data).evaluation_split.sample(HELD_OUT_CAP)
-    elif checkpoint is not None:
+        return load_labeled(data).evaluation_split.sample(HELD_OUT_CAP)
+    if checkpoint is not None:
         from edgelstm.train.checkpoint import load_held_out
 
         held_out = load_held_out(checkpoint)
-    else:
-        held_out = None
-    if not held_out:
-        raise typer.BadParameter("give labeled texts to measure int8 recipes on", param_hint="--data")
+        if held_out:
+            return held_out
+        raise typer.BadParameter(
+            f"{checkpoint} keeps no validation texts (only `edgelstm train --keep-validation-texts` "
+            "stores them); give labeled texts to measure int8 recipes on", param_hint="--data")
+    raise typer.BadParameter("give labeled texts to measure int8 recipes on", param_hint="--data")
+
+
+def _int8(fp32: Path, output: Path, held_out, recipe: Optional[str], budget: float) -> None:
+    from edgelstm.export.quantize import quantize_measured
+
     winner, table = quantize_measured(fp32, output, held_out.texts, held_out.labels,
                                       recipe=recipe, budget=budget / 100)
     _print_recipes(table, winner.name)
@@ -153,10 +162,11 @@ def export(
     """Export a checkpoint to OUTDIR/model.onnx, validated against PyTorch before it is written."""
     from edgelstm.export import export_checkpoint
 
+    held_out = _judging_texts(checkpoint, data) if int8 or recipe else None  # fail before any work
     exported = export_checkpoint(checkpoint, outdir)
     typer.echo(exported)
-    if int8 or recipe:
-        _int8(exported, exported.with_name("model.int8.onnx"), checkpoint, data, recipe, budget)
+    if held_out is not None:
+        _int8(exported, exported.with_name("model.int8.onnx"), held_out, recipe, budget)
 
 
 @app.command()
@@ -173,7 +183,7 @@ def quantize(
 
     Classifier.load(model)  # a clear error for a missing or foreign file, before any work
     _int8(model, output or model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx"),
-          None, data, recipe, budget)
+          _judging_texts(None, data), recipe, budget)
 
 
 @app.command()

@@ -32,7 +32,8 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "history": history,
         "resume": resume,  # None once training has finished
-        # the validation split (capped), so int8 recipes can be judged on unseen texts later
+        # the validation split (capped), only where asked for (TrainOptions.keep_validation_texts):
+        # int8 recipes can then be judged on unseen texts later without --data
         "held_out": None if held_out is None else {
             "texts": held_out.texts[:HELD_OUT_CAP], "labels": held_out.labels[:HELD_OUT_CAP]
         },
@@ -51,7 +52,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def load_held_out(path: Path) -> LabeledTexts | None:
-    """The checkpoint's validation split, if it was saved with one."""
+    """The checkpoint's validation split, if it was saved with one (``train --keep-validation-texts``)."""
     held_out = load_checkpoint(path).get("held_out")
     return LabeledTexts(held_out["texts"], held_out["labels"]) if held_out else None
 
