@@ -55,9 +55,9 @@ def _friendly_errors(command):
             _fail(f"{exc.name} is not installed; {TRAIN_EXTRA_HINT}", EXIT_MISSING_EXTRA)
         except KeyboardInterrupt:
             _fail("interrupted", EXIT_INTERRUPTED)
-        except BrokenPipeError:  # e.g. `edgelstm predict big.txt | head`: the reader has gone
+        except BrokenPipeError as exc:  # e.g. `edgelstm predict big.txt | head`: the reader has gone
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(EXIT_BROKEN_PIPE) from None
+            raise typer.Exit(EXIT_BROKEN_PIPE) from exc
         except Exception as exc:  # the last resort: still one line, never a traceback
             if _state["debug"]:
                 raise

@@ -62,14 +62,14 @@ class OnnxBackend:
             )
         except Exception as exc:  # onnxruntime raises several unrelated types here
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{path}: not a loadable ONNX model ({reason[:200]})") from None
+            raise ModelError(f"{path}: not a loadable ONNX model ({reason[:200]})") from exc
         metadata = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in metadata:
             raise ModelError(f"{path}: an ONNX model, but not an edgelstm model (no metadata)")
         try:
             self.config = ModelConfig.from_json(metadata[METADATA_KEY])
         except ModelError as exc:
-            raise ModelError(f"{path}: {exc}") from None
+            raise ModelError(f"{path}: {exc}") from exc
         names = [i.name for i in self.session.get_inputs()]
         if names != [spec.name for spec in INPUTS]:
             raise ModelError(f"{path}: unexpected model inputs {names}")
@@ -101,7 +101,7 @@ def _plugin_backend(path: Path, threads: int | None) -> Backend:
         raise ModelError(
             f"{path}: loading a {path.suffix} checkpoint needs PyTorch "
             f"({exc.name or exc} is missing): pip install 'edgelstm[train]'"
-        ) from None
+        ) from exc
     return backend_cls(path, threads=threads)
 
 

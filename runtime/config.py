@@ -90,7 +90,7 @@ class ModelConfig:
         try:
             return cls(**{k: v for k, v in data.items() if k in known})
         except (TypeError, ValueError) as exc:
-            raise ModelError(f"invalid model metadata: {exc}") from None
+            raise ModelError(f"invalid model metadata: {exc}") from exc
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
@@ -100,7 +100,7 @@ class ModelConfig:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ModelError(f"model metadata is not valid JSON: {exc}") from None
+            raise ModelError(f"model metadata is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ModelError("model metadata is not a JSON object")
         return cls.from_dict(data)

@@ -92,7 +92,7 @@ def _aclimdb_files(path: Path) -> Iterator[tuple[str, object]]:
             for member in members:
                 yield member.name, archive.extractfile(member).read
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise DataError(f"{path}: cannot read archive ({exc})") from None
+        raise DataError(f"{path}: cannot read archive ({exc})") from exc
 
 
 def _read_delimited(path: Path, text_column: str, label_column: str, skip: bool) -> LabeledTexts:
@@ -129,7 +129,7 @@ def _read_lines(path: Path, parse, skip: bool) -> LabeledTexts:
                 if skip:
                     data.skipped += 1
                     continue
-                raise DataError(f"{path}:{number}: {exc}") from None
+                raise DataError(f"{path}:{number}: {exc}") from exc
     return data
 
 
@@ -138,7 +138,7 @@ def _parse_jsonl(text_column: str, label_column: str):
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"not valid JSON ({exc.msg})") from None
+            raise ValueError(f"not valid JSON ({exc.msg})") from exc
         if not isinstance(row, dict):
             raise ValueError("not a JSON object")
         text, label = row.get(text_column), row.get(label_column)
