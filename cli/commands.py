@@ -50,7 +50,7 @@ DataOptions = {
 def train(
     data: Annotated[Path, typer.Argument(help="aclImdb folder or .tar.gz, CSV/TSV, JSONL, or fastText lines.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint to write.")] = Path("model.pt"),
-    arch: Annotated[Arch, typer.Option(help="lstm (Keras 4.1) or bilstm (4.2).")] = Arch[ModelConfig.arch],  # type: ignore[valid-type]
+    arch: Annotated[Arch, typer.Option(help="lstm (Keras 4.1) or bilstm (4.2).")] = Arch[ModelConfig.arch],
     vocab_size: Annotated[int, typer.Option(min=3, help="Embedding rows: padding, unknown, and words.")] = ModelConfig.vocab_size,
     max_len: Annotated[int, typer.Option(min=1, help="Tokens kept per text (its last ones).")] = ModelConfig.max_len,
     embed_dim: Annotated[int, typer.Option(min=1)] = ModelConfig.embed_dim,
@@ -230,11 +230,11 @@ def predict(
     threads: Annotated[Optional[int], typer.Option(min=1, help="Inference threads (default: all cores).")] = None,
 ) -> None:
     """Classify documents: one result per document, in input order, on stdout."""
-    from edgelstm.documents import read_documents
+    from edgelstm.documents import Document, read_documents
 
     classifier = _classifier(model, threads)
     failures = 0
-    pending = []
+    pending: list[Document] = []
 
     def flush() -> None:
         for prediction in classifier.predict([d.text for d in pending]):

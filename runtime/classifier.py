@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -76,7 +76,8 @@ class OnnxBackend:
 
     def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         feed = {INPUTS[0].name: input_ids, INPUTS[1].name: lengths}
-        return self.session.run([OUTPUTS[0].name], feed)[0]
+        probabilities: np.ndarray = self.session.run([OUTPUTS[0].name], feed)[0]  # (B, labels)
+        return probabilities
 
 
 def _check_model_file(path: Path) -> None:
@@ -102,7 +103,8 @@ def _plugin_backend(path: Path, threads: int | None) -> Backend:
             f"{path}: loading a {path.suffix} checkpoint needs PyTorch "
             f"({exc.name or exc} is missing): pip install 'edgelstm[train]'"
         ) from exc
-    return backend_cls(path, threads=threads)
+    backend: Backend = backend_cls(path, threads=threads)
+    return backend
 
 
 def default_model_path() -> Path:
@@ -110,11 +112,13 @@ def default_model_path() -> Path:
     return Path(os.environ.get(MODEL_ENV) or SHIPPED_DIR / SHIPPED_MODEL)
 
 
-def shipped_manifest() -> dict:
+def shipped_manifest() -> dict[str, Any]:
     """The shipped model's record: file, sha256, the command that made it, its metrics."""
     import json
 
-    return json.loads((SHIPPED_DIR / SHIPPED_MODEL).with_suffix(".json").read_text(encoding="utf-8"))
+    record = (SHIPPED_DIR / SHIPPED_MODEL).with_suffix(".json")
+    manifest: dict[str, Any] = json.loads(record.read_text(encoding="utf-8"))
+    return manifest
 
 
 class Classifier:

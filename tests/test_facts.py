@@ -66,7 +66,8 @@ def test_model_defaults_have_one_home():
     assert set(DEFAULT_DROPOUT) == set(ARCHS)
     assert ModelConfig().dropout == DEFAULT_DROPOUT[ModelConfig.arch]
     readme = dict(re.findall(r"--([a-z-]+) (\d+)", _readme_section("Models")))
-    assert readme == {name.replace("_", "-"): str(cli[name]) for name in ("vocab_size", "max_len", "embed_dim", "hidden")}
+    names = ("vocab_size", "max_len", "embed_dim", "hidden")
+    assert readme == {name.replace("_", "-"): str(cli[name]) for name in names}
 
 
 def test_training_defaults_have_one_home():

@@ -26,6 +26,7 @@ class TextClassifier(nn.Module):
         super().__init__()
         self.config = config
         bidirectional = config.arch == "bilstm"
+        self.head: nn.Module  # (B, features) -> (B, outputs)
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=PAD_ID)
         self.dropout = nn.Dropout(config.dropout)
         self.lstm = nn.LSTM(

@@ -196,7 +196,7 @@ def train(
     model = TextClassifier(config).to(options.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
     history: list[dict[str, Any]] = []
-    best = {"epoch": 0, "val_accuracy": -1.0, "state": copy.deepcopy(model.state_dict())}
+    best: dict[str, Any] = {"epoch": 0, "val_accuracy": -1.0, "state": copy.deepcopy(model.state_dict())}
     first_epoch = 1
     if resume and output.exists():
         first_epoch, history, best = _restore(output, model, optimizer, config, options)
