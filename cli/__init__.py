@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from edgelstm.errors import EdgelstmError
+from edgelstm.errors import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MISSING_EXTRA, EdgelstmError
 
 __all__ = ["app", "main"]
 
@@ -52,16 +52,16 @@ def _friendly_errors(command):
         except ModuleNotFoundError as exc:
             if _state["debug"] or exc.name not in ("torch", "onnx"):
                 raise
-            _fail(f"{exc.name} is not installed; {TRAIN_EXTRA_HINT}", 8)
+            _fail(f"{exc.name} is not installed; {TRAIN_EXTRA_HINT}", EXIT_MISSING_EXTRA)
         except KeyboardInterrupt:
-            _fail("interrupted", 130)
-        except BrokenPipeError:  # e.g. `edgelstm predict big.txt | head`: the reader has gone
+            _fail("interrupted", EXIT_INTERRUPTED)
+        except BrokenPipeError as exc:  # e.g. `edgelstm predict big.txt | head`: the reader has gone
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            raise typer.Exit(141) from None
+            raise typer.Exit(EXIT_BROKEN_PIPE) from exc
         except Exception as exc:  # the last resort: still one line, never a traceback
             if _state["debug"]:
                 raise
-            _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)", 1)
+            _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)", EXIT_ERROR)
 
     return wrapper
 

@@ -10,6 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from edgelstm.config import ARCHS, DEFAULT_DROPOUT, ModelConfig
+from edgelstm.errors import InputError
+
 from . import _friendly_errors, app, log
 
 PREDICT_CHUNK = 2048  # documents read, classified and printed at a time: bounds memory
@@ -27,9 +30,8 @@ def _classifier(model: Optional[Path], threads: Optional[int] = None):
     return Classifier.load(model, threads=threads) if model else Classifier.default(threads=threads)
 
 
-class Arch(str, Enum):
-    lstm = "lstm"
-    bilstm = "bilstm"
+# typer wants an Enum for choices; its members are the names in edgelstm.config.ARCHS
+Arch = Enum("Arch", {name: name for name in ARCHS}, type=str)  # type: ignore[misc]
 
 
 class OutputFormat(str, Enum):
@@ -48,13 +50,13 @@ DataOptions = {
 def train(
     data: Annotated[Path, typer.Argument(help="aclImdb folder or .tar.gz, CSV/TSV, JSONL, or fastText lines.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint to write.")] = Path("model.pt"),
-    arch: Annotated[Arch, typer.Option(help="lstm (Keras 4.1) or bilstm (4.2).")] = Arch.lstm,
-    vocab_size: Annotated[int, typer.Option(min=3, help="Embedding rows: padding, unknown, and words.")] = 3800,
-    max_len: Annotated[int, typer.Option(min=1, help="Tokens kept per text (its last ones).")] = 380,
-    embed_dim: Annotated[int, typer.Option(min=1)] = 32,
-    hidden: Annotated[int, typer.Option(min=1, help="LSTM units per direction.")] = 32,
-    dense: Annotated[int, typer.Option(min=0, help="lstm head's hidden Dense width (0: none).")] = 256,
-    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.95, help="Default: 0.2 lstm, 0.5 bilstm.")] = None,
+    arch: Annotated[Arch, typer.Option(help="lstm (Keras 4.1) or bilstm (4.2).")] = Arch[ModelConfig.arch],
+    vocab_size: Annotated[int, typer.Option(min=3, help="Embedding rows: padding, unknown, and words.")] = ModelConfig.vocab_size,
+    max_len: Annotated[int, typer.Option(min=1, help="Tokens kept per text (its last ones).")] = ModelConfig.max_len,
+    embed_dim: Annotated[int, typer.Option(min=1)] = ModelConfig.embed_dim,
+    hidden: Annotated[int, typer.Option(min=1, help="LSTM units per direction.")] = ModelConfig.hidden,
+    dense: Annotated[int, typer.Option(min=0, help="lstm head's hidden Dense width (0: none).")] = ModelConfig.dense,
+    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.95, help="Default: " + ", ".join(f"{v} {k}" for k, v in DEFAULT_DROPOUT.items()) + ".")] = None,
     epochs: Annotated[int, typer.Option(min=1)] = 20,
     batch_size: Annotated[int, typer.Option(min=1)] = 64,
     val_split: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.1,
@@ -69,12 +71,14 @@ def train(
     label_column: Annotated[str, DataOptions["label_column"]] = "label",
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip malformed rows (and say how many) instead of failing.")] = False,
     resume: Annotated[bool, typer.Option(help="Continue the interrupted run that wrote --output.")] = False,
+    keep_validation_texts: Annotated[bool, typer.Option(
+        help="Store the validation split's texts in the checkpoint, so export --int8 needs no --data. "
+             "Anyone given the checkpoint gets them.")] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar per epoch.")] = True,
 ) -> None:
     """Train a classifier on labeled texts and print its test loss and accuracy."""
-    from edgelstm.config import ModelConfig
     from edgelstm.data import load_dataset
-    from edgelstm.train import DEFAULT_DROPOUT, TrainOptions
+    from edgelstm.train import TrainOptions
     from edgelstm.train import train as run_training
 
     if device.startswith("cuda"):
@@ -90,7 +94,7 @@ def train(
     )
     options = TrainOptions(epochs=epochs, batch_size=batch_size, val_split=val_split, patience=patience,
                            learning_rate=lr, seed=seed, device=device, limit=limit,
-                           threads=threads)
+                           threads=threads, keep_validation_texts=keep_validation_texts)
     model, _ = run_training(dataset, config, options, output, resume=resume, show_progress=progress)
     metrics = model.config.metrics
     if "test_accuracy" in metrics:
@@ -103,21 +107,27 @@ DataOption = Annotated[Optional[Path], typer.Option(help="Labeled texts to judge
 BudgetOption = Annotated[float, typer.Option(min=0.0, help="Accuracy points int8 may lose against fp32.")]
 
 
-def _int8(fp32: Path, output: Path, checkpoint: Optional[Path], data: Optional[Path],
-          recipe: Optional[str], budget: float) -> None:
-    from edgelstm.data import load_labeled
-    from edgelstm.export.quantize import quantize_measured
+def _judging_texts(checkpoint: Optional[Path], data: Optional[Path]):
+    """The labeled texts int8 recipes are judged on: --data, else those kept in the checkpoint."""
+    from edgelstm.data import HELD_OUT_CAP, load_labeled
 
     if data is not None:
-        held_out = load_labeled(data).evaluation_split.sample(5000)
-    elif checkpoint is not None:
+        return load_labeled(data).evaluation_split.sample(HELD_OUT_CAP)
+    if checkpoint is not None:
         from edgelstm.train.checkpoint import load_held_out
 
         held_out = load_held_out(checkpoint)
-    else:
-        held_out = None
-    if not held_out:
-        raise typer.BadParameter("give labeled texts to measure int8 recipes on", param_hint="--data")
+        if held_out:
+            return held_out
+        raise typer.BadParameter(
+            f"{checkpoint} keeps no validation texts (only `edgelstm train --keep-validation-texts` "
+            "stores them); give labeled texts to measure int8 recipes on", param_hint="--data")
+    raise typer.BadParameter("give labeled texts to measure int8 recipes on", param_hint="--data")
+
+
+def _int8(fp32: Path, output: Path, held_out, recipe: Optional[str], budget: float) -> None:
+    from edgelstm.export.quantize import quantize_measured
+
     winner, table = quantize_measured(fp32, output, held_out.texts, held_out.labels,
                                       recipe=recipe, budget=budget / 100)
     _print_recipes(table, winner.name)
@@ -152,10 +162,11 @@ def export(
     """Export a checkpoint to OUTDIR/model.onnx, validated against PyTorch before it is written."""
     from edgelstm.export import export_checkpoint
 
+    held_out = _judging_texts(checkpoint, data) if int8 or recipe else None  # fail before any work
     exported = export_checkpoint(checkpoint, outdir)
     typer.echo(exported)
-    if int8 or recipe:
-        _int8(exported, exported.with_name("model.int8.onnx"), checkpoint, data, recipe, budget)
+    if held_out is not None:
+        _int8(exported, exported.with_name("model.int8.onnx"), held_out, recipe, budget)
 
 
 @app.command()
@@ -172,7 +183,7 @@ def quantize(
 
     Classifier.load(model)  # a clear error for a missing or foreign file, before any work
     _int8(model, output or model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx"),
-          None, data, recipe, budget)
+          _judging_texts(None, data), recipe, budget)
 
 
 @app.command()
@@ -219,11 +230,11 @@ def predict(
     threads: Annotated[Optional[int], typer.Option(min=1, help="Inference threads (default: all cores).")] = None,
 ) -> None:
     """Classify documents: one result per document, in input order, on stdout."""
-    from edgelstm.documents import read_documents
+    from edgelstm.documents import Document, read_documents
 
     classifier = _classifier(model, threads)
     failures = 0
-    pending = []
+    pending: list[Document] = []
 
     def flush() -> None:
         for prediction in classifier.predict([d.text for d in pending]):
@@ -242,7 +253,7 @@ def predict(
             flush()
     flush()
     if failures:
-        raise typer.Exit(4)
+        raise typer.Exit(InputError.exit_code)
 
 
 @app.command()
@@ -270,7 +281,8 @@ def info(
     model: Annotated[Optional[Path], typer.Argument(help="A model file [default: $EDGELSTM_MODEL, else the shipped model].")] = None,
 ) -> None:
     """Print what a model is: architecture, sizes, labels, vocabulary, int8 recipe, metrics, checksum."""
-    from edgelstm.classifier import default_model_path, file_sha256
+    from edgelstm.classifier import default_model_path
+    from edgelstm.files import file_sha256
 
     path = model or default_model_path()
     config = _classifier(path).config

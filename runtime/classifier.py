@@ -8,15 +8,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from .config import INPUTS, METADATA_KEY, OUTPUTS, ModelConfig
 from .errors import DataError, ModelError
+from .files import file_sha256
 from .tokenizer import Tokenizer, pad_batch
 
-__all__ = ["Classifier", "Prediction", "Backend"]
+__all__ = [
+    "Backend", "Classifier", "MODEL_ENV", "OnnxBackend", "Prediction", "SHIPPED_DIR", "SHIPPED_MODEL",
+    "default_model_path", "shipped_manifest",
+]
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +62,22 @@ class OnnxBackend:
             )
         except Exception as exc:  # onnxruntime raises several unrelated types here
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelError(f"{path}: not a loadable ONNX model ({reason[:200]})") from None
+            raise ModelError(f"{path}: not a loadable ONNX model ({reason[:200]})") from exc
         metadata = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in metadata:
             raise ModelError(f"{path}: an ONNX model, but not an edgelstm model (no metadata)")
         try:
             self.config = ModelConfig.from_json(metadata[METADATA_KEY])
         except ModelError as exc:
-            raise ModelError(f"{path}: {exc}") from None
+            raise ModelError(f"{path}: {exc}") from exc
         names = [i.name for i in self.session.get_inputs()]
         if names != [spec.name for spec in INPUTS]:
             raise ModelError(f"{path}: unexpected model inputs {names}")
 
     def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         feed = {INPUTS[0].name: input_ids, INPUTS[1].name: lengths}
-        return self.session.run([OUTPUTS[0].name], feed)[0]
+        probabilities: np.ndarray = self.session.run([OUTPUTS[0].name], feed)[0]  # (B, labels)
+        return probabilities
 
 
 def _check_model_file(path: Path) -> None:
@@ -97,8 +102,9 @@ def _plugin_backend(path: Path, threads: int | None) -> Backend:
         raise ModelError(
             f"{path}: loading a {path.suffix} checkpoint needs PyTorch "
             f"({exc.name or exc} is missing): pip install 'edgelstm[train]'"
-        ) from None
-    return backend_cls(path, threads=threads)
+        ) from exc
+    backend: Backend = backend_cls(path, threads=threads)
+    return backend
 
 
 def default_model_path() -> Path:
@@ -106,21 +112,13 @@ def default_model_path() -> Path:
     return Path(os.environ.get(MODEL_ENV) or SHIPPED_DIR / SHIPPED_MODEL)
 
 
-def shipped_manifest() -> dict:
+def shipped_manifest() -> dict[str, Any]:
     """The shipped model's record: file, sha256, the command that made it, its metrics."""
     import json
 
-    return json.loads((SHIPPED_DIR / SHIPPED_MODEL).with_suffix(".json").read_text(encoding="utf-8"))
-
-
-def file_sha256(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    record = (SHIPPED_DIR / SHIPPED_MODEL).with_suffix(".json")
+    manifest: dict[str, Any] = json.loads(record.read_text(encoding="utf-8"))
+    return manifest
 
 
 class Classifier:

@@ -14,12 +14,16 @@ from typing import Any
 
 from .errors import ModelError
 
-__all__ = ["ModelConfig", "TensorSpec", "INPUTS", "OUTPUTS", "FORMAT_VERSION", "METADATA_KEY"]
+__all__ = [
+    "ARCHS", "DEFAULT_DROPOUT", "FORMAT_VERSION", "INPUTS", "METADATA_KEY", "ModelConfig", "OUTPUTS", "TensorSpec",
+]
 
 # Bumped when a change would make an older runtime misread a model.
 FORMAT_VERSION = 1
 METADATA_KEY = "edgelstm"
-ARCHS = ("lstm", "bilstm")
+ARCHS = ("lstm", "bilstm")  # the architecture names, here only: the CLI and training read them
+# The Keras example's dropout rates: 0.2 around the LSTM network, 0.5 around the BiLSTM.
+DEFAULT_DROPOUT = {"lstm": 0.2, "bilstm": 0.5}
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ class ModelConfig:
     embed_dim: int = 32
     hidden: int = 32  # LSTM units per direction
     dense: int = 256  # width of the lstm head's hidden Dense layer (0: none)
-    dropout: float = 0.2
+    dropout: float = DEFAULT_DROPOUT["lstm"]  # the CLI picks DEFAULT_DROPOUT[arch]
     labels: list[str] = field(default_factory=lambda: ["neg", "pos"])
     vocabulary: list[str] = field(default_factory=list)  # words of ids 2, 3, ...
     tokenizer: str = "words-v1"  # the rule in edgelstm.tokenizer, by name
@@ -86,7 +90,7 @@ class ModelConfig:
         try:
             return cls(**{k: v for k, v in data.items() if k in known})
         except (TypeError, ValueError) as exc:
-            raise ModelError(f"invalid model metadata: {exc}") from None
+            raise ModelError(f"invalid model metadata: {exc}") from exc
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
@@ -96,7 +100,7 @@ class ModelConfig:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ModelError(f"model metadata is not valid JSON: {exc}") from None
+            raise ModelError(f"model metadata is not valid JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ModelError("model metadata is not a JSON object")
         return cls.from_dict(data)

@@ -10,15 +10,19 @@ import json
 import logging
 import re
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .errors import DataError
 
-__all__ = ["LabeledTexts", "Dataset", "load_dataset", "load_labeled"]
+__all__ = ["HELD_OUT_CAP", "LabeledTexts", "Dataset", "load_dataset", "load_labeled"]
+
+# At most this many held-out texts judge int8 recipes: sampled from --data, or kept in model.pt.
+HELD_OUT_CAP = 5000
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,7 @@ class LabeledTexts:
         self.texts.append(text)
         self.labels.append(label)
 
-    def subset(self, rows) -> LabeledTexts:
+    def subset(self, rows: Iterable[int]) -> LabeledTexts:
         return LabeledTexts([self.texts[i] for i in rows], [self.labels[i] for i in rows])
 
     def sample(self, limit: int, seed: int = 0) -> LabeledTexts:
@@ -77,7 +81,7 @@ def _read_aclimdb(path: Path) -> Dataset:
     return Dataset(splits["train"], splits["test"] or None)
 
 
-def _aclimdb_files(path: Path) -> Iterator[tuple[str, object]]:
+def _aclimdb_files(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """(name, read) pairs in a stable (sorted) order, from a folder or straight from a tar."""
     if path.is_dir():
         for file in sorted(path.rglob("*.txt")):
@@ -87,9 +91,11 @@ def _aclimdb_files(path: Path) -> Iterator[tuple[str, object]]:
         with tarfile.open(path) as archive:
             members = sorted((m for m in archive if m.isfile()), key=lambda m: m.name)
             for member in members:
-                yield member.name, archive.extractfile(member).read
+                stream = archive.extractfile(member)
+                if stream is not None:  # None only for what is not a regular file
+                    yield member.name, stream.read
     except (tarfile.TarError, EOFError, OSError) as exc:
-        raise DataError(f"{path}: cannot read archive ({exc})") from None
+        raise DataError(f"{path}: cannot read archive ({exc})") from exc
 
 
 def _read_delimited(path: Path, text_column: str, label_column: str, skip: bool) -> LabeledTexts:
@@ -110,11 +116,11 @@ def _read_delimited(path: Path, text_column: str, label_column: str, skip: bool)
                     data.skipped += 1
                     continue
                 raise DataError(f"{path}:{reader.line_num}: malformed row (missing text or label)")
-            data.add(text, label.strip())
+            data.add(text, (label or "").strip())
     return data
 
 
-def _read_lines(path: Path, parse, skip: bool) -> LabeledTexts:
+def _read_lines(path: Path, parse: Callable[[str], tuple[str, str]], skip: bool) -> LabeledTexts:
     data = LabeledTexts()
     with open(path, encoding="utf-8-sig", errors="replace") as f:
         for number, line in enumerate(f, 1):
@@ -126,16 +132,16 @@ def _read_lines(path: Path, parse, skip: bool) -> LabeledTexts:
                 if skip:
                     data.skipped += 1
                     continue
-                raise DataError(f"{path}:{number}: {exc}") from None
+                raise DataError(f"{path}:{number}: {exc}") from exc
     return data
 
 
-def _parse_jsonl(text_column: str, label_column: str):
+def _parse_jsonl(text_column: str, label_column: str) -> Callable[[str], tuple[str, str]]:
     def parse(line: str) -> tuple[str, str]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"not valid JSON ({exc.msg})") from None
+            raise ValueError(f"not valid JSON ({exc.msg})") from exc
         if not isinstance(row, dict):
             raise ValueError("not a JSON object")
         text, label = row.get(text_column), row.get(label_column)
@@ -178,7 +184,7 @@ def load_labeled(
     return Dataset(data)
 
 
-def load_dataset(path: str | Path, test: str | Path | None = None, **options) -> Dataset:
+def load_dataset(path: str | Path, test: str | Path | None = None, **options: Any) -> Dataset:
     """Training data, checked: at least two labels; ``test`` replaces any own test split."""
     dataset = load_labeled(path, **options)
     if not dataset.train:

@@ -11,7 +11,9 @@ import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from io import BufferedReader
 from pathlib import Path
+from typing import cast
 
 from .errors import InputError
 
@@ -31,20 +33,20 @@ class Document:
     text: str
 
 
-def _open(name: str):
+def _open(name: str) -> BufferedReader:
     if name == STDIN:
-        return sys.stdin.buffer
+        return cast(BufferedReader, sys.stdin.buffer)  # a BufferedReader, typed as BinaryIO
     path = Path(name)
     if path.is_dir():
         raise InputError(f"{name}: is a directory")
     try:
         return open(path, "rb")
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file") from None
-    except PermissionError:
-        raise InputError(f"{name}: permission denied") from None
+    except FileNotFoundError as exc:
+        raise InputError(f"{name}: no such file") from exc
+    except PermissionError as exc:
+        raise InputError(f"{name}: permission denied") from exc
     except OSError as exc:
-        raise InputError(f"{name}: cannot read ({exc.strerror})") from None
+        raise InputError(f"{name}: cannot read ({exc.strerror})") from exc
 
 
 def _decode(raw: bytes, where: str) -> str:
@@ -55,19 +57,19 @@ def _decode(raw: bytes, where: str) -> str:
         return raw.decode("utf-8", errors="replace")
 
 
-def _check_binary(stream, name: str, force: bool) -> None:
+def _check_binary(stream: BufferedReader, name: str, force: bool) -> None:
     if not force and b"\x00" in stream.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]:
         raise InputError(f"{name}: looks like a binary file (NUL bytes); use --force to read it anyway")
 
 
-def _lines(source: str, stream) -> Iterator[Document]:
+def _lines(source: str, stream: BufferedReader) -> Iterator[Document]:
     for number, raw in enumerate(stream, 1):
         if number == 1:
             raw = raw.removeprefix(_BOM)
         yield Document(source, number, _decode(raw.rstrip(b"\r\n"), f"{source}:{number}"))
 
 
-def _whole(source: str, stream) -> Iterator[Document]:
+def _whole(source: str, stream: BufferedReader) -> Iterator[Document]:
     yield Document(source, 0, _decode(stream.read().removeprefix(_BOM), source))
 
 

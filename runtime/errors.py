@@ -1,29 +1,53 @@
-"""Typed errors. The CLI turns each into a one-line message and its own exit code."""
+"""Typed errors and the exit codes of the ``edgelstm`` command: the one home of both.
+
+Each error class carries its exit code; the CLI reads it from the exception (or, for the
+codes no edgelstm exception stands for, from the constants here). The README's table of exit
+codes is tested against ``EXIT_CODES``.
+"""
 
 from __future__ import annotations
 
-__all__ = ["EdgelstmError", "ModelError", "InputError", "DataError"]
+__all__ = [
+    "EXIT_BROKEN_PIPE", "EXIT_CODES", "EXIT_DATA", "EXIT_ERROR", "EXIT_EXPORT_VALIDATION", "EXIT_INPUT",
+    "EXIT_INTERRUPTED", "EXIT_MISSING_EXTRA", "EXIT_MODEL", "EXIT_OK", "EXIT_QUANTIZATION", "EXIT_USAGE",
+    "DataError", "EdgelstmError", "InputError", "ModelError",
+]
+
+EXIT_OK = 0
+EXIT_ERROR = 1  # unexpected: a bug or an unforeseen environment (rerun with --debug)
+EXIT_USAGE = 2  # click's own code for an unknown option or a bad value
+EXIT_MODEL = 3
+EXIT_INPUT = 4
+EXIT_DATA = 5
+EXIT_EXPORT_VALIDATION = 6  # edgelstm.export.validate.ExportValidationError
+EXIT_QUANTIZATION = 7  # edgelstm.export.quantize.QuantizationError
+EXIT_MISSING_EXTRA = 8  # torch or onnx is needed but not installed
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`... | head`)
+
+# every exit code above, by name, in definition (ascending) order
+EXIT_CODES: dict[str, int] = {name: code for name, code in globals().items() if name.startswith("EXIT_")}
 
 
 class EdgelstmError(Exception):
     """Base class of every error edgelstm raises on purpose."""
 
-    exit_code = 1
+    exit_code = EXIT_ERROR
 
 
 class ModelError(EdgelstmError):
     """A model file is missing, unreadable, corrupt, not an edgelstm model, or too new."""
 
-    exit_code = 3
+    exit_code = EXIT_MODEL
 
 
 class InputError(EdgelstmError):
     """A document or input file cannot be read."""
 
-    exit_code = 4
+    exit_code = EXIT_INPUT
 
 
 class DataError(EdgelstmError):
     """Training or evaluation data is malformed (the message names the file and line)."""
 
-    exit_code = 5
+    exit_code = EXIT_DATA

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["Tokenizer", "words", "build_vocabulary", "pad_batch", "PAD_ID", "OOV_ID"]
+__all__ = ["Tokenizer", "words", "build_vocabulary", "pad_batch", "PAD_ID", "OOV_ID", "RESERVED_IDS"]
 
 PAD_ID = 0
 OOV_ID = 1

@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 from edgelstm import Classifier
-from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL, file_sha256
+from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL
+from edgelstm.files import file_sha256
 
 MAX_BYTES = 4 * 1024 * 1024  # the package stays small
 

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import IMDB, TINY_BILSTM, TINY_LSTM, needs_imdb
 
 

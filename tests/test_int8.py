@@ -12,7 +12,11 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("torch")
 
 from edgelstm.export.quantize import (  # noqa: E402
-    RECIPES, Measurement, choose, quantize, quantize_measured,
+    RECIPES,
+    Measurement,
+    choose,
+    quantize,
+    quantize_measured,
 )
 
 AGREEMENT = 0.99  # int8 labels equal to fp32's on at least 99% of reviews

@@ -7,14 +7,13 @@ import sys
 import numpy as np
 import onnx
 import pytest
+from conftest import TINY_BILSTM, TINY_LSTM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgelstm import Classifier, InputError, ModelError
 from edgelstm.config import FORMAT_VERSION, METADATA_KEY
 from edgelstm.documents import read_documents
-
-from conftest import TINY_BILSTM, TINY_LSTM
 
 RESULT_LINE = r"^(neg|pos)\t[01]\.\d{6}$"
 

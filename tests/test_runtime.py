@@ -5,11 +5,10 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import TINY_BILSTM, TINY_LSTM
 
 import edgelstm
 from edgelstm import Classifier, ModelError, Prediction
-
-from conftest import TINY_BILSTM, TINY_LSTM
 
 PUBLIC_API = [
     "Classifier", "DataError", "EdgelstmError", "InputError", "ModelConfig", "ModelError",

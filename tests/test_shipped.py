@@ -4,10 +4,11 @@ import json
 import subprocess
 import sys
 
-from edgelstm import Classifier
-from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL, file_sha256
-
 from test_runtime import NO_TORCH
+
+from edgelstm import Classifier
+from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL
+from edgelstm.files import file_sha256
 
 POSITIVE = [
     "One of the best films I have ever seen. Brilliant acting, a wonderful story, I loved every minute.",

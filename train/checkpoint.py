@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from edgelstm.config import ModelConfig
-from edgelstm.data import LabeledTexts
+from edgelstm.data import HELD_OUT_CAP, LabeledTexts
 from edgelstm.errors import ModelError
+from edgelstm.files import atomic_write
 
 from .model import TextClassifier
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_held_out", "load_model", "atomic_write"]
+__all__ = ["save_checkpoint", "load_checkpoint", "load_held_out", "load_model"]
 
 CHECKPOINT_FORMAT = "edgelstm-checkpoint"
-HELD_OUT_CAP = 5000
-
-
-def atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)``, then rename into place: ``path`` is always old or new, whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(
@@ -50,7 +33,8 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "history": history,
         "resume": resume,  # None once training has finished
-        # the validation split (capped), so int8 recipes can be judged on unseen texts later
+        # the validation split (capped), only where asked for (TrainOptions.keep_validation_texts):
+        # int8 recipes can then be judged on unseen texts later without --data
         "held_out": None if held_out is None else {
             "texts": held_out.texts[:HELD_OUT_CAP], "labels": held_out.labels[:HELD_OUT_CAP]
         },
@@ -60,16 +44,18 @@ def save_checkpoint(
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about odd bytes, then raises: the error says it
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ModelError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from None
+        raise ModelError(f"{path}: not a readable checkpoint ({type(exc).__name__})") from exc
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ModelError(f"{path}: not an edgelstm checkpoint")
     return state
 
 
 def load_held_out(path: Path) -> LabeledTexts | None:
-    """The checkpoint's validation split, if it was saved with one."""
+    """The checkpoint's validation split, if it was saved with one (``train --keep-validation-texts``)."""
     held_out = load_checkpoint(path).get("held_out")
     return LabeledTexts(held_out["texts"], held_out["labels"]) if held_out else None
 

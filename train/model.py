@@ -6,13 +6,10 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from edgelstm.config import ModelConfig
+from edgelstm.config import DEFAULT_DROPOUT, ModelConfig
 from edgelstm.tokenizer import PAD_ID
 
 __all__ = ["TextClassifier", "DEFAULT_DROPOUT"]
-
-# The Keras example's dropout rates: 0.2 around the LSTM network, 0.5 around the BiLSTM.
-DEFAULT_DROPOUT = {"lstm": 0.2, "bilstm": 0.5}
 
 
 class TextClassifier(nn.Module):
@@ -29,6 +26,7 @@ class TextClassifier(nn.Module):
         super().__init__()
         self.config = config
         bidirectional = config.arch == "bilstm"
+        self.head: nn.Module  # (B, features) -> (B, outputs)
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=PAD_ID)
         self.dropout = nn.Dropout(config.dropout)
         self.lstm = nn.LSTM(

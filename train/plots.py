@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import atomic_write
+from edgelstm.files import atomic_write
 
 log = logging.getLogger(__name__)
 

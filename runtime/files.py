@@ -1,0 +1,54 @@
+"""Files written safely, and read by checksum. Used by every room (runtime, train, export, scripts).
+
+Public on purpose: ``edgelstm.train``, ``edgelstm.export`` and the benchmarks write their
+artifacts through :func:`atomic_write`, and the shipped-model check, ``edgelstm info`` and
+the tests identify files by :func:`file_sha256`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["atomic_write", "file_sha256"]
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it: set it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], object]) -> None:
+    """Call ``write(tmp_path)``, then rename into place: ``path`` is always old or new, whole.
+
+    The file gets the permissions a plain ``open(path, "w")`` would give (0666 less the umask);
+    the temporary file ``mkstemp`` makes is 0600, which would otherwise hide artifacts from
+    other users and services.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The hex SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
