@@ -31,9 +31,18 @@ class Document:
     text: str
 
 
+def _stdin():
+    """Standard input's byte stream; InputError when the process was started without one
+    (``<&-``: Python then has ``sys.stdin is None``)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise InputError("<stdin>: standard input is closed")
+    return stream
+
+
 def _open(name: str):
     if name == STDIN:
-        return sys.stdin.buffer
+        return _stdin()
     path = Path(name)
     if path.is_dir():
         raise InputError(f"{name}: is a directory")
@@ -91,5 +100,5 @@ def read_documents(
         except OSError as exc:
             yield InputError(f"{name}: read failed ({exc.strerror or exc})")
         finally:
-            if stream is not sys.stdin.buffer:
+            if name != STDIN:
                 stream.close()
