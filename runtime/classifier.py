@@ -47,11 +47,12 @@ class OnnxBackend:
     def __init__(self, path: Path, threads: int | None = None) -> None:
         import onnxruntime as ort  # imported here: ``import edgelstm`` stays light
 
-        # onnxruntime's own (coloured, C++) warnings are not for our users: errors become one
-        # ModelError line. The default logger speaks before the session's options apply.
-        ort.set_default_logger_severity(3)
+        # onnxruntime's own (coloured, C++) log lines are not for our users: its errors also
+        # come back as exceptions, which become one line of ours. Only fatal ones are logged.
+        # The default logger speaks before the session's options apply.
+        ort.set_default_logger_severity(4)
         options = ort.SessionOptions()
-        options.log_severity_level = 3
+        options.log_severity_level = 4
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
