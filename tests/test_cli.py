@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -160,3 +161,15 @@ def test_train_overwrites_a_checkpoint_and_says_so(tmp_path):
         result = edgelstm("train", data, "--epochs", 1, "--no-progress", "-o", tmp_path / "m.pt")
         assert result.returncode == 0, result.stderr
         assert ("overwriting the existing checkpoint" in result.stderr) == (run == 1)
+
+
+def test_ci_fails_when_the_dataset_it_was_given_is_missing(tmp_path):
+    """EDGELSTM_REQUIRE_DATA=1 (set by .ci/run) turns the dataset skip into a failure."""
+    import os
+
+    test = "tests/test_cli.py::test_train_export_predict_evaluate_on_real_reviews"
+    for required, outcome in (("0", "1 skipped"), ("1", "1 failed")):
+        env = dict(os.environ, EDGELSTM_IMDB=str(tmp_path / "missing.tar.gz"), EDGELSTM_REQUIRE_DATA=required)
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+                                capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent)
+        assert outcome in result.stdout, result.stdout
