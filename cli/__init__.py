@@ -13,10 +13,32 @@ import sys
 from typing import Annotated
 
 import typer
+import typer.core
+import typer.main
 
 from edgelstm.errors import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MISSING_EXTRA, EdgelstmError
 
 __all__ = ["app", "main"]
+
+class _PlainArgument(typer.core.TyperArgument):
+    """Arguments in help as POSIX usage writes them (``FILE...``, ``[MODEL]``), without typer's
+    ``{file}`` braces and Python type names such as ``<list[Path]>``."""
+
+    def _usage_display_name(self) -> str:
+        if self.metavar is not None:  # written for the usage line already
+            return self.metavar
+        name = self.name.upper() + ("..." if self.nargs != 1 else "")
+        return name if self.required else f"[{name}]"
+
+    def _rich_display_name(self) -> str:
+        return self.metavar or self.name.upper() + ("..." if self.nargs != 1 else "")
+
+    def display_type(self, ctx):  # noqa: ANN001 (click's signature)
+        return ""
+
+
+# typer has no per-argument class option; its converter looks the class up here.
+typer.main.TyperArgument = _PlainArgument  # type: ignore[misc]
 
 app = typer.Typer(
     help="Train LSTM/BiLSTM text classifiers, export them to ONNX, and predict on the CPU.",
@@ -66,8 +88,18 @@ def _friendly_errors(command):
     return wrapper
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from edgelstm import __version__
+
+        typer.echo(f"edgelstm {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _setup(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More diagnostics on stderr.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")] = False,

@@ -86,6 +86,7 @@ def train(
 
         if not torch.cuda.is_available():
             raise typer.BadParameter("CUDA is not available on this machine", param_hint="--device")
+    _check_output_checkpoint(output, [data, test], resume)
     dataset = load_dataset(data, test, text_column=text_column, label_column=label_column,
                            skip_bad_rows=skip_bad_rows)
     config = ModelConfig(
@@ -102,6 +103,39 @@ def train(
     log.info("wrote %s (best epoch %d of %d)", output, metrics["best_epoch"], metrics["epochs_run"])
 
 
+def _check_output_checkpoint(output: Path, inputs: list[Optional[Path]], resume: bool) -> None:
+    """``train -o`` may replace an earlier checkpoint (and says so), nothing else: not its own
+    data, not a folder, not a file that is not an edgelstm checkpoint."""
+    from edgelstm.errors import InputError
+
+    for source in inputs:
+        if source is not None and source.exists() and output.exists() and output.samefile(source):
+            raise InputError(f"{output}: refusing to overwrite the training data with the checkpoint")
+    if output.is_dir():
+        raise InputError(f"{output}: is a directory; give --output a file name such as model.pt")
+    if not output.exists() or resume:
+        return
+    from edgelstm.errors import ModelError
+    from edgelstm.train.checkpoint import load_checkpoint
+
+    try:
+        load_checkpoint(output)
+    except ModelError:
+        raise InputError(f"{output}: exists and is not an edgelstm checkpoint; refusing to overwrite it") from None
+    log.warning("%s: overwriting the existing checkpoint", output)
+
+
+def _labeled_split(data: Path, **options):
+    """The evaluation split of labeled data, which must not be empty (a data error, exit 5)."""
+    from edgelstm.data import load_labeled
+    from edgelstm.errors import DataError
+
+    split = load_labeled(data, **options).evaluation_split
+    if not split:
+        raise DataError(f"{data}: no labeled examples")
+    return split
+
+
 RecipeOption = Annotated[Optional[str], typer.Option(help="Force an int8 recipe instead of measuring all.")]
 DataOption = Annotated[Optional[Path], typer.Option(help="Labeled texts to judge int8 recipes on (its test split if it has one).")]
 BudgetOption = Annotated[float, typer.Option(min=0.0, help="Accuracy points int8 may lose against fp32.")]
@@ -109,10 +143,10 @@ BudgetOption = Annotated[float, typer.Option(min=0.0, help="Accuracy points int8
 
 def _judging_texts(checkpoint: Optional[Path], data: Optional[Path]):
     """The labeled texts int8 recipes are judged on: --data, else those kept in the checkpoint."""
-    from edgelstm.data import HELD_OUT_CAP, load_labeled
+    from edgelstm.data import HELD_OUT_CAP
 
     if data is not None:
-        return load_labeled(data).evaluation_split.sample(HELD_OUT_CAP)
+        return _labeled_split(data).sample(HELD_OUT_CAP)
     if checkpoint is not None:
         from edgelstm.train.checkpoint import load_held_out
 
@@ -200,14 +234,11 @@ def evaluate(
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip malformed rows instead of failing.")] = False,
 ) -> None:
     """Print the accuracy and loss of a model on labeled data."""
-    from edgelstm.data import load_labeled
-
     if len(paths) > 2 or (len(paths) == 2 and model):
         raise typer.BadParameter("give at most one model and one data path", param_hint="[MODEL] DATA")
     *model_path, data = paths
     classifier = _classifier(model_path[0] if model_path else model)
-    dataset = load_labeled(data, text_column=text_column, label_column=label_column, skip_bad_rows=skip_bad_rows)
-    split = dataset.evaluation_split
+    split = _labeled_split(data, text_column=text_column, label_column=label_column, skip_bad_rows=skip_bad_rows)
     result = classifier.evaluate(split.texts, split.labels)
     typer.echo(f"accuracy {result['accuracy']:.4f}  loss {result['loss']:.4f}  examples {result['examples']}")
 
@@ -222,9 +253,11 @@ def _format(prediction, output_format: OutputFormat) -> str:
 @app.command()
 @_friendly_errors
 def predict(
-    files: Annotated[list[str], typer.Argument(help="Input files ('-' for standard input).")],
+    files: Annotated[list[str], typer.Argument(metavar="FILE...", help="Input files ('-' for standard input).")],
     model: ModelOption = None,
-    output_format: Annotated[OutputFormat, typer.Option("--format", help="text: label TAB probability.")] = OutputFormat.text,
+    output_format: Annotated[OutputFormat, typer.Option(
+        "--format", help="text: label TAB the probability of that label (the most likely one); "
+                         "jsonl: also every label's probability.")] = OutputFormat.text,
     per_file: Annotated[bool, typer.Option(help="One document per file instead of one per line.")] = False,
     force: Annotated[bool, typer.Option(help="Read files that look binary.")] = False,
     threads: Annotated[Optional[int], typer.Option(min=1, help="Inference threads (default: all cores).")] = None,
@@ -259,16 +292,16 @@ def predict(
 @app.command()
 @_friendly_errors
 def bench(
-    models: Annotated[list[Path], typer.Argument(help="Model files to compare (.pt, .onnx, .int8.onnx); the first is the baseline.")],
+    models: Annotated[list[Path], typer.Argument(metavar="MODEL...", help="Model files to compare (.pt, .onnx, .int8.onnx); the first is the baseline.")],
     data: Annotated[Path, typer.Option(help="Labeled texts (its test split if it has one).")],
     limit: Annotated[Optional[int], typer.Option(min=1, help="Use a random subset of this many texts.")] = None,
     threads: Annotated[int, typer.Option(min=1, help="Inference threads for every model.")] = 1,
     cold_start: Annotated[bool, typer.Option(help="Also time `edgelstm predict` in a fresh process.")] = True,
 ) -> None:
     """Measure models side by side (latency, throughput, size, accuracy); prints a markdown table."""
-    from edgelstm.data import load_labeled
     from edgelstm.export.bench import run_benchmark, to_markdown
-    split = load_labeled(data).evaluation_split
+
+    split = _labeled_split(data)
     if limit:
         split = split.sample(limit)
     results, machine = run_benchmark(models, split.texts, split.labels, threads=threads, cold_start=cold_start)
@@ -281,26 +314,47 @@ def info(
     model: Annotated[Optional[Path], typer.Argument(help="A model file [default: $EDGELSTM_MODEL, else the shipped model].")] = None,
 ) -> None:
     """Print what a model is: architecture, sizes, labels, vocabulary, int8 recipe, metrics, checksum."""
-    from edgelstm.classifier import default_model_path
+    from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL, default_model_path, shipped_manifest
     from edgelstm.files import file_sha256
 
     path = model or default_model_path()
     config = _classifier(path).config
+    sha256 = file_sha256(path)
+    shipped = SHIPPED_DIR / SHIPPED_MODEL
+    is_shipped = path.exists() and shipped.exists() and path.resolve() == shipped.resolve()
+    if is_shipped and sha256 != shipped_manifest()["sha256"]:
+        log.warning("warning: %s: checksum differs from the recorded one (modified or damaged); "
+                    "reinstall edgelstm", path)
     quantization = config.quantization or {}
     rows = {
         "file": str(path),
-        "sha256": file_sha256(path),
+        "sha256": sha256,
         "size": f"{path.stat().st_size / 1024:.0f} KiB",
         "architecture": f"{config.arch}: embedding {config.vocab_size}x{config.embed_dim}, {config.hidden} units"
                         + (" per direction" if config.arch == "bilstm" else f", dense {config.dense}"),
         "labels": ", ".join(config.labels),
         "vocabulary": f"{config.vocab_size} ids ({len(config.vocabulary)} words), tokenizer {config.tokenizer}",
         "max length": f"{config.max_len} tokens (the last ones are kept)",
-        "int8 recipe": quantization.get("recipe", {}).get("name", "none (fp32)"),
+        "int8 recipe": str((quantization.get("recipe") or {}).get("name", "?")) if quantization else "none (fp32)",
         "format version": str(config.format_version),
     }
+    # Training's metrics are the fp32 model's (an int8 file inherits them); int8's own are the
+    # chosen recipe's measurement on the held-out texts, next to fp32's on the same texts.
+    trained = "fp32 model" if quantization else "this model"
     for key, value in sorted(config.metrics.items()):
-        rows[key] = f"{value:.4f}" if isinstance(value, float) else str(value)
+        rows[f"{key} ({trained})"] = f"{value:.4f}" if isinstance(value, float) else str(value)
+    measured = {m.get("name"): m for m in quantization.get("measurements", []) if isinstance(m, dict)}
+    recipe = quantization.get("recipe")
+    recipe_name = recipe.get("name") if isinstance(recipe, dict) else None
+    texts = quantization.get("validation_texts", "?")
+    for name, label in (("fp32", "fp32 model"), (recipe_name, "this int8 model")):
+        if name in measured and isinstance(measured[name].get("accuracy"), float):
+            rows[f"held-out accuracy ({label}, {texts} texts)"] = f"{measured[name]['accuracy']:.4f}"
+    if is_shipped:  # its manifest records the int8 file's own test-split accuracy
+        int8_test = shipped_manifest().get("int8_test") or {}
+        if "accuracy" in int8_test:
+            rows[f"test_accuracy (this int8 model, {int8_test.get('examples', '?')} texts)"] = \
+                f"{int8_test['accuracy']:.4f}"
     width = max(map(len, rows))
     for key, value in rows.items():
         typer.echo(f"{key:<{width}}  {value}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -51,8 +51,12 @@ class OnnxBackend:
     def __init__(self, path: Path, threads: int | None = None) -> None:
         import onnxruntime as ort  # imported here: ``import edgelstm`` stays light
 
+        # onnxruntime's own (coloured, C++) log lines are not for our users: its errors also
+        # come back as exceptions, which become one line of ours. Only fatal ones are logged.
+        # The default logger speaks before the session's options apply.
+        ort.set_default_logger_severity(4)
         options = ort.SessionOptions()
-        options.log_severity_level = 3  # onnxruntime's own warnings are not for our users
+        options.log_severity_level = 4
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
@@ -73,6 +77,26 @@ class OnnxBackend:
         names = [i.name for i in self.session.get_inputs()]
         if names != [spec.name for spec in INPUTS]:
             raise ModelError(f"{path}: unexpected model inputs {names}")
+        self._check_graph(path)
+
+    def _check_graph(self, path: Path) -> None:
+        """What the metadata says, checked against the graph itself with one tiny run: the
+        highest id must have an embedding row, and there must be one probability per label."""
+        config = self.config
+        probe = np.array([[config.vocab_size - 1]], np.int64)  # (1, 1)
+        try:
+            width = self.run(probe, np.array([1], np.int64)).shape[-1]
+        except Exception as exc:  # onnxruntime's errors for out-of-range ids and bad shapes vary
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelError(
+                f"{path}: metadata does not match the graph (vocab_size {config.vocab_size}: "
+                f"{reason[:160]})"
+            ) from None
+        if width != len(config.labels):
+            raise ModelError(
+                f"{path}: metadata does not match the graph ({len(config.labels)} labels, "
+                f"{width} probabilities)"
+            )
 
     def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         feed = {INPUTS[0].name: input_ids, INPUTS[1].name: lengths}
@@ -121,6 +145,26 @@ def shipped_manifest() -> dict[str, Any]:
     return manifest
 
 
+def _checked_texts(texts: Iterable[str], argument: str = "texts") -> Iterator[str]:
+    """The items of ``texts``, refusing a lone string (which would be read as its characters)
+    and any item that is not a string, by its index."""
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(f"{argument} must be a list of strings, not a single {type(texts).__name__}")
+    try:
+        items = iter(texts)
+    except TypeError:
+        raise TypeError(f"{argument} must be a list of strings, not {type(texts).__name__}") from None
+    for i, text in enumerate(items):
+        if not isinstance(text, str):
+            raise TypeError(f"{argument}[{i}] is {type(text).__name__}, not a string")
+        yield text
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+
+
 class Classifier:
     """A text classifier: ``Classifier.load("model.onnx").predict(["a text"])``."""
 
@@ -157,7 +201,7 @@ class Classifier:
         return list(self.config.labels)
 
     def encode(self, texts: Iterable[str]) -> list[list[int]]:
-        return [self.tokenizer.encode(text) for text in texts]
+        return [self.tokenizer.encode(text) for text in _checked_texts(texts)]
 
     def predict_ids(self, sequences: Sequence[Sequence[int]], batch_size: int = 64) -> np.ndarray:
         """Probabilities (N, labels) of encoded texts, in their order.
@@ -165,6 +209,7 @@ class Classifier:
         Texts are batched by similar length so padding stays small; the model is given the
         real lengths, so padding never changes an answer.
         """
+        _check_batch_size(batch_size)
         probabilities = np.zeros((len(sequences), len(self.config.labels)), np.float32)
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
         for start in range(0, len(order), batch_size):
@@ -175,12 +220,11 @@ class Classifier:
 
     def predict_proba(self, texts: Iterable[str], batch_size: int = 64) -> np.ndarray:
         """Probabilities (N, labels), columns in the order of ``labels``."""
+        _check_batch_size(batch_size)
         return self.predict_ids(self.encode(texts), batch_size)
 
     def predict(self, texts: Iterable[str], batch_size: int = 64) -> list[Prediction]:
         """One ``Prediction`` per text, in input order."""
-        if isinstance(texts, str):
-            raise TypeError("predict() takes a list of texts, not a single string")
         labels = self.config.labels
         results = []
         for row in self.predict_proba(texts, batch_size):
@@ -196,6 +240,11 @@ class Classifier:
 
     def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
         """Accuracy and mean cross-entropy (binary cross-entropy for two labels) on labeled texts."""
+        texts, labels = list(_checked_texts(texts)), list(_checked_texts(labels, "labels"))
+        if len(texts) != len(labels):
+            raise ValueError(f"evaluate() got {len(texts)} texts but {len(labels)} labels")
+        if not texts:
+            raise ValueError("evaluate() needs at least one labeled text")
         index = {label: i for i, label in enumerate(self.config.labels)}
         unknown = sorted(set(labels) - index.keys())
         if unknown:

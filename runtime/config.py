@@ -15,7 +15,8 @@ from typing import Any
 from .errors import ModelError
 
 __all__ = [
-    "ARCHS", "DEFAULT_DROPOUT", "FORMAT_VERSION", "INPUTS", "METADATA_KEY", "ModelConfig", "OUTPUTS", "TensorSpec",
+    "ARCHS", "DEFAULT_DROPOUT", "FORMAT_VERSION", "INPUTS", "MAX_LEN_LIMIT", "METADATA_KEY", "ModelConfig", "OUTPUTS",
+    "TOKENIZERS", "TensorSpec", "check_label",
 ]
 
 # Bumped when a change would make an older runtime misread a model.
@@ -24,6 +25,30 @@ METADATA_KEY = "edgelstm"
 ARCHS = ("lstm", "bilstm")  # the architecture names, here only: the CLI and training read them
 # The Keras example's dropout rates: 0.2 around the LSTM network, 0.5 around the BiLSTM.
 DEFAULT_DROPOUT = {"lstm": 0.2, "bilstm": 0.5}
+TOKENIZERS = ("words-v1",)  # the rules edgelstm.tokenizer implements, by name
+# A model may keep at most this many tokens per text: a text's ids are held in memory at once,
+# so a crafted max_len of 10**12 must not turn one long line into gigabytes.
+MAX_LEN_LIMIT = 100_000
+# Metadata keys a model must carry; the rest (dense, dropout, metrics, quantization) have
+# defaults that are right for every model written so far.
+REQUIRED_KEYS = ("format_version", "arch", "vocab_size", "max_len", "embed_dim", "hidden",
+                 "labels", "vocabulary", "tokenizer")
+
+
+def check_label(label: object) -> str:
+    """A label must be a non-empty string that fits on one line of output (no tab, no newline):
+    ``edgelstm predict`` prints ``label<TAB>probability``, one line per document."""
+    if not isinstance(label, str):
+        raise ValueError(f"label {label!r} is not a string")
+    if not label.strip():
+        raise ValueError("a label is empty")
+    if any(c in label for c in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
+        raise ValueError(f"label {label!r} contains a tab or a line break")
+    return label
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -79,13 +104,17 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         version = data.get("format_version")
-        if not isinstance(version, int):
+        if not _is_int(version):
             raise ModelError("metadata has no format_version")
         if version > FORMAT_VERSION:
             raise ModelError(
                 f"model format version {version} is newer than this runtime's "
                 f"({FORMAT_VERSION}); upgrade edgelstm"
             )
+        try:
+            _validate(data)
+        except ValueError as exc:
+            raise ModelError(f"invalid model metadata: {exc}") from exc
         known = {f.name for f in dataclasses.fields(cls)}
         try:
             return cls(**{k: v for k, v in data.items() if k in known})
@@ -104,3 +133,53 @@ class ModelConfig:
         if not isinstance(data, dict):
             raise ModelError("model metadata is not a JSON object")
         return cls.from_dict(data)
+
+
+def _validate(data: dict[str, Any]) -> None:
+    """Refuse metadata that would give garbage answers or crash later (a crafted or edited
+    file): every key a model needs, of its type and in range. ValueError names the key."""
+    missing = [key for key in REQUIRED_KEYS if key not in data]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    if data["format_version"] < 1:
+        raise ValueError(f"format_version {data['format_version']!r} is not a version")
+    if data["arch"] not in ARCHS:
+        raise ValueError(f"arch must be one of {ARCHS}, not {data['arch']!r}")
+    if data["tokenizer"] not in TOKENIZERS:
+        raise ValueError(f"unknown tokenizer {data['tokenizer']!r} (this runtime knows {', '.join(TOKENIZERS)})")
+    for key in ("vocab_size", "max_len", "embed_dim", "hidden"):
+        if not _is_int(data[key]) or data[key] < 1:
+            raise ValueError(f"{key} must be a positive integer, not {data[key]!r}")
+    if data["max_len"] > MAX_LEN_LIMIT:
+        raise ValueError(f"max_len {data['max_len']} is above the limit of {MAX_LEN_LIMIT}")
+    dense = data.get("dense", 0)
+    if not _is_int(dense) or dense < 0:
+        raise ValueError(f"dense must be a non-negative integer, not {dense!r}")
+    dropout = data.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be a number in [0, 1), not {dropout!r}")
+
+    labels = data["labels"]
+    if not isinstance(labels, list) or len(labels) < 2:
+        raise ValueError("labels must be a list of at least two labels")
+    for label in labels:
+        check_label(label)
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"duplicate labels in {labels}")
+
+    vocabulary = data["vocabulary"]
+    if not isinstance(vocabulary, list) or not all(isinstance(w, str) for w in vocabulary):
+        raise ValueError("vocabulary must be a list of strings")
+    if len(set(vocabulary)) != len(vocabulary):
+        raise ValueError("duplicate words in the vocabulary")
+    if len(vocabulary) + 2 > data["vocab_size"]:  # ids 0 and 1 are padding and unknown
+        raise ValueError(f"{len(vocabulary)} vocabulary words do not fit vocab_size {data['vocab_size']}")
+
+    if not isinstance(data.get("metrics", {}), dict):
+        raise ValueError("metrics must be an object")
+    quantization = data.get("quantization")
+    if quantization is not None:
+        if not isinstance(quantization, dict):
+            raise ValueError("quantization must be an object or null")
+        if not isinstance(quantization.get("batch_invariant", False), bool):
+            raise ValueError("quantization.batch_invariant must be true or false")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import os
 import re
 import tarfile
 from collections.abc import Callable, Iterable, Iterator
@@ -17,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError
+from .config import check_label
+from .errors import DataError, InputError
 
 __all__ = ["HELD_OUT_CAP", "LabeledTexts", "Dataset", "load_dataset", "load_labeled"]
 
@@ -84,7 +86,14 @@ def _read_aclimdb(path: Path) -> Dataset:
 def _aclimdb_files(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
     """(name, read) pairs in a stable (sorted) order, from a folder or straight from a tar."""
     if path.is_dir():
-        for file in sorted(path.rglob("*.txt")):
+        # Links are skipped, as in archives: a link could point anywhere outside the folder.
+        files = []
+        for root, dirs, names in os.walk(path):  # never descends into linked folders
+            for name in names:
+                file = Path(root, name)
+                if name.endswith(".txt") and not file.is_symlink():
+                    files.append(file)
+        for file in sorted(files):
             yield file.relative_to(path).as_posix(), file.read_bytes
         return
     try:
@@ -109,15 +118,51 @@ def _read_delimited(path: Path, text_column: str, label_column: str, skip: bool)
                 f"{path}: no column {missing[0]!r} in the header {reader.fieldnames}; "
                 "choose columns with --text-column/--label-column"
             )
-        for row in reader:
+        spanning: list[tuple[int, int, dict[str, Any]]] = []  # (first line, last line, row) of rows whose quoted fields span lines
+        first = reader.line_num + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                raise DataError(f"{path}:{reader.line_num}: malformed row ({exc})") from exc
             text, label = row.get(text_column), row.get(label_column)
             if text is None or not (label or "").strip() or None in row:
-                if skip:
-                    data.skipped += 1
-                    continue
-                raise DataError(f"{path}:{reader.line_num}: malformed row (missing text or label)")
-            data.add(text, (label or "").strip())
+                if not skip:
+                    raise DataError(f"{path}:{first}: malformed row (missing text or label)")
+                data.skipped += 1
+            else:
+                data.add(text, label.strip())
+                if reader.line_num > first:
+                    spanning.append((first, reader.line_num, row))
+            first = reader.line_num + 1
+    _check_stray_quotes(path, spanning, set(data.labels), len(reader.fieldnames or ()), label_column, delimiter)
     return data
+
+
+def _check_stray_quotes(path: Path, spanning: list[tuple[int, int, dict[str, Any]]], labels: set[str],
+                        columns: int, label_column: str, delimiter: str) -> None:
+    """A quote opened in one row and closed many lines later swallows the rows in between
+    into one field. A field spanning lines is fine (reviews have line breaks), unless one of
+    its lines reads as a whole row of this file: the header's column count, and a label of
+    the data in the label column's place."""
+    if not spanning or columns < 2:
+        return
+    label_index = None
+    for first, last, row in spanning:
+        for value in row.values():
+            if not isinstance(value, str) or "\n" not in value:
+                continue
+            for line in value.splitlines()[1:]:
+                fields = next(csv.reader([line], delimiter=delimiter), [])
+                if label_index is None:
+                    label_index = list(row).index(label_column)
+                if len(fields) == columns and fields[label_index].strip() in labels:
+                    raise DataError(
+                        f"{path}:{first}: a quoted field runs from line {first} to line {last} "
+                        "and swallows lines that look like rows (a stray quote?)"
+                    )
 
 
 def _read_lines(path: Path, parse: Callable[[str], tuple[str, str]], skip: bool) -> LabeledTexts:
@@ -169,7 +214,7 @@ def load_labeled(
     """Read labeled texts from any supported format (chosen by the path)."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"{path}: not found")
+        raise InputError(f"{path}: no such file")
     if path.is_dir() or _is_aclimdb_archive(path):
         return _read_aclimdb(path)
     suffix = path.suffix.lower()
@@ -190,6 +235,11 @@ def load_dataset(path: str | Path, test: str | Path | None = None, **options: An
     if not dataset.train:
         raise DataError(f"{path}: no labeled examples")
     labels = set(dataset.train.labels)
+    for label in sorted(labels):
+        try:
+            check_label(label)
+        except ValueError as exc:
+            raise DataError(f"{path}: {exc}; labels are printed one per line") from None
     if len(labels) < 2:
         raise DataError(f"{path}: only one label ({labels.pop()!r}); a classifier needs two")
     if test is not None:

@@ -33,9 +33,18 @@ class Document:
     text: str
 
 
+def _stdin() -> BufferedReader:
+    """Standard input's byte stream; InputError when the process was started without one
+    (``<&-``: Python then has ``sys.stdin is None``)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise InputError("<stdin>: standard input is closed")
+    return cast(BufferedReader, stream)  # a BufferedReader, typed as BinaryIO
+
+
 def _open(name: str) -> BufferedReader:
     if name == STDIN:
-        return cast(BufferedReader, sys.stdin.buffer)  # a BufferedReader, typed as BinaryIO
+        return _stdin()
     path = Path(name)
     if path.is_dir():
         raise InputError(f"{name}: is a directory")
@@ -93,5 +102,5 @@ def read_documents(
         except OSError as exc:
             yield InputError(f"{name}: read failed ({exc.strerror or exc})")
         finally:
-            if stream is not sys.stdin.buffer:
+            if name != STDIN:
                 stream.close()

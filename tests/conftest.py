@@ -18,9 +18,16 @@ TINY_BILSTM = DATA / "tiny-bilstm.onnx"
 SMALL = {"vocab_size": 2000, "max_len": 380, "embed_dim": 16, "hidden": 16, "dense": 32}
 
 
+# CI sets this: the dataset it was given must be there, so a wrong path fails instead of skipping.
+REQUIRE_DATA = os.environ.get("EDGELSTM_REQUIRE_DATA") == "1"
+
+
 def needs_imdb() -> None:
     if not IMDB.exists():
-        pytest.skip(f"IMDB archive not found at {IMDB} (set EDGELSTM_IMDB)")
+        message = f"IMDB archive not found at {IMDB} (set EDGELSTM_IMDB)"
+        if REQUIRE_DATA:
+            pytest.fail(message + "; EDGELSTM_REQUIRE_DATA=1 makes this a failure")
+        pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

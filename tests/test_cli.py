@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import IMDB, TINY_BILSTM, TINY_LSTM, needs_imdb
@@ -73,3 +74,101 @@ def test_train_export_predict_evaluate_on_real_reviews(tmp_path):
     assert result.returncode == 0, result.stderr
     accuracy = float(result.stdout.split()[1])
     assert accuracy > 0.7, result.stdout  # clearly above chance (0.5) after 2 short epochs
+
+
+def test_version_and_python_m_edgelstm():
+    from edgelstm import __version__
+
+    for command in ([sys.executable, "-m", "edgelstm", "--version"], [sys.executable, "-m", "edgelstm.cli", "--version"]):
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 0 and result.stdout == f"edgelstm {__version__}\n", result.stderr
+
+
+def test_help_text_is_plain():
+    for command in ["predict", "evaluate", "bench", "train", "export", "quantize", "info"]:
+        text = edgelstm(command, "--help").stdout
+        assert "{" not in text and "<list[" not in text, text
+    assert "Usage: edgelstm predict [OPTIONS] FILE..." in edgelstm("predict", "--help").stdout
+    assert "probability of that label" in edgelstm("predict", "--help").stdout
+
+
+def test_info_labels_whose_metrics_they_are(tmp_path):
+    """The shipped int8 model's metrics say which model they belong to; a tampered copy warns."""
+    import shutil
+
+    import onnx
+    from typer.testing import CliRunner
+
+    from edgelstm import classifier
+    from edgelstm.cli import app
+    from edgelstm.config import METADATA_KEY
+
+    result = CliRunner().invoke(app, ["info"])
+    assert result.exit_code == 0, result.output
+    assert "test_accuracy (fp32 model)" in result.output
+    assert "test_accuracy (this int8 model, 25000 texts)" in result.output
+    assert "held-out accuracy (this int8 model" in result.output
+
+    shipped = tmp_path / "shipped"
+    shutil.copytree(classifier.SHIPPED_DIR, shipped)
+    proto = onnx.load(str(shipped / classifier.SHIPPED_MODEL))
+    config = json.loads(next(p.value for p in proto.metadata_props if p.key == METADATA_KEY))
+    config["metrics"]["test_accuracy"] = 0.99  # an edited claim
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(config)})
+    onnx.save(proto, str(shipped / classifier.SHIPPED_MODEL))
+    env = {k: v for k, v in __import__("os").environ.items() if k != "EDGELSTM_MODEL"}
+    result = subprocess.run([sys.executable, "-c", f"import edgelstm.classifier as c, pathlib; "
+                             f"c.SHIPPED_DIR = pathlib.Path({str(shipped)!r}); "
+                             "from edgelstm.cli import main; import sys; sys.argv = ['edgelstm', 'info']; main()"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "checksum differs from the recorded one" in result.stderr
+    assert "0.9900" in result.stdout
+
+
+def _fasttext(path, rows=20):
+    path.write_text("".join(f"__label__{'pos' if i % 2 else 'neg'} review {i} good bad\n" for i in range(rows)))
+    return path
+
+
+# (name, what -o points at: "data" or file bytes, message); the file must be unchanged after.
+TRAIN_OUTPUT_CASES = [
+    ("its own data", "data", "refusing to overwrite the training data"),
+    ("a text file", b"notes I keep\n", "not an edgelstm checkpoint"),
+    ("a zip that is not a checkpoint", b"PK\x05\x06" + b"\x00" * 18, "not an edgelstm checkpoint"),
+]
+
+
+@pytest.mark.parametrize(("name", "target", "message"), TRAIN_OUTPUT_CASES, ids=[c[0] for c in TRAIN_OUTPUT_CASES])
+def test_train_does_not_clobber(tmp_path, name, target, message):
+    pytest.importorskip("torch")
+    data = _fasttext(tmp_path / "data.txt")
+    output = data if target == "data" else tmp_path / "other.pt"
+    if target != "data":
+        output.write_bytes(target)
+    before = output.read_bytes()
+    result = edgelstm("train", data, "--epochs", 1, "--no-progress", "-o", output)
+    assert result.returncode == 4 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert output.read_bytes() == before
+
+
+def test_train_overwrites_a_checkpoint_and_says_so(tmp_path):
+    pytest.importorskip("torch")
+    data = _fasttext(tmp_path / "data.txt")
+    for run in range(2):
+        result = edgelstm("train", data, "--epochs", 1, "--no-progress", "-o", tmp_path / "m.pt")
+        assert result.returncode == 0, result.stderr
+        assert ("overwriting the existing checkpoint" in result.stderr) == (run == 1)
+
+
+def test_ci_fails_when_the_dataset_it_was_given_is_missing(tmp_path):
+    """EDGELSTM_REQUIRE_DATA=1 (set by .ci/run) turns the dataset skip into a failure."""
+    import os
+
+    test = "tests/test_cli.py::test_train_export_predict_evaluate_on_real_reviews"
+    for required, outcome in (("0", "1 skipped"), ("1", "1 failed")):
+        env = dict(os.environ, EDGELSTM_IMDB=str(tmp_path / "missing.tar.gz"), EDGELSTM_REQUIRE_DATA=required)
+        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+                                capture_output=True, text=True, env=env, cwd=Path(__file__).parent.parent)
+        assert outcome in result.stdout, result.stdout

@@ -196,6 +196,11 @@ TRAIN_DATA_CASES = [
     ("one.txt", b"__label__a x\n__label__a y\n", "only one label"),
     ("empty.txt", b"", "no labeled examples"),
     ("bad.txt", b"__label__a x\nnot fasttext\n", "bad.txt:2: expected '__label__LABEL text'"),
+    ("stray.csv", b"text,label\nfine,pos\n\"stray quote,neg\n" + b"".join(b"row %d,%s\n" % (i, b"pos" if i % 2 else b"neg")
+                                                                    for i in range(30)) + b"closed\" here,pos\n",
+     "stray.csv:3: a quoted field runs from line 3 to line 34"),
+    ("tab.txt", b"__label__a\tb x\n__label__c y\n", "contains a tab or a line break"),
+    ("newline.jsonl", b'{"text": "a", "label": "p\\nos"}\n{"text": "b", "label": "neg"}\n', "contains a tab or a line break"),
 ]
 
 
@@ -205,3 +210,129 @@ def test_train_data_errors(tmp_path, name, content, message):
     returncode, stdout, stderr = edgelstm("train", write(tmp_path / name, content), "-o", tmp_path / "m.pt")
     assert returncode == 5 and message in stderr and "Traceback" not in stderr
     assert stderr.count("\n") == 1 and not (tmp_path / "m.pt").exists()
+
+
+# (name, change to the tiny model's metadata, message): a crafted or edited model is refused at
+# load with exit 3 and one line, never garbage answers or a crash.
+def _with(**changes):
+    return lambda config: {**config, **changes}
+
+
+def _bigger_vocabulary(config):
+    extra = [f"zz{i}" for i in range(50)]
+    return {**config, "vocab_size": config["vocab_size"] + 50, "vocabulary": config["vocabulary"] + extra}
+
+
+METADATA_CASES = [
+    ("only format_version", lambda config: {"format_version": 1}, "missing arch"),
+    ("duplicate labels", _with(labels=["pos", "pos"]), "duplicate labels"),
+    ("non-string labels", _with(labels=[0, 1]), "is not a string"),
+    ("label with newline", _with(labels=["neg", "p\nos"]), "tab or a line break"),
+    ("label with tab", _with(labels=["neg\t", "pos"]), "tab or a line break"),
+    ("unknown tokenizer", _with(tokenizer="words-v9"), "unknown tokenizer 'words-v9'"),
+    ("huge max_len", _with(max_len=10**12), "above the limit"),
+    ("zero max_len", _with(max_len=0), "max_len must be a positive integer"),
+    ("string max_len", _with(max_len="10"), "max_len must be a positive integer"),
+    ("negative hidden", _with(hidden=-3), "hidden must be a positive integer"),
+    ("zero vocab_size", _with(vocab_size=0), "vocab_size must be a positive integer"),
+    ("vocabulary over vocab_size", lambda c: {**c, "vocabulary": c["vocabulary"] + ["zz1", "zz2", "zz3"]},
+     "do not fit vocab_size"),
+    ("vocabulary over embedding rows", _bigger_vocabulary, "does not match the graph"),
+    ("labels over outputs", _with(labels=["a", "b", "c"]), "3 labels, 2 probabilities"),
+    ("quantization not an object", _with(quantization="all-s8"), "quantization must be an object"),
+    ("batch_invariant not a bool", _with(quantization={"batch_invariant": "yes"}), "batch_invariant"),
+    ("metrics not an object", _with(metrics=[0.9]), "metrics must be an object"),
+    ("unknown arch", _with(arch="gru"), "arch must be one of"),
+    ("duplicate words", lambda c: {**c, "vocabulary": c["vocabulary"][:-1] + c["vocabulary"][:1]}, "duplicate words"),
+]
+
+
+@pytest.mark.parametrize(("name", "change", "message"), METADATA_CASES, ids=[c[0] for c in METADATA_CASES])
+def test_lying_metadata_is_a_model_error(tmp_path, name, change, message):
+    import json
+
+    config = change(Classifier.load(TINY_LSTM).config.to_dict())
+    path = _model_with_metadata(tmp_path, "crafted.onnx", json.dumps(config))
+    with pytest.raises(ModelError, match=__import__("re").escape(message)):
+        Classifier.load(path)
+    returncode, stdout, stderr = edgelstm("predict", "--model", path, "-", stdin=b"good\n")
+    assert returncode == 3 and stdout == "", stderr
+    assert stderr.count("\n") == 1 and message in stderr and str(path) in stderr
+
+
+def test_valid_quantization_metadata_loads(tmp_path):
+    import json
+
+    config = dict(Classifier.load(TINY_LSTM).config.to_dict(), quantization={"batch_invariant": True, "x": [1]})
+    path = _model_with_metadata(tmp_path, "int8ish.onnx", json.dumps(config))
+    assert Classifier.load(path).config.quantization["batch_invariant"] is True
+
+
+# (name, call on the tiny Classifier, exception type, message naming the argument or item)
+API_ARGUMENT_CASES = [
+    ("negative batch_size", lambda c: c.predict(["a"], batch_size=-1), ValueError, "batch_size"),
+    ("zero batch_size", lambda c: c.predict_proba(["a"], batch_size=0), ValueError, "batch_size"),
+    ("float batch_size", lambda c: c.predict(["a"], batch_size=2.5), ValueError, "batch_size"),
+    ("predict_proba of a str", lambda c: c.predict_proba("a string"), TypeError, "not a single str"),
+    ("predict of a str", lambda c: c.predict("a string"), TypeError, "not a single str"),
+    ("None item", lambda c: c.predict(["a", None]), TypeError, "texts[1] is NoneType"),
+    ("bytes item", lambda c: c.predict_proba(["a", "b", b"c"]), TypeError, "texts[2] is bytes"),
+    ("not iterable", lambda c: c.predict(5), TypeError, "not int"),
+    ("evaluate lengths", lambda c: c.evaluate(["a", "b", "c"], ["neg"]), ValueError, "3 texts but 1 labels"),
+    ("evaluate nothing", lambda c: c.evaluate([], []), ValueError, "at least one"),
+    ("evaluate a str label", lambda c: c.evaluate(["a"], "neg"), TypeError, "labels must be a list"),
+]
+
+
+@pytest.mark.parametrize(("name", "call", "error", "message"), API_ARGUMENT_CASES,
+                         ids=[c[0] for c in API_ARGUMENT_CASES])
+def test_api_argument_errors(tiny, name, call, error, message):
+    with pytest.raises(error, match=__import__("re").escape(message)):
+        call(tiny[0])
+
+
+def test_closed_stdin_is_an_input_error_and_the_other_inputs_are_answered(tmp_path):
+    reviews = write(tmp_path / "reviews.txt", b"good\nbad\n")
+    command = f"{sys.executable} -m edgelstm.cli predict --model {TINY_LSTM} {reviews} - {reviews} <&-"
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True)
+    assert result.returncode == 4
+    assert len(result.stdout.splitlines()) == 4
+    assert result.stderr == "edgelstm: error: <stdin>: standard input is closed\n"
+
+
+# (name, file name, content or None for missing, command, exit code, stderr must contain)
+EVALUATION_DATA_CASES = [
+    ("header-only csv", "d.csv", b"text,label\n", "evaluate", 5, "no labeled examples"),
+    ("empty jsonl", "d.jsonl", b"", "evaluate", 5, "no labeled examples"),
+    ("missing file", "aclImdb_v1.tar.gz", None, "evaluate", 4, "no such file"),
+    ("bench without data", "d.csv", b"text,label\n", "bench", 5, "no labeled examples"),
+    ("quantize without data", "d.jsonl", b"\n\n", "quantize", 5, "no labeled examples"),
+]
+
+
+@pytest.mark.parametrize(("name", "file", "content", "command", "code", "message"), EVALUATION_DATA_CASES,
+                         ids=[c[0] for c in EVALUATION_DATA_CASES])
+def test_evaluation_data_errors(tmp_path, name, file, content, command, code, message):
+    data = tmp_path / file if content is None else write(tmp_path / file, content)
+    model = write(tmp_path / "model.onnx", TINY_LSTM.read_bytes())
+    args = {"evaluate": ["evaluate", model, data],
+            "bench": ["bench", model, "--data", data, "--no-cold-start"],
+            "quantize": ["quantize", model, "--data", data]}[command]
+    returncode, stdout, stderr = edgelstm(*args)
+    assert returncode == code, stderr
+    assert stderr.count("\n") == 1 and message in stderr and str(data) in stderr
+    assert "nan" not in stdout and "Warning" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({file, "model.onnx"} - ({file} if content is None else set()))
+
+
+def test_aclimdb_folder_skips_symlinks(tmp_path):
+    from edgelstm.data import load_labeled
+
+    outside = write(tmp_path / "secret.txt", b"outside the dataset")
+    for label in ("pos", "neg"):
+        (tmp_path / "aclImdb" / "train" / label).mkdir(parents=True)
+        write(tmp_path / "aclImdb" / "train" / label / "0_1.txt", f"a {label} review".encode())
+    (tmp_path / "aclImdb" / "train" / "pos" / "1_9.txt").symlink_to(outside)
+    (tmp_path / "aclImdb" / "train" / "linked").symlink_to(tmp_path / "aclImdb" / "train" / "pos")
+    dataset = load_labeled(tmp_path / "aclImdb")
+    assert sorted(dataset.train.texts) == ["a neg review", "a pos review"]

@@ -1,0 +1,5 @@
+"""``python -m edgelstm``: the ``edgelstm`` command."""
+
+from edgelstm.cli import main
+
+main()
