@@ -33,6 +33,9 @@ access_log = logging.getLogger("edgelstm.serve.access")
 
 WARM_UP_TEXT = "A warm-up review: the model answers once before the server says it is ready."
 JSON_TYPE = "application/json"
+# A prediction that arrives while this worker still loads its model waits this long for it
+# (other workers may be ready already: /v2/health/ready answers for the worker it reaches).
+LOAD_WAIT_S = 30.0
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -57,7 +60,8 @@ class Model:
         self.metrics = metrics
         self.classifier: Classifier | None = None
         self.batcher: MicroBatcher | None = None
-        self.ready = threading.Event()
+        self.ready = threading.Event()  # loaded and warmed up
+        self.settled = threading.Event()  # loaded or failed: waiting requests stop waiting
         self.failed: str | None = None
         self._preloaded = preloaded
         self._thread = threading.Thread(target=self._load, name="edgelstm-load", daemon=True)
@@ -72,12 +76,14 @@ class Model:
         except Exception as exc:  # a model that loaded in the parent but fails here
             log.exception("loading %s failed", self.options.model)
             self.failed = f"{type(exc).__name__}: {exc}"
+            self.settled.set()
             return
         self.classifier = classifier
         if self.options.batch_wait_ms > 0:
             self.batcher = MicroBatcher(classifier, self.options.batch_wait_ms / 1000)
         self.metrics.model_loaded(self.options.name, classifier)
         self.ready.set()
+        self.settled.set()
 
     def close(self) -> None:
         if self.batcher is not None:
@@ -210,7 +216,12 @@ def create_app(options: ServeOptions, classifier: Classifier | None = None) -> F
     app = FastAPI(title="edgelstm", version=__version__, lifespan=lifespan, docs_url=None,
                   redoc_url=None, openapi_url=None)
 
-    def require_ready() -> Classifier:
+    async def require_ready() -> Classifier:
+        """The classifier; a request that comes while it loads waits for it (bounded)."""
+        if not model.ready.is_set() and not model.failed:
+            from starlette.concurrency import run_in_threadpool
+
+            await run_in_threadpool(model.settled.wait, LOAD_WAIT_S)
         if model.failed:
             raise BadRequest(503, f"the model failed to load: {model.failed}")
         if not model.ready.is_set() or model.classifier is None:
@@ -252,7 +263,7 @@ def create_app(options: ServeOptions, classifier: Classifier | None = None) -> F
         if "texts" not in body:
             raise BadRequest(422, 'request body has no "texts" (a list of strings)')
         texts = _check_texts(body["texts"], '"texts"', options.max_texts)
-        classifier = require_ready()
+        classifier = await require_ready()
         probabilities = await run(request, texts)
         return _json({"predictions": _predictions(classifier.labels, probabilities)})
 
@@ -276,7 +287,7 @@ def create_app(options: ServeOptions, classifier: Classifier | None = None) -> F
     async def model_metadata(requested: str, request: Request) -> Response:
         request.state.route = "/v2/models/{name}"
         require_model(requested)
-        classifier = require_ready()
+        classifier = await require_ready()
         labels = classifier.labels
         return _json({
             "name": name,
@@ -304,7 +315,7 @@ def create_app(options: ServeOptions, classifier: Classifier | None = None) -> F
         request.state.route = "/v2/models/{name}/infer"
         require_model(requested)
         texts, wanted, request_id = _infer_texts(await _read_json(request, options.max_body), options.max_texts)
-        classifier = require_ready()
+        classifier = await require_ready()
         labels = classifier.labels
         available = ("probabilities", "label")
         unknown = [n for n in wanted or () if n not in available]
