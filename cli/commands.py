@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import _friendly_errors, app, log
+from . import _fail, _friendly_errors, app, log
 
 PREDICT_CHUNK = 2048  # documents read, classified and printed at a time: bounds memory
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
@@ -26,7 +26,7 @@ from .batching import MicroBatcher
 from .metrics import Metrics
 from .options import ServeOptions
 
-__all__ = ["create_app", "BadRequest"]
+__all__ = ["BadRequest", "create_app"]
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("edgelstm.serve.access")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..classifier import Classifier
 
-__all__ = ["Metrics", "MULTIPROC_ENV"]
+__all__ = ["MULTIPROC_ENV", "Metrics"]
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Seconds; one short text takes about a millisecond, a thousand texts a few hundred.

@@ -28,7 +28,7 @@ from ..classifier import Classifier
 from .metrics import MULTIPROC_ENV
 from .options import GRACEFUL_SHUTDOWN_S, ServeOptions
 
-__all__ = ["bind_socket", "serve", "run_worker"]
+__all__ = ["bind_socket", "run_worker", "serve"]
 
 log = logging.getLogger(__name__)
 
