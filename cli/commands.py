@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -11,9 +13,9 @@ from typing import Annotated, Optional
 import typer
 
 from edgelstm.config import ARCHS, DEFAULT_DROPOUT, ModelConfig
-from edgelstm.errors import InputError
+from edgelstm.errors import EXIT_ERROR, EXIT_MISSING_EXTRA, InputError
 
-from . import _friendly_errors, app, log
+from . import _fail, _friendly_errors, app, log
 
 PREDICT_CHUNK = 2048  # documents read, classified and printed at a time: bounds memory
 
@@ -358,3 +360,56 @@ def info(
     width = max(map(len, rows))
     for key, value in rows.items():
         typer.echo(f"{key:<{width}}  {value}")
+
+
+SERVE_EXTRA_HINT = "edgelstm serve needs the serve extra: pip install 'edgelstm[serve]'"
+
+
+def _default_web() -> Optional[Path]:
+    """The browser page of a source checkout (web/ beside runtime/), if it has one."""
+    import edgelstm
+
+    web = Path(edgelstm.__file__).resolve().parent.parent / "web"
+    return web if (web / "index.html").is_file() else None
+
+
+@app.command()
+@_friendly_errors
+def serve(
+    model: ModelOption = None,
+    name: Annotated[Optional[str], typer.Option(help="The model's name in /v2/models/NAME [default: the model file's stem].")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free port; the log says which).")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Processes sharing the port, one model each.")] = 1,
+    threads: Annotated[Optional[int], typer.Option(min=1, help="Inference threads per worker [default: cores / workers].")] = None,
+    max_body: Annotated[int, typer.Option(min=1, help="Largest request body in bytes (larger: 413).")] = 1 << 20,
+    max_texts: Annotated[int, typer.Option(min=1, help="Most texts in one request (more: 413).")] = 1000,
+    batch_wait_ms: Annotated[float, typer.Option(min=0.0, max=1000.0, help="Micro-batch requests arriving within this many ms (0: off; batch-invariant models only).")] = 0.0,
+    web: Annotated[Optional[Path], typer.Option(help="Folder served at GET / [default: the checkout's web/ if present].")] = None,
+) -> None:
+    """Serve the model over HTTP: Open Inference Protocol v2, POST /predict, /metrics. Ctrl-C stops it."""
+    try:
+        from edgelstm.serve import ServeOptions, batching_refusal
+        from edgelstm.serve import serve as run_server
+    except ModuleNotFoundError as exc:
+        _fail(f"{exc.name} is not installed; {SERVE_EXTRA_HINT}", EXIT_MISSING_EXTRA)
+    from edgelstm.classifier import default_model_path
+
+    path = model or default_model_path()
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
+    classifier = _classifier(model, threads)  # a bad model fails here, before the port is taken
+    refusal = batching_refusal(classifier.config) if batch_wait_ms > 0 else None
+    if refusal:
+        raise typer.BadParameter(refusal, param_hint="--batch-wait-ms")
+    if web is not None and not (web / "index.html").is_file():
+        raise typer.BadParameter(f"{web} has no index.html", param_hint="--web")
+    options = ServeOptions(
+        model=path, name=name or path.stem, host=host, port=port,
+        workers=workers, threads=threads, max_body=max_body, max_texts=max_texts, batch_wait_ms=batch_wait_ms,
+        web=web or _default_web(), log_level=logging.getLogger("edgelstm").level,
+    )
+    try:
+        status = run_server(options, classifier if workers == 1 else None)
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        _fail(str(exc), EXIT_ERROR)
+    raise typer.Exit(status)

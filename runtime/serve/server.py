@@ -1,0 +1,177 @@
+"""Processes and sockets: one listening socket bound here, shared by ``workers`` uvicorn processes.
+
+Why bind it ourselves: ``uvicorn --workers N`` hands its socket to the workers in a way that
+loses TCP_NODELAY on the accepted connections (uvicorn#3149), and every keep-alive response then
+waits ~40 ms for a delayed ACK (Nagle). Here every accepted connection gets TCP_NODELAY
+explicitly, whatever the event loop or how the socket reached the worker.
+
+Signals: SIGTERM or SIGINT stops accepting, lets in-flight requests finish (at most
+``GRACEFUL_SHUTDOWN_S``) and exits 0. The parent forwards SIGTERM to its workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from multiprocessing.connection import wait
+from types import FrameType
+from typing import Any
+
+from ..classifier import Classifier
+from .metrics import MULTIPROC_ENV
+from .options import GRACEFUL_SHUTDOWN_S, ServeOptions
+
+__all__ = ["bind_socket", "run_worker", "serve"]
+
+log = logging.getLogger(__name__)
+
+BACKLOG = 2048  # connections the kernel queues before the workers accept them
+WORKER_STOP_S = GRACEFUL_SHUTDOWN_S + 1.0  # then a worker that has not exited is killed
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (``port`` 0: a free one, see ``getsockname()``)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY itself on sockets that say they are TCP.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.listen(BACKLOG)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _nodelay_protocol() -> type:
+    """uvicorn's HTTP protocol (httptools if installed, else h11), with TCP_NODELAY set."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
+    except ImportError:
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
+
+    class NoDelayProtocol(Base):  # type: ignore[misc,valid-type]
+        def connection_made(self, transport: Any) -> None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().connection_made(transport)
+
+    return NoDelayProtocol
+
+
+def _setup_logging(level: int) -> None:
+    """A spawned worker starts with bare logging: the access log and errors go to stderr."""
+    root = logging.getLogger("edgelstm")
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        root.addHandler(handler)
+        root.setLevel(level)
+        root.propagate = False
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """Installed under uvicorn's handlers: uvicorn re-raises the signal it stopped for after a
+    graceful shutdown, and this makes that a no-op, so the process exits 0."""
+
+
+def run_worker(sock: socket.socket, options: ServeOptions, classifier: Classifier | None = None) -> None:
+    """Serve on ``sock`` until SIGTERM/SIGINT (the body of each worker process)."""
+    import uvicorn
+
+    from .app import create_app
+
+    _setup_logging(options.log_level)
+    signal.signal(signal.SIGTERM, _ignore)
+    signal.signal(signal.SIGINT, _ignore)
+    config = uvicorn.Config(
+        create_app(options, classifier),
+        http=_nodelay_protocol(),
+        lifespan="on",
+        access_log=False,  # ours: one line per request, from the app, on stderr
+        log_config=None,
+        log_level="warning",
+        timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
+        server_header=False,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _worker_main(sock: socket.socket, options: ServeOptions) -> None:
+    run_worker(sock, options)
+    sys.exit(0)
+
+
+def serve(options: ServeOptions, classifier: Classifier | None = None) -> int:
+    """Run the server until SIGTERM/SIGINT; the exit status (0: a clean shutdown).
+
+    ``classifier``, when given, is ``options.model`` already loaded (one worker reuses it).
+    """
+    sock = bind_socket(options.host, options.port)
+    host, port = sock.getsockname()[:2]
+    metrics_dir = tempfile.mkdtemp(prefix="edgelstm-metrics-")
+    os.environ[MULTIPROC_ENV] = metrics_dir  # before any worker imports prometheus_client
+    shown = f"[{host}]" if ":" in host else host
+    log.info("edgelstm serve: model %r from %s on http://%s:%d (%d worker%s)", options.name, options.model,
+             shown, port, options.workers, "" if options.workers == 1 else "s")
+    try:
+        if options.workers == 1:
+            run_worker(sock, options, classifier)
+            return 0
+        return _supervise(sock, options)
+    finally:
+        sock.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        log.info("edgelstm serve: stopped")
+
+
+def _supervise(sock: socket.socket, options: ServeOptions) -> int:
+    from prometheus_client import multiprocess
+
+    context = multiprocessing.get_context("spawn")  # fresh processes: no onnxruntime threads forked
+    workers = [context.Process(target=_worker_main, args=(sock, options), name=f"edgelstm-worker-{i}", daemon=False)
+               for i in range(options.workers)]
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        for worker in workers:
+            if worker.pid is not None and worker.exitcode is None:
+                os.kill(worker.pid, signal.SIGTERM)  # SIGTERM, also for SIGINT: a second SIGINT forces
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for worker in workers:
+        worker.start()
+    failed = False
+    while not stopping:
+        wait([w.sentinel for w in workers], timeout=0.5)
+        if not stopping and any(w.exitcode is not None for w in workers):
+            log.error("edgelstm serve: a worker exited unexpectedly (status %s); stopping",
+                      [w.exitcode for w in workers])
+            failed = True
+            stop(signal.SIGTERM, None)
+    deadline = time.monotonic() + WORKER_STOP_S
+    for worker in workers:
+        worker.join(timeout=max(0.0, deadline - time.monotonic()))
+        if worker.exitcode is None:
+            log.error("edgelstm serve: worker %d did not stop in time; killing it", worker.pid)
+            worker.kill()
+            worker.join(timeout=1.0)
+            failed = True
+        elif worker.exitcode != 0:
+            failed = True
+        if worker.pid is not None:
+            multiprocess.mark_process_dead(worker.pid)
+    return 1 if failed else 0
