@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import pytest
 import typer
@@ -12,8 +11,8 @@ import typer
 import edgelstm
 from edgelstm import errors
 from edgelstm.config import ARCHS, DEFAULT_DROPOUT, ModelConfig
+from tests.helpers import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
