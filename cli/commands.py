@@ -15,6 +15,8 @@ from edgelstm.errors import InputError
 
 from . import _friendly_errors, app, log
 
+__all__ = ["Arch", "OutputFormat", "bench", "evaluate", "export", "info", "predict", "quantize", "train"]
+
 PREDICT_CHUNK = 2048  # documents read, classified and printed at a time: bounds memory
 
 

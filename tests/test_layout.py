@@ -15,6 +15,11 @@ from tests.helpers import NO_TORCH, REPO, TINY_LSTM, run_python
 PACKAGE_DIRS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
 FOLDERS = {folder.split("/")[0] for folder in PACKAGE_DIRS.values()}  # runtime, cli, train, export
 OPTIONAL = ("torch", "onnx")  # what the train extra adds
+# Modules another branch is rewriting (issue #10, int8graph): public callables missing from __all__.
+PENDING = {
+    "edgelstm.export.bench": "matmul_gflops: int8graph moves bench.py out of export/",
+    "edgelstm.export.validate": "validation_cases: int8graph owns validate.py",
+}
 
 
 def _python_files():
@@ -37,17 +42,32 @@ def test_nothing_imports_a_folder_by_name():
 
 
 def _modules():
-    for info in pkgutil.walk_packages(edgelstm.__path__, "edgelstm."):
+    """Every module of every package in pyproject.toml (subpackages live in other folders)."""
+    seen = set()
+    for package in sorted(PACKAGE_DIRS):
         try:
-            yield importlib.import_module(info.name)
+            root = importlib.import_module(package)
         except ModuleNotFoundError as exc:  # only the train extra may be missing
             if exc.name not in OPTIONAL:
                 raise
+            continue
+        names = [package] + [info.name for info in pkgutil.iter_modules(root.__path__, package + ".")]
+        for name in names:
+            if name in seen or name.endswith(".__main__") or (name != package and name in PACKAGE_DIRS):
+                continue
+            seen.add(name)
+            try:
+                yield importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name not in OPTIONAL:
+                    raise
 
 
-@pytest.mark.parametrize("module", [edgelstm, *_modules()], ids=lambda m: m.__name__)
-def test_all_lists_exactly_the_public_names(module):
+@pytest.mark.parametrize("module", list(_modules()), ids=lambda m: m.__name__)
+def test_all_lists_exactly_the_public_names(module, request):
     """httpx style: every module says what it exports, and exports only what exists."""
+    if module.__name__ in PENDING:  # strict: once fixed, this entry must go
+        request.applymarker(pytest.mark.xfail(reason=PENDING[module.__name__], strict=True))
     exported = getattr(module, "__all__", None)
     assert exported is not None, f"{module.__name__} has no __all__"
     assert len(set(exported)) == len(exported)
