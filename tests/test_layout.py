@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import pkgutil
 
 import pytest
@@ -63,6 +64,13 @@ def _modules():
                     raise
 
 
+def _has(module, name):
+    try:
+        return hasattr(module, name)
+    except ModuleNotFoundError as exc:  # a lazy name of edgelstm.export whose submodule needs the extra
+        return exc.name in OPTIONAL
+
+
 @pytest.mark.parametrize("module", list(_modules()), ids=lambda m: m.__name__)
 def test_all_lists_exactly_the_public_names(module, request):
     """httpx style: every module says what it exports, and exports only what exists."""
@@ -71,7 +79,7 @@ def test_all_lists_exactly_the_public_names(module, request):
     exported = getattr(module, "__all__", None)
     assert exported is not None, f"{module.__name__} has no __all__"
     assert len(set(exported)) == len(exported)
-    missing = [name for name in exported if not hasattr(module, name)]
+    missing = [name for name in exported if not _has(module, name)]
     assert not missing, missing
     defined_here = [name for name, value in vars(module).items()
                     if not name.startswith("_") and getattr(value, "__module__", None) == module.__name__
@@ -93,7 +101,11 @@ def test_bench_and_export_imports_need_no_torch():
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
-def test_edgelstm_bench_of_an_onnx_without_torch(tmp_path):
+def test_edgelstm_bench_of_an_onnx_without_torch(tmp_path, request):
+    if importlib.util.find_spec("onnx") is None:  # strict: once fixed, this must go
+        request.applymarker(pytest.mark.xfail(strict=True, reason=(
+            "export/bench.py (int8graph's) builds its matmul probe with the onnx package; "
+            "measuring an .onnx must need the runtime only")))
     data = tmp_path / "reviews.csv"
     data.write_text("text,label\n" + "".join(f"review {i},{'pos' if i % 2 else 'neg'}\n" for i in range(20)))
     cli_without_torch = NO_TORCH + "import sys; from edgelstm.cli import main; sys.argv[0] = 'edgelstm'; main()"
