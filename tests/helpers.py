@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 __all__ = [
-    "DATA", "IMDB", "NO_TORCH", "REPO", "SMALL", "TINY_BILSTM", "TINY_LSTM", "needs_imdb", "run_cli",
-    "run_python",
+    "DATA", "IMDB", "NO_TORCH", "REPO", "SMALL", "TINY_BILSTM", "TINY_LSTM", "cli_defaults", "needs_imdb",
+    "run_cli", "run_python",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,3 +51,13 @@ def run_python(*args: object, stdin: str | bytes | None = None) -> subprocess.Co
 def run_cli(*args: object, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
     """``edgelstm ARGS...`` in a fresh interpreter (as ``python -m edgelstm.cli``)."""
     return run_python("-m", "edgelstm.cli", *args, stdin=stdin)
+
+
+def cli_defaults(command: str) -> dict[str, object]:
+    """The default of each option of an ``edgelstm`` command, by parameter name."""
+    import typer
+
+    from edgelstm.cli import app
+
+    group = typer.main.get_command(app)
+    return {p.name: p.default for p in group.commands[command].params if p.name}  # type: ignore[attr-defined]

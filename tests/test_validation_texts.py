@@ -10,7 +10,7 @@ from edgelstm.config import ModelConfig  # noqa: E402
 from edgelstm.data import Dataset, LabeledTexts  # noqa: E402
 from edgelstm.train import TrainOptions, train  # noqa: E402
 from edgelstm.train.checkpoint import load_checkpoint, load_held_out  # noqa: E402
-from tests.helpers import run_cli  # noqa: E402
+from tests.helpers import cli_defaults, run_cli  # noqa: E402
 
 TINY = ModelConfig(vocab_size=30, max_len=20, embed_dim=8, hidden=8, dense=8)
 
@@ -45,6 +45,4 @@ def test_keep_validation_texts_stores_the_validation_split(tmp_path):
 
 
 def test_the_cli_keeps_no_validation_texts_by_default():
-    from tests.test_facts import _cli_defaults
-
-    assert _cli_defaults("train")["keep_validation_texts"] is False
+    assert cli_defaults("train")["keep_validation_texts"] is False
