@@ -17,6 +17,8 @@ from edgelstm.errors import EXIT_ERROR, EXIT_MISSING_EXTRA, InputError
 
 from . import _fail, _friendly_errors, app, log
 
+__all__ = ["Arch", "OutputFormat", "bench", "evaluate", "export", "info", "predict", "quantize", "train"]
+
 PREDICT_CHUNK = 2048  # documents read, classified and printed at a time: bounds memory
 
 

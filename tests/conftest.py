@@ -2,32 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data"
-IMDB = Path(os.environ.get("EDGELSTM_IMDB", REPO.parent / "shared/datasets/aclImdb_v1_labeled.tar.gz"))
-TINY_LSTM = DATA / "tiny-lstm.onnx"
-TINY_BILSTM = DATA / "tiny-bilstm.onnx"
-
-# Small enough to train in seconds, with the example's max length so that lengths 380 and
-# beyond are exercised for real.
-SMALL = {"vocab_size": 2000, "max_len": 380, "embed_dim": 16, "hidden": 16, "dense": 32}
-
-
-# CI sets this: the dataset it was given must be there, so a wrong path fails instead of skipping.
-REQUIRE_DATA = os.environ.get("EDGELSTM_REQUIRE_DATA") == "1"
-
-
-def needs_imdb() -> None:
-    if not IMDB.exists():
-        message = f"IMDB archive not found at {IMDB} (set EDGELSTM_IMDB)"
-        if REQUIRE_DATA:
-            pytest.fail(message + "; EDGELSTM_REQUIRE_DATA=1 makes this a failure")
-        pytest.skip(message)
+from tests.helpers import IMDB, SMALL, needs_imdb
 
 
 @pytest.fixture(scope="session")
@@ -55,3 +32,13 @@ def trained(imdb, tmp_path_factory):
         train(imdb, config, options, checkpoint, show_progress=False)
         models[arch] = (checkpoint, export_checkpoint(checkpoint, root / arch))
     return models
+
+
+SLOW_FIXTURES = {"imdb", "trained"}  # read the 50k-review archive or train on it
+
+
+def pytest_collection_modifyitems(items):
+    """Tests on real data are slow by what they use: `-m "not slow"` is the fast inner loop."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -1,10 +1,8 @@
 """The benchmark script runs (on a small model and a few texts); its numbers are not asserted."""
 
-import subprocess
-import sys
-
 import pytest
-from conftest import IMDB, REPO
+
+from tests.helpers import IMDB, REPO, run_python
 
 pytest.importorskip("torch")
 
@@ -18,11 +16,8 @@ def test_benchmark_script_writes_its_table(trained, tmp_path):
     int8 = tmp_path / "model.int8.onnx"
     quantize_measured(fp32, int8, held_out.texts, held_out.labels, recipe="all-s8")
     out = tmp_path / "RESULTS.md"
-    result = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks/bench_runtime.py"), str(checkpoint), str(fp32), str(int8),
-         "--data", str(IMDB), "--limit", "100", "--out", str(out)],
-        capture_output=True, text=True,
-    )
+    result = run_python(REPO / "benchmarks/bench_runtime.py", checkpoint, fp32, int8,
+                        "--data", IMDB, "--limit", 100, "--out", out)
     assert result.returncode == 0, result.stderr
     report = out.read_text()
     for row in ["PyTorch eager (.pt)", "onnxruntime fp32", "onnxruntime int8 (all-s8)", "cold start of",

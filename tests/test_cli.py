@@ -6,12 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import IMDB, TINY_BILSTM, TINY_LSTM, needs_imdb
 
-
-def edgelstm(*args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "edgelstm.cli", *map(str, args)],
-                          capture_output=True, text=True, input=stdin)
+from tests.helpers import IMDB, TINY_BILSTM, TINY_LSTM, needs_imdb
+from tests.helpers import run_cli as edgelstm
 
 
 def test_help_of_every_command():

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from edgelstm import ModelError
 from edgelstm.config import ModelConfig
+from tests.helpers import run_cli
 
 CAUSE = "The above exception was the direct cause of the following exception"
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "edgelstm.cli", *map(str, args)], capture_output=True, text=True)
 
 
 def test_library_errors_chain_their_cause():
@@ -29,9 +23,9 @@ def test_cli_prints_one_line_and_debug_shows_the_chain(tmp_path, suffix):
         pytest.importorskip("torch", reason="reading a .pt needs the train extra")
     bad = tmp_path / f"model{suffix}"
     bad.write_bytes(b"\x80\x04 not a model at all" * 10)
-    plain = cli("predict", "--model", bad, "-")
+    plain = run_cli("predict", "--model", bad, "-")
     assert plain.returncode == 3
     assert plain.stderr.count("\n") == 1 and plain.stderr.startswith("edgelstm: error:")
-    debug = cli("--debug", "predict", "--model", bad, "-")
+    debug = run_cli("--debug", "predict", "--model", bad, "-")
     assert debug.returncode != 0
     assert CAUSE in debug.stderr and "ModelError" in debug.stderr

@@ -4,28 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import pytest
-import typer
 
 import edgelstm
 from edgelstm import errors
 from edgelstm.config import ARCHS, DEFAULT_DROPOUT, ModelConfig
+from tests.helpers import REPO, cli_defaults
 
-REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def _readme_section(title: str) -> str:
     return README.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
-
-
-def _cli_defaults(command: str) -> dict[str, object]:
-    from edgelstm.cli import app
-
-    group = typer.main.get_command(app)
-    return {p.name: p.default for p in group.commands[command].params if p.name}  # type: ignore[attr-defined]
 
 
 def test_readme_exit_code_table_is_errors_exit_codes():
@@ -59,7 +50,7 @@ def test_the_cli_has_no_exit_code_literals():
 
 
 def test_model_defaults_have_one_home():
-    cli = _cli_defaults("train")
+    cli = cli_defaults("train")
     for name in ("vocab_size", "max_len", "embed_dim", "hidden", "dense"):
         assert cli[name] == getattr(ModelConfig, name), name
     assert cli["arch"] == ModelConfig.arch and ModelConfig.arch in ARCHS
@@ -74,7 +65,7 @@ def test_training_defaults_have_one_home():
     pytest.importorskip("torch", reason="TrainOptions lives in edgelstm.train (train extra)")
     from edgelstm.train import TrainOptions
 
-    cli = _cli_defaults("train")
+    cli = cli_defaults("train")
     options = {f.name: f.default for f in dataclasses.fields(TrainOptions)}
     for name in ("epochs", "batch_size", "val_split", "patience", "seed", "device", "threads", "limit"):
         assert cli[name] == options[name], name

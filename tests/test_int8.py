@@ -1,12 +1,11 @@
 """int8 models: they keep fp32's answers on real reviews, carry their recipe, and serve as usual."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from edgelstm import Classifier
+from tests.helpers import run_cli
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("torch")
@@ -58,8 +57,7 @@ def test_measured_choice_is_written_with_its_table(trained, reviews, tmp_path):
     quantization = Classifier.load(output).config.quantization
     assert quantization["chosen_by"] == "forced" and quantization["validation_texts"] == 300
     assert [m["name"] for m in quantization["measurements"]] == ["fp32", "embedding"]
-    result = subprocess.run([sys.executable, "-m", "edgelstm.cli", "predict", "--model", str(output), "-"],
-                            input="a wonderful film\nawful\n", capture_output=True, text=True)
+    result = run_cli("predict", "--model", output, "-", stdin="a wonderful film\nawful\n")
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
 
 

@@ -1,29 +1,18 @@
 """The torch-free runtime on the tiny committed models (see make_tiny_model.py)."""
 
-import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import TINY_BILSTM, TINY_LSTM
 
 import edgelstm
 from edgelstm import Classifier, ModelError, Prediction
+from tests.helpers import NO_TORCH, TINY_BILSTM, TINY_LSTM, run_python
 
 PUBLIC_API = [
     "Classifier", "DataError", "EdgelstmError", "InputError", "ModelConfig", "ModelError",
     "Prediction", "Tokenizer", "__version__",
 ]
 
-# A fresh interpreter in which importing torch is an error: proves the runtime never needs it.
-NO_TORCH = """
-import sys
-class BlockTorch:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is blocked in this test")
-sys.meta_path.insert(0, BlockTorch())
-"""
 
 
 def test_public_api_is_exact():
@@ -72,7 +61,7 @@ from edgelstm.cli import main
 sys.argv = ["edgelstm", "predict", "--model", {str(TINY_LSTM)!r}, {str(reviews)!r}]
 main()
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.splitlines()) == 2
 
@@ -87,7 +76,7 @@ try:
 except ModelError as exc:
     print(exc)
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = run_python("-c", code)
     assert "needs PyTorch" in result.stdout and "edgelstm[train]" in result.stdout, result.stderr
 
 

@@ -1,14 +1,11 @@
 """The model shipped in the package: loads without torch, is right on obvious reviews, is intact."""
 
 import json
-import subprocess
-import sys
-
-from test_runtime import NO_TORCH
 
 from edgelstm import Classifier
 from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL
 from edgelstm.files import file_sha256
+from tests.helpers import NO_TORCH, run_cli, run_python
 
 POSITIVE = [
     "One of the best films I have ever seen. Brilliant acting, a wonderful story, I loved every minute.",
@@ -36,7 +33,7 @@ from edgelstm import Classifier
 predictions = Classifier.default().predict({POSITIVE + NEGATIVE!r})
 print(" ".join(p.label for p in predictions))
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    result = run_python("-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["pos"] * len(POSITIVE) + ["neg"] * len(NEGATIVE)
 
@@ -44,17 +41,15 @@ print(" ".join(p.label for p in predictions))
 def test_predict_and_info_without_model(tmp_path, monkeypatch):
     reviews = tmp_path / "reviews.txt"
     reviews.write_text("\n".join(POSITIVE + NEGATIVE) + "\n")
-    run = lambda *args: subprocess.run([sys.executable, "-m", "edgelstm.cli", *args],  # noqa: E731
-                                       capture_output=True, text=True)
-    result = run("predict", str(reviews))
+    result = run_cli("predict", reviews)
     assert result.returncode == 0, result.stderr
     assert [line.split("\t")[0] for line in result.stdout.splitlines()] == ["pos", "pos", "neg", "neg"]
-    result = run("info")
+    result = run_cli("info")
     assert file_sha256(SHIPPED_DIR / SHIPPED_MODEL) in result.stdout and "bilstm" in result.stdout
 
 
 def test_environment_variable_overrides_the_default(monkeypatch):
-    from conftest import TINY_BILSTM
+    from tests.helpers import TINY_BILSTM
 
     monkeypatch.setenv("EDGELSTM_MODEL", str(TINY_BILSTM))
     assert Classifier.default().labels == ["negative", "neutral", "positive"]

@@ -10,6 +10,7 @@ from edgelstm import Classifier  # noqa: E402
 from edgelstm.config import ModelConfig  # noqa: E402
 from edgelstm.data import Dataset, LabeledTexts  # noqa: E402
 from edgelstm.train import TextClassifier, TrainOptions, load_checkpoint, train  # noqa: E402
+from tests.helpers import run_cli  # noqa: E402
 
 POSITIVE = "a great wonderful film with fine acting and a moving story".split()
 NEGATIVE = "a dull awful film with bad acting and a boring story".split()
@@ -82,6 +83,7 @@ def test_more_than_two_labels_get_a_softmax(tmp_path):
     assert isinstance(model, TextClassifier)
 
 
+@pytest.mark.slow  # two CLI training runs and a killed one
 def test_killed_training_leaves_a_whole_checkpoint_and_resumes_exactly(tmp_path):
     """SIGKILL mid-run: the checkpoint on disk is complete, and --resume ends where an
     uninterrupted run with the same seed ends, weight for weight."""
@@ -93,11 +95,12 @@ def test_killed_training_leaves_a_whole_checkpoint_and_resumes_exactly(tmp_path)
     data = tmp_path / "toy.txt"
     dataset = toy_dataset(1500)
     data.write_text("".join(f"__label__{y} {x}\n" for x, y in zip(dataset.train.texts, dataset.train.labels)))
-    args = [sys.executable, "-m", "edgelstm.cli", "train", str(data), "--epochs", "6", "--patience", "6",
+    args = ["train", str(data), "--epochs", "6", "--patience", "6",
             "--vocab-size", "30", "--max-len", "20", "--embed-dim", "8", "--hidden", "8", "--dense", "8",
             "--seed", "11", "--no-progress"]
     killed = tmp_path / "killed.pt"
-    process = subprocess.Popen(args + ["-o", str(killed)], stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-m", "edgelstm.cli", *args, "-o", str(killed)],
+                               stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
@@ -112,10 +115,10 @@ def test_killed_training_leaves_a_whole_checkpoint_and_resumes_exactly(tmp_path)
     assert 2 <= stopped_after < 6, "the run was not interrupted partway"
     assert [h["epoch"] for h in state["history"]] == list(range(1, stopped_after + 1))
 
-    resumed = subprocess.run(args + ["-o", str(killed), "--resume"], capture_output=True, text=True)
+    resumed = run_cli(*args, "-o", killed, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming after epoch {stopped_after}" in resumed.stderr
-    straight = subprocess.run(args + ["-o", str(tmp_path / "straight.pt")], capture_output=True, text=True)
+    straight = run_cli(*args, "-o", tmp_path / "straight.pt")
     assert straight.returncode == 0, straight.stderr
     a, b = load_checkpoint(killed), load_checkpoint(tmp_path / "straight.pt")
     assert [h["epoch"] for h in a["history"]] == list(range(1, 7)) and a["resume"] is None

@@ -2,49 +2,47 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 pytest.importorskip("torch", reason="training needs the train extra")
 
+from edgelstm.config import ModelConfig  # noqa: E402
+from edgelstm.data import Dataset, LabeledTexts  # noqa: E402
+from edgelstm.train import TrainOptions, train  # noqa: E402
 from edgelstm.train.checkpoint import load_checkpoint, load_held_out  # noqa: E402
+from tests.helpers import cli_defaults, run_cli  # noqa: E402
 
-TINY = ["--vocab-size", "30", "--max-len", "20", "--embed-dim", "8", "--hidden", "8", "--dense", "8",
-        "--epochs", "1", "--no-progress"]
-
-
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "edgelstm.cli", *map(str, args)], capture_output=True, text=True)
+TINY = ModelConfig(vocab_size=30, max_len=20, embed_dim=8, hidden=8, dense=8)
 
 
-@pytest.fixture(scope="module")
-def toy_csv(tmp_path_factory):
-    path = tmp_path_factory.mktemp("toy") / "toy.csv"
-    rows = ["text,label"] + [f"secret review number {i} {'great' if i % 2 else 'awful'},{'pos' if i % 2 else 'neg'}"
-                             for i in range(60)]
-    path.write_text("\n".join(rows) + "\n")
+def _secret_reviews() -> Dataset:
+    data = LabeledTexts()
+    for i in range(60):
+        data.add(f"secret review number {i} {'great' if i % 2 else 'awful'}", "pos" if i % 2 else "neg")
+    return Dataset(data)
+
+
+def _train(path, **options):
+    train(_secret_reviews(), TINY, TrainOptions(epochs=1, val_split=0.2, **options), path, show_progress=False)
     return path
 
 
-def test_checkpoint_has_no_texts_by_default_and_export_int8_asks_for_data(toy_csv, tmp_path):
-    checkpoint = tmp_path / "model.pt"
-    result = cli("train", toy_csv, "-o", checkpoint, *TINY)
-    assert result.returncode == 0, result.stderr
+def test_checkpoint_has_no_texts_by_default_and_export_int8_asks_for_data(tmp_path):
+    checkpoint = _train(tmp_path / "model.pt")
     assert load_held_out(checkpoint) is None
     assert "secret review" not in repr(load_checkpoint(checkpoint))
 
-    result = cli("export", checkpoint, "-o", tmp_path / "out", "--int8")
+    result = run_cli("export", checkpoint, "-o", tmp_path / "out", "--int8")
     assert result.returncode == 2
     assert "--keep-validation-texts" in result.stderr and "--data" in result.stderr
     assert not (tmp_path / "out").exists()  # refused before any work
 
 
-def test_keep_validation_texts_stores_the_validation_split(toy_csv, tmp_path):
-    checkpoint = tmp_path / "model.pt"
-    result = cli("train", toy_csv, "-o", checkpoint, *TINY, "--keep-validation-texts", "--val-split", "0.2")
-    assert result.returncode == 0, result.stderr
-    held_out = load_held_out(checkpoint)
+def test_keep_validation_texts_stores_the_validation_split(tmp_path):
+    held_out = load_held_out(_train(tmp_path / "model.pt", keep_validation_texts=True))
     assert held_out is not None and len(held_out) == 12
     assert all(text.startswith("secret review") for text in held_out.texts)
+
+
+def test_the_cli_keeps_no_validation_texts_by_default():
+    assert cli_defaults("train")["keep_validation_texts"] is False

@@ -24,7 +24,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .model import TextClassifier
 from .plots import plot_history
 
-__all__ = ["TrainOptions", "train"]
+__all__ = ["Encoded", "TrainOptions", "evaluate", "train"]
 
 log = logging.getLogger(__name__)
 

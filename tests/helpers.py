@@ -1,0 +1,70 @@
+"""What the tests share: paths, the tiny models, the blocked-torch prelude, one way to run a process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+__all__ = [
+    "DATA", "IMDB", "NO_TORCH", "REPO", "SMALL", "TINY_BILSTM", "TINY_LSTM", "cli_defaults", "needs_imdb",
+    "run_cli", "run_python",
+]
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+IMDB = Path(os.environ.get("EDGELSTM_IMDB", REPO.parent / "shared/datasets/aclImdb_v1_labeled.tar.gz"))
+TINY_LSTM = DATA / "tiny-lstm.onnx"
+TINY_BILSTM = DATA / "tiny-bilstm.onnx"
+
+# Small enough to train in seconds, with the example's max length so that lengths 380 and
+# beyond are exercised for real.
+SMALL = {"vocab_size": 2000, "max_len": 380, "embed_dim": 16, "hidden": 16, "dense": 32}
+
+# A prelude for a fresh interpreter in which importing torch is an error: proves code never needs it.
+NO_TORCH = """
+import sys
+class BlockTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this test")
+sys.meta_path.insert(0, BlockTorch())
+"""
+
+
+# CI sets this: the dataset it was given must be there, so a wrong path fails instead of skipping.
+REQUIRE_DATA = os.environ.get("EDGELSTM_REQUIRE_DATA") == "1"
+
+
+def needs_imdb() -> None:
+    if not IMDB.exists():
+        message = f"IMDB archive not found at {IMDB} (set EDGELSTM_IMDB)"
+        if REQUIRE_DATA:
+            pytest.fail(message + "; EDGELSTM_REQUIRE_DATA=1 makes this a failure")
+        pytest.skip(message)
+
+
+def run_python(*args: object, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """``python ARGS...`` in a fresh interpreter; stdout and stderr decoded (bad bytes replaced)."""
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    done = subprocess.run([sys.executable, *map(str, args)], input=data, capture_output=True)
+    return subprocess.CompletedProcess(done.args, done.returncode, done.stdout.decode("utf-8", "replace"),
+                                       done.stderr.decode("utf-8", "replace"))
+
+
+def run_cli(*args: object, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """``edgelstm ARGS...`` in a fresh interpreter (as ``python -m edgelstm.cli``)."""
+    return run_python("-m", "edgelstm.cli", *args, stdin=stdin)
+
+
+def cli_defaults(command: str) -> dict[str, object]:
+    """The default of each option of an ``edgelstm`` command, by parameter name."""
+    import typer
+
+    from edgelstm.cli import app
+
+    group = typer.main.get_command(app)
+    return {p.name: p.default for p in group.commands[command].params if p.name}  # type: ignore[attr-defined]
