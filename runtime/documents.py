@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import InputError
 
@@ -31,10 +32,10 @@ class Document:
     text: str
 
 
-def _stdin():
+def _stdin() -> BinaryIO:
     """Standard input's byte stream; InputError when the process was started without one
     (``<&-``: Python then has ``sys.stdin is None``)."""
-    stream = getattr(sys.stdin, "buffer", None)
+    stream: BinaryIO | None = getattr(sys.stdin, "buffer", None)
     if stream is None:
         raise InputError("<stdin>: standard input is closed")
     return stream
