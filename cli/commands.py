@@ -296,7 +296,8 @@ def predict(
 @app.command()
 @_friendly_errors
 def bench(
-    models: Annotated[list[Path], typer.Argument(metavar="MODEL...", help="Model files to compare (.pt, .onnx, .int8.onnx); the first is the baseline.")],
+    models: Annotated[list[Path], typer.Argument(
+        metavar="MODEL...", help="Model files to compare (.pt, .onnx, .int8.onnx); the first is the baseline.")],
     data: Annotated[Path, typer.Option(help="Labeled texts (its test split if it has one).")],
     limit: Annotated[Optional[int], typer.Option(min=1, help="Use a random subset of this many texts.")] = None,
     threads: Annotated[int, typer.Option(min=1, help="Inference threads for every model.")] = 1,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 from .errors import ModelError
 
@@ -47,7 +47,7 @@ def check_label(label: object) -> str:
     return label
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -141,7 +141,7 @@ def _validate(data: dict[str, Any]) -> None:
     missing = [key for key in REQUIRED_KEYS if key not in data]
     if missing:
         raise ValueError(f"missing {', '.join(missing)}")
-    if data["format_version"] < 1:
+    if not _is_int(data["format_version"]) or data["format_version"] < 1:
         raise ValueError(f"format_version {data['format_version']!r} is not a version")
     if data["arch"] not in ARCHS:
         raise ValueError(f"arch must be one of {ARCHS}, not {data['arch']!r}")

@@ -107,6 +107,9 @@ def _aclimdb_files(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
         raise DataError(f"{path}: cannot read archive ({exc})") from exc
 
 
+Spanning = list[tuple[int, int, dict[str, str]]]  # (first line, last line, row) of multi-line rows
+
+
 def _read_delimited(path: Path, text_column: str, label_column: str, skip: bool) -> LabeledTexts:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     data = LabeledTexts()
@@ -118,7 +121,7 @@ def _read_delimited(path: Path, text_column: str, label_column: str, skip: bool)
                 f"{path}: no column {missing[0]!r} in the header {reader.fieldnames}; "
                 "choose columns with --text-column/--label-column"
             )
-        spanning: list[tuple[int, int, dict[str, Any]]] = []  # (first line, last line, row) of rows whose quoted fields span lines
+        spanning: Spanning = []  # rows whose quoted fields span lines
         first = reader.line_num + 1
         while True:
             try:
@@ -133,7 +136,7 @@ def _read_delimited(path: Path, text_column: str, label_column: str, skip: bool)
                     raise DataError(f"{path}:{first}: malformed row (missing text or label)")
                 data.skipped += 1
             else:
-                data.add(text, label.strip())
+                data.add(text, (label or "").strip())
                 if reader.line_num > first:
                     spanning.append((first, reader.line_num, row))
             first = reader.line_num + 1
@@ -141,23 +144,21 @@ def _read_delimited(path: Path, text_column: str, label_column: str, skip: bool)
     return data
 
 
-def _check_stray_quotes(path: Path, spanning: list[tuple[int, int, dict[str, Any]]], labels: set[str],
-                        columns: int, label_column: str, delimiter: str) -> None:
+def _check_stray_quotes(path: Path, spanning: Spanning, labels: set[str], columns: int, label_column: str,
+                        delimiter: str) -> None:
     """A quote opened in one row and closed many lines later swallows the rows in between
     into one field. A field spanning lines is fine (reviews have line breaks), unless one of
     its lines reads as a whole row of this file: the header's column count, and a label of
     the data in the label column's place."""
     if not spanning or columns < 2:
         return
-    label_index = None
     for first, last, row in spanning:
+        label_index = list(row).index(label_column)
         for value in row.values():
             if not isinstance(value, str) or "\n" not in value:
                 continue
             for line in value.splitlines()[1:]:
                 fields = next(csv.reader([line], delimiter=delimiter), [])
-                if label_index is None:
-                    label_index = list(row).index(label_column)
                 if len(fields) == columns and fields[label_index].strip() in labels:
                     raise DataError(
                         f"{path}:{first}: a quoted field runs from line {first} to line {last} "

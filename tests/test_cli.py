@@ -76,8 +76,8 @@ def test_train_export_predict_evaluate_on_real_reviews(tmp_path):
 def test_version_and_python_m_edgelstm():
     from edgelstm import __version__
 
-    for command in ([sys.executable, "-m", "edgelstm", "--version"], [sys.executable, "-m", "edgelstm.cli", "--version"]):
-        result = subprocess.run(command, capture_output=True, text=True)
+    for module in ("edgelstm", "edgelstm.cli"):
+        result = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True)
         assert result.returncode == 0 and result.stdout == f"edgelstm {__version__}\n", result.stderr
 
 

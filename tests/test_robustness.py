@@ -193,11 +193,12 @@ TRAIN_DATA_CASES = [
     ("one.txt", b"__label__a x\n__label__a y\n", "only one label"),
     ("empty.txt", b"", "no labeled examples"),
     ("bad.txt", b"__label__a x\nnot fasttext\n", "bad.txt:2: expected '__label__LABEL text'"),
-    ("stray.csv", b"text,label\nfine,pos\n\"stray quote,neg\n" + b"".join(b"row %d,%s\n" % (i, b"pos" if i % 2 else b"neg")
-                                                                    for i in range(30)) + b"closed\" here,pos\n",
+    ("stray.csv", b"text,label\nfine,pos\n\"stray quote,neg\n"
+     + b"".join(b"row %d,%s\n" % (i, b"pos" if i % 2 else b"neg") for i in range(30)) + b"closed\" here,pos\n",
      "stray.csv:3: a quoted field runs from line 3 to line 34"),
     ("tab.txt", b"__label__a\tb x\n__label__c y\n", "contains a tab or a line break"),
-    ("newline.jsonl", b'{"text": "a", "label": "p\\nos"}\n{"text": "b", "label": "neg"}\n', "contains a tab or a line break"),
+    ("newline.jsonl", b'{"text": "a", "label": "p\\nos"}\n{"text": "b", "label": "neg"}\n',
+     "contains a tab or a line break"),
 ]
 
 
@@ -319,7 +320,8 @@ def test_evaluation_data_errors(tmp_path, name, file, content, command, code, me
     assert returncode == code, stderr
     assert stderr.count("\n") == 1 and message in stderr and str(data) in stderr
     assert "nan" not in stdout and "Warning" not in stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({file, "model.onnx"} - ({file} if content is None else set()))
+    written = {"model.onnx"} | ({file} if content is not None else set())
+    assert {p.name for p in tmp_path.iterdir()} == written  # nothing new, nothing removed
 
 
 def test_aclimdb_folder_skips_symlinks(tmp_path):
@@ -333,3 +335,21 @@ def test_aclimdb_folder_skips_symlinks(tmp_path):
     (tmp_path / "aclImdb" / "train" / "linked").symlink_to(tmp_path / "aclImdb" / "train" / "pos")
     dataset = load_labeled(tmp_path / "aclImdb")
     assert sorted(dataset.train.texts) == ["a neg review", "a pos review"]
+
+
+def test_bad_checkpoints_are_one_line(tmp_path):
+    """torch's own warnings (e.g. about an old pickle protocol) never add lines to the error."""
+    torch = pytest.importorskip("torch")
+    import pickle
+
+    old_pickle = tmp_path / "old.pt"
+    old_pickle.write_bytes(pickle.dumps({"a": 1}, protocol=2))
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"a": 1}, legacy, _use_new_zipfile_serialization=False)
+    text = write(tmp_path / "text.pt", b"just some text\n")
+    reviews = write(tmp_path / "r.txt", b"good\n")
+    for path, message in ((old_pickle, "not a readable checkpoint"), (legacy, "not an edgelstm checkpoint"),
+                          (text, "not a readable checkpoint")):
+        returncode, stdout, stderr = edgelstm("predict", "--model", path, reviews)
+        assert returncode == 3 and stdout == "" and stderr.count("\n") == 1, stderr
+        assert f"{path}: {message}" in stderr
