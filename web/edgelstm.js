@@ -84,7 +84,9 @@ export async function load(modelUrl, options = {}) {
   const metadata = readMetadata(modelBytes);
   if (!(METADATA_KEY in metadata)) throw new Error(`${modelUrl}: not an edgelstm model (no metadata)`);
   const config = JSON.parse(metadata[METADATA_KEY]);
-  const tokenizer = new Tokenizer(JSON.parse(new TextDecoder().decode(tokenizerBytes)), {});
+  const tokenizerJson = JSON.parse(new TextDecoder().decode(tokenizerBytes));
+  // tokenizers.js reads a WordLevel model's unknown token from the tokenizer config, not the model.
+  const tokenizer = new Tokenizer(tokenizerJson, { unk_token: tokenizerJson.model.unk_token });
   const session = await ort.InferenceSession.create(modelBytes, options.sessionOptions ?? {});
 
   // words-v1 ids: tokenizers.js ignores tokenizer.json's truncation, so keep the last max_len
