@@ -71,6 +71,19 @@ function besideModel(modelUrl, name) {
 }
 
 /**
+ * text -> words-v1 ids, from the tokenizer.json export writes. tokenizers.js ignores the file's
+ * truncation, so the last maxLen ids are kept here; a text without words is one unknown word.
+ */
+export function wordsV1(tokenizerJson, maxLen) {
+  // tokenizers.js reads a WordLevel model's unknown token from the tokenizer config, not the model.
+  const tokenizer = new Tokenizer(tokenizerJson, { unk_token: tokenizerJson.model.unk_token });
+  return (text) => {
+    const ids = tokenizer.encode(text, { add_special_tokens: false }).ids.slice(-maxLen);
+    return ids.length ? ids : [OOV_ID];
+  };
+}
+
+/**
  * Load model.onnx (and tokenizer.json beside it, or options.tokenizerUrl).
  * options.ort: an onnxruntime module (default: onnxruntime-node in Node, onnxruntime-web else).
  * Returns { config, classify(text), encode(text), session }.
@@ -84,17 +97,8 @@ export async function load(modelUrl, options = {}) {
   const metadata = readMetadata(modelBytes);
   if (!(METADATA_KEY in metadata)) throw new Error(`${modelUrl}: not an edgelstm model (no metadata)`);
   const config = JSON.parse(metadata[METADATA_KEY]);
-  const tokenizerJson = JSON.parse(new TextDecoder().decode(tokenizerBytes));
-  // tokenizers.js reads a WordLevel model's unknown token from the tokenizer config, not the model.
-  const tokenizer = new Tokenizer(tokenizerJson, { unk_token: tokenizerJson.model.unk_token });
+  const encode = wordsV1(JSON.parse(new TextDecoder().decode(tokenizerBytes)), config.max_len);
   const session = await ort.InferenceSession.create(modelBytes, options.sessionOptions ?? {});
-
-  // words-v1 ids: tokenizers.js ignores tokenizer.json's truncation, so keep the last max_len
-  // ids here; a text without words is one unknown word.
-  function encode(text) {
-    const ids = tokenizer.encode(text, { add_special_tokens: false }).ids.slice(-config.max_len);
-    return ids.length ? ids : [OOV_ID];
-  }
 
   async function classify(text) {
     const ids = encode(text);
