@@ -15,7 +15,13 @@ const TYPES = {
 
 export function startServer(port = 0) {
   const server = createServer(async (request, response) => {
-    const path = normalize(decodeURIComponent(new URL(request.url, "http://x").pathname));
+    let path;
+    try {
+      path = normalize(decodeURIComponent(request.url.split("?")[0]));
+    } catch {
+      response.writeHead(400).end();
+      return;
+    }
     const file = join(ROOT, path.endsWith("/") ? join(path, "index.html") : path);
     if (!file.startsWith(ROOT) || path.split(sep).includes("..")) {
       response.writeHead(403).end();
