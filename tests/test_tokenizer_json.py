@@ -6,14 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
-
 from edgelstm.data import LabeledTexts
 from edgelstm.tokenizer import Tokenizer
 
 tokenizers = pytest.importorskip("tokenizers")
 tokenizer_json_module = pytest.importorskip("edgelstm.export.tokenizer_json")
-from edgelstm.export.tokenizer_json import (  # noqa: E402
-    EDGE_CASES, TokenizerJsonError, check_tokenizer_json, encode_with, tokenizer_json, write_tokenizer_json,
+from edgelstm.export.tokenizer_json import (
+    EDGE_CASES,
+    TokenizerJsonError,
+    check_tokenizer_json,
+    encode_with,
+    tokenizer_json,
+    write_tokenizer_json,
 )
 
 GOLDEN = Path(__file__).parent / "data" / "golden-tokenizer.json"
