@@ -61,4 +61,7 @@ def export_checkpoint(checkpoint: str | Path, outdir: str | Path) -> Path:
         log.info("validated against PyTorch: max difference %.2e (ATOL %g)", worst, ATOL)
 
     atomic_write(target, write_validated)
+    from .tokenizer_json import export_tokenizer_json  # beside model.onnx, for other languages
+
+    export_tokenizer_json(Path(checkpoint), model.config, Path(outdir))
     return target

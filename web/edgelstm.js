@@ -1,0 +1,120 @@
+// edgelstm in JavaScript: load(modelUrl) -> classify(text) -> { label, probabilities }.
+//
+// Runs an edgelstm model.onnx with tokenizer.json beside it, in the browser (onnxruntime-web,
+// wasm backend: WebGL has no LSTM kernel) or in Node (onnxruntime-node). Labels, max length and
+// sizes come from the model's own metadata (key "edgelstm"), which onnxruntime-web/-node cannot
+// read (onnxruntime#16547), so readMetadata() parses it from the file's bytes.
+import { Tokenizer } from "@huggingface/tokenizers";
+
+const METADATA_KEY = "edgelstm";
+const OOV_ID = 1;
+const IS_NODE = typeof process !== "undefined" && !!process.versions?.node;
+
+// Protocol-buffer reading, just enough for ModelProto.metadata_props (field 14, repeated
+// StringStringEntryProto { key = 1; value = 2; }). Every other field is skipped by its wire type.
+function readVarint(bytes, state) {
+  let value = 0;
+  for (let shift = 1; ; shift *= 128) {
+    const byte = bytes[state.pos++];
+    if (byte === undefined) throw new Error("truncated ONNX file");
+    value += (byte & 0x7f) * shift;
+    if (byte < 0x80) return value;
+  }
+}
+
+function* fields(bytes, start = 0, end = bytes.length) {
+  const state = { pos: start };
+  while (state.pos < end) {
+    const tag = readVarint(bytes, state);
+    const [field, wire] = [Math.floor(tag / 8), tag % 8];
+    if (wire === 0) yield [field, readVarint(bytes, state)];
+    else if (wire === 1 || wire === 5) state.pos += wire === 1 ? 8 : 4;
+    else if (wire === 2) {
+      const length = readVarint(bytes, state);
+      yield [field, bytes.subarray(state.pos, state.pos + length)];
+      state.pos += length;
+    } else throw new Error(`not an ONNX file (wire type ${wire})`);
+  }
+}
+
+/** The ModelProto's metadata_props as a plain object. */
+export function readMetadata(bytes) {
+  const text = new TextDecoder();
+  const metadata = {};
+  for (const [field, entry] of fields(bytes)) {
+    if (field !== 14) continue;
+    let key = "", value = "";
+    for (const [f, v] of fields(entry)) {
+      if (f === 1) key = text.decode(v);
+      else if (f === 2) value = text.decode(v);
+    }
+    metadata[key] = value;
+  }
+  return metadata;
+}
+
+async function fetchBytes(url) {
+  const href = String(url);
+  if (IS_NODE && !/^https?:/.test(href)) {
+    const { readFile } = await import("node:fs/promises");
+    return new Uint8Array(await readFile(href.startsWith("file:") ? new URL(href) : href));
+  }
+  const response = await fetch(href);
+  if (!response.ok) throw new Error(`${href}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+function besideModel(modelUrl, name) {
+  const href = String(modelUrl);
+  const slash = href.lastIndexOf("/");
+  return slash < 0 ? name : href.slice(0, slash + 1) + name;
+}
+
+/**
+ * text -> words-v1 ids, from the tokenizer.json export writes. tokenizers.js ignores the file's
+ * truncation, so the last maxLen ids are kept here; a text without words is one unknown word.
+ */
+export function wordsV1(tokenizerJson, maxLen) {
+  // tokenizers.js reads a WordLevel model's unknown token from the tokenizer config, not the model.
+  const tokenizer = new Tokenizer(tokenizerJson, { unk_token: tokenizerJson.model.unk_token });
+  return (text) => {
+    const ids = tokenizer.encode(text, { add_special_tokens: false }).ids.slice(-maxLen);
+    return ids.length ? ids : [OOV_ID];
+  };
+}
+
+/**
+ * Load model.onnx (and tokenizer.json beside it, or options.tokenizerUrl).
+ * options.ort: an onnxruntime module (default: onnxruntime-node in Node, onnxruntime-web else).
+ * Returns { config, classify(text), encode(text), session }.
+ */
+export async function load(modelUrl, options = {}) {
+  const ort = options.ort ?? (await import(IS_NODE ? "onnxruntime-node" : "onnxruntime-web"));
+  const [modelBytes, tokenizerBytes] = await Promise.all([
+    fetchBytes(modelUrl),
+    fetchBytes(options.tokenizerUrl ?? besideModel(modelUrl, "tokenizer.json")),
+  ]);
+  const metadata = readMetadata(modelBytes);
+  if (!(METADATA_KEY in metadata)) throw new Error(`${modelUrl}: not an edgelstm model (no metadata)`);
+  const config = JSON.parse(metadata[METADATA_KEY]);
+  const encode = wordsV1(JSON.parse(new TextDecoder().decode(tokenizerBytes)), config.max_len);
+  const session = await ort.InferenceSession.create(modelBytes, options.sessionOptions ?? {});
+
+  async function classify(text) {
+    const ids = encode(text);
+    const feeds = {};
+    for (const name of session.inputNames) {
+      if (name === "input_ids") feeds[name] = new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]);
+      else if (name === "lengths") feeds[name] = new ort.Tensor("int64", BigInt64Array.of(BigInt(ids.length)), [1]);
+      // lstm models (format_version 2) take the recurrent state: zeros = the start of a text.
+      else if (name === "initial_h" || name === "initial_c") feeds[name] = new ort.Tensor("float32", new Float32Array(config.hidden), [1, config.hidden]);
+      else throw new Error(`model input ${name} is unknown to this module`);
+    }
+    const outputs = await session.run(feeds, ["probabilities"]);
+    const probabilities = Array.from(outputs.probabilities.data);
+    const best = probabilities.indexOf(Math.max(...probabilities));
+    return { label: config.labels[best], probability: probabilities[best], probabilities, ids };
+  }
+
+  return { config, session, encode, classify };
+}

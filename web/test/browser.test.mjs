@@ -1,0 +1,81 @@
+// The page in the system Chromium (headless, onnxruntime-web wasm) gives Python's answers.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import puppeteer from "puppeteer-core";
+import { startServer } from "../serve.mjs";
+import { SOURCES, assertSameIds, assertSameProbabilities, exactnessPromised, pythonAnswers, summary } from "./helpers.mjs";
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium"; // never a downloaded browser
+const FLAGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+  "--disable-component-update", "--disable-sync",
+];
+let server, browser;
+const errors = [];
+
+before(async () => {
+  server = await startServer(0);
+  browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: FLAGS });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function openPage(model) {
+  const page = await browser.newPage();
+  page.on("pageerror", (error) => errors.push(String(error)));
+  page.on("console", (message) => message.type() === "error" && errors.push(message.text()));
+  const start = performance.now();
+  const query = model ? `?model=${encodeURIComponent(model)}` : "";
+  await page.goto(`http://127.0.0.1:${server.address().port}/index.html${query}`);
+  await page.waitForSelector("body[data-ready=true]", { timeout: 60_000 });
+  return { page, loadMs: performance.now() - start };
+}
+
+test("the page classifies what you type with the shipped model", async () => {
+  const { page, loadMs } = await openPage();
+  console.log(`chromium: page ready in ${loadMs.toFixed(0)} ms (wasm compile, model and tokenizer fetch)`);
+  await page.type("#text", "A wonderful film, brilliant and moving. A masterpiece.");
+  await page.waitForFunction(() => document.getElementById("result").textContent.startsWith("pos "));
+  await page.$eval("#text", (area) => { area.value = ""; });
+  await page.type("#text", "Dull, boring and far too long. The worst film of the year.");
+  await page.waitForFunction(() => document.getElementById("result").textContent.startsWith("neg "));
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+for (const name of Object.keys(SOURCES)) {
+  const expected = pythonAnswers(name);
+  let got, times;
+  const run = async () => {
+    if (got) return;
+    const { page } = await openPage(`./test/out/${name}/model.onnx`);
+    const results = await page.evaluate(async (texts) => {
+      const out = [];
+      for (const text of texts) {
+        const start = performance.now();
+        const { ids, probabilities } = await window.edgelstm.classify(text);
+        out.push({ ids, probabilities, ms: performance.now() - start });
+      }
+      return out;
+    }, expected.cases.map((c) => c.text));
+    await page.close();
+    [got, times] = [results, results.map((r) => r.ms)];
+  };
+
+  test(`chromium ${name}: ids identical to Python's`, async () => {
+    await run();
+    assertSameIds(expected, got);
+    assert.deepEqual(errors, []);
+  });
+
+  const todo = !exactnessPromised(expected) && "run-time activation quantization: answers depend on kernels";
+  test(`chromium ${name}: probabilities within 1e-5 of Python's`, { todo }, async () => {
+    await run();
+    console.log(summary("chromium", name, expected, got, times));
+    const worst = assertSameProbabilities(expected, got);
+    console.log(`chromium ${name}: largest difference from Python ${worst.toExponential(2)}`);
+  });
+}
