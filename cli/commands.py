@@ -322,6 +322,10 @@ def serve(
     web: Annotated[Optional[Path], typer.Option(help="Folder served at GET / [default: the checkout's web/ if present].")] = None,
 ) -> None:
     """Serve the model over HTTP: Open Inference Protocol v2, POST /predict, /metrics. Ctrl-C stops it."""
+    import signal
+
+    # Stopped while still loading: nothing is in flight yet, so that is a clean exit too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         from edgelstm.serve import ServeOptions, batching_refusal
         from edgelstm.serve import serve as run_server

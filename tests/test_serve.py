@@ -421,3 +421,48 @@ def test_an_unexpected_error_is_a_short_500(monkeypatch):
         response = client.post("/predict", json={"texts": ["fine"]})
     assert response.status_code == 500
     assert response.json() == {"error": "internal error (RuntimeError); the server log has the details"}
+
+
+def test_sigint_stops_a_single_worker_server_cleanly(tmp_path):
+    with running_server(tmp_path, "--workers", "1", "--threads", "1") as server:
+        assert server.post_json("/predict", {"texts": ["fine"]})[0] == 200
+        server.process.send_signal(signal.SIGINT)
+        assert server.process.wait(timeout=10) == 0
+    assert "stopped" in server.log.read_text(encoding="utf-8")
+
+
+CLI_ERRORS = [
+    # (code run in a fresh interpreter, exit status, words on stderr)
+    ("main(['serve', '--model', 'missing.onnx'])", 3, "model file not found"),
+    (("import sys\n"
+     "class NoFastapi:\n"
+     "    def find_spec(self, name, path=None, target=None):\n"
+     "        if name == 'fastapi':\n"
+     "            raise ModuleNotFoundError(\"No module named 'fastapi'\", name='fastapi')\n"
+     "sys.meta_path.insert(0, NoFastapi())\n"
+     "main(['serve'])"), 8, "pip install 'edgelstm[serve]'"),
+    ("main(['serve', '--web', '.'])", 2, "has no index.html"),
+]
+
+
+@pytest.mark.parametrize(("code", "status", "message"), CLI_ERRORS, ids=["bad-model", "no-extra", "no-page"])
+def test_serve_command_errors(tmp_path, code, status, message):
+    program = "from edgelstm.cli import app\ndef main(args):\n    app(args, prog_name='edgelstm')\n" + code
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
+                            cwd=tmp_path, check=False)
+    assert result.returncode == status, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_home_serves_the_web_folder_when_there_is_one(tmp_path):
+    from edgelstm.serve import ServeOptions, create_app
+    from fastapi.testclient import TestClient
+
+    (tmp_path / "index.html").write_text("<!doctype html><title>edgelstm</title>", encoding="utf-8")
+    (tmp_path / "edgelstm.js").write_text("export const x = 1;", encoding="utf-8")
+    with TestClient(create_app(ServeOptions(model=TINY_LSTM, name="tiny", web=tmp_path))) as client:
+        assert "<title>edgelstm</title>" in client.get("/").text
+        assert client.get("/edgelstm.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
+        assert client.get("/v2/health/live").json() == {"live": True}  # the API still wins over the folder
+    with TestClient(create_app(ServeOptions(model=TINY_LSTM, name="tiny"))) as client:
+        assert "POST /predict" in client.get("/").text

@@ -10,6 +10,19 @@ speak it), ``POST /predict``, ``GET /metrics`` (Prometheus) and ``GET /`` (the b
 
 from __future__ import annotations
 
+import importlib.util
+
+
+def _require_extra() -> None:
+    """A missing piece of the serve extra is a ModuleNotFoundError naming it, at import time."""
+    for module in ("fastapi", "uvicorn", "prometheus_client"):
+        if importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+
+_require_extra()
+
+from .app import create_app
 from .options import (
     DEFAULT_HOST,
     DEFAULT_MAX_BODY,
@@ -28,5 +41,6 @@ __all__ = [
     "ServeOptions",
     "batching_refusal",
     "bind_socket",
+    "create_app",
     "serve",
 ]
