@@ -1,7 +1,8 @@
 """Prometheus metrics, summed over the worker processes (prometheus_client's multiprocess mode).
 
-``server.serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before any worker starts,
-so every worker writes its counters there and ``GET /metrics`` on any worker shows the total.
+With several workers ``server.serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder
+before any worker starts, so every worker writes its counters there and ``GET /metrics`` on any
+worker shows the total. One worker keeps them in an ordinary registry.
 """
 
 from __future__ import annotations

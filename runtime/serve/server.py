@@ -126,8 +126,12 @@ def serve(options: ServeOptions, classifier: Classifier | None = None) -> int:
     """
     sock = bind_socket(options.host, options.port)
     host, port = sock.getsockname()[:2]
-    metrics_dir = tempfile.mkdtemp(prefix="edgelstm-metrics-")
-    os.environ[MULTIPROC_ENV] = metrics_dir  # before any worker imports prometheus_client
+    metrics_dir = None
+    if options.workers > 1:  # the workers' metrics meet in files (before they import prometheus_client)
+        metrics_dir = tempfile.mkdtemp(prefix="edgelstm-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+    else:  # one process: an ordinary in-memory registry
+        os.environ.pop(MULTIPROC_ENV, None)
     shown = f"[{host}]" if ":" in host else host
     log.info("edgelstm serve: model %r from %s on http://%s:%d (%d worker%s)", options.name, options.model,
              shown, port, options.workers, "" if options.workers == 1 else "s")
@@ -138,7 +142,8 @@ def serve(options: ServeOptions, classifier: Classifier | None = None) -> int:
         return _supervise(sock, options)
     finally:
         sock.close()
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         log.info("edgelstm serve: stopped")
 
 
