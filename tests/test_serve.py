@@ -475,3 +475,47 @@ def test_home_serves_the_web_folder_when_there_is_one(tmp_path):
         assert client.get("/v2/health/live").json() == {"live": True}  # the API still wins over the folder
     with TestClient(create_app(ServeOptions(model=TINY_LSTM, name="tiny"))) as client:
         assert "POST /predict" in client.get("/").text
+
+
+@pytest.mark.parametrize(("quantization", "allowed"), [
+    (None, True),  # fp32
+    ({"recipe": {"name": "weights-only"}, "batch_invariant": True}, True),
+    ({"recipe": {"name": "all-s8"}, "batch_invariant": False}, False),
+    ({"recipe": {"name": "all-s8"}}, False),  # today's shipped model: no claim, so no batching
+])
+def test_micro_batching_only_for_batch_invariant_models(quantization, allowed):
+    from edgelstm import ModelConfig
+    from edgelstm.serve import batching_refusal
+
+    refusal = batching_refusal(ModelConfig(quantization=quantization))
+    assert (refusal is None) == allowed
+    if refusal:
+        assert "not batch-invariant" in refusal and "\n" not in refusal
+
+
+def test_micro_batcher_runs_concurrent_requests_as_one_batch():
+    from edgelstm.serve.batching import MicroBatcher
+
+    classifier = Classifier.load(TINY_LSTM)
+    calls: list[int] = []
+    original = classifier.predict_ids
+
+    def counted(sequences, batch_size=64):
+        calls.append(len(sequences))
+        return original(sequences, batch_size)
+
+    classifier.predict_ids = counted  # type: ignore[method-assign]
+    batcher = MicroBatcher(classifier, wait_s=0.5)
+    results: dict[int, np.ndarray] = {}
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, batcher.predict([TEXTS[i], TEXTS[i + 1]])))
+               for i in range(3)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+    finally:
+        batcher.close()
+    assert calls == [6]  # three requests, one window
+    for i in range(3):
+        assert np.abs(results[i] - original(classifier.encode([TEXTS[i], TEXTS[i + 1]]))).max() <= TOLERANCE
