@@ -1,6 +1,6 @@
 """``edgelstm serve``: the model behind HTTP, for apps in any language.
 
-Needs the ``serve`` extra (``pip install 'edgelstm[serve]'``: FastAPI, uvicorn, httptools,
+Needs the ``serve`` extra (``pip install 'edgelstm[serve]'``: FastAPI, uvicorn, httptools, uvloop,
 prometheus_client). Importing this package loads none of them (the CLI reads the defaults
 here); ``create_app`` and ``serve`` do. Nothing else in edgelstm imports the web framework, so
 ``import edgelstm`` and ``edgelstm predict`` never load it.
