@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from edgelstm.serve import options as serve_defaults  # plain constants: loads no web framework
 
 from edgelstm.config import ARCHS, DEFAULT_DROPOUT, ModelConfig
 from edgelstm.errors import EXIT_ERROR, EXIT_MISSING_EXTRA, InputError
@@ -381,18 +382,24 @@ def _default_web() -> Optional[Path]:
 def serve(
     model: ModelOption = None,
     name: Annotated[Optional[str], typer.Option(help="The model's name in /v2/models/NAME [default: the model file's stem].")] = None,
-    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free port; the log says which).")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")] = serve_defaults.DEFAULT_HOST,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (0: any free port; the log says which).")] = serve_defaults.DEFAULT_PORT,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Processes sharing the port, one model each.")] = 1,
     threads: Annotated[Optional[int], typer.Option(min=1, help="Inference threads per worker [default: cores / workers].")] = None,
-    max_body: Annotated[int, typer.Option(min=1, help="Largest request body in bytes (larger: 413).")] = 1 << 20,
-    max_texts: Annotated[int, typer.Option(min=1, help="Most texts in one request (more: 413).")] = 1000,
+    max_body: Annotated[int, typer.Option(min=1, help="Largest request body in bytes (larger: 413).")] = serve_defaults.DEFAULT_MAX_BODY,
+    max_texts: Annotated[int, typer.Option(min=1, help="Most texts in one request (more: 413).")] = serve_defaults.DEFAULT_MAX_TEXTS,
     batch_wait_ms: Annotated[float, typer.Option(min=0.0, max=1000.0, help="Micro-batch requests arriving within this many ms (0: off; batch-invariant models only).")] = 0.0,
     web: Annotated[Optional[Path], typer.Option(help="Folder served at GET / [default: the checkout's web/ if present].")] = None,
 ) -> None:
     """Serve the model over HTTP: Open Inference Protocol v2, POST /predict, /metrics. Ctrl-C stops it."""
+    import signal
+
+    # Stopped while still loading: nothing is in flight yet, so that is a clean exit too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    from edgelstm.serve import ServeOptions, batching_refusal, require_extra
+
     try:
-        from edgelstm.serve import ServeOptions, batching_refusal
+        require_extra()
         from edgelstm.serve import serve as run_server
     except ModuleNotFoundError as exc:
         _fail(f"{exc.name} is not installed; {SERVE_EXTRA_HINT}", EXIT_MISSING_EXTRA)

@@ -1,7 +1,8 @@
 """Prometheus metrics, summed over the worker processes (prometheus_client's multiprocess mode).
 
-``server.serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before any worker starts,
-so every worker writes its counters there and ``GET /metrics`` on any worker shows the total.
+With several workers ``server.serve`` points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder
+before any worker starts, so every worker writes its counters there and ``GET /metrics`` on any
+worker shows the total. One worker keeps them in an ordinary registry.
 """
 
 from __future__ import annotations
@@ -26,17 +27,17 @@ class Metrics:
 
         self._own = CollectorRegistry()  # used only without a multiprocess folder
         # In multiprocess mode the values live in the folder's files, read back by render().
-        kwargs = {"registry": None if os.environ.get(MULTIPROC_ENV) else self._own}
+        registry = None if os.environ.get(MULTIPROC_ENV) else self._own
         self.requests = Counter("edgelstm_requests", "HTTP requests by route and status.",
-                                ["route", "status"], **kwargs)
+                                ["route", "status"], registry=registry)
         self.texts = Counter("edgelstm_texts", "Texts classified, by route and status.",
-                             ["route", "status"], **kwargs)
+                             ["route", "status"], registry=registry)
         self.latency = Histogram("edgelstm_request_duration_seconds", "Time from request to response, by route.",
-                                 ["route"], buckets=LATENCY_BUCKETS, **kwargs)
+                                 ["route"], buckets=LATENCY_BUCKETS, registry=registry)
         self.model = Gauge("edgelstm_model_loaded", "1 for the model loaded (and warmed up) by the workers.",
-                           ["name", "path", "arch", "int8"], multiprocess_mode="max", **kwargs)
+                           ["name", "path", "arch", "int8"], multiprocess_mode="max", registry=registry)
         self.ready_workers = Gauge("edgelstm_ready_workers", "Worker processes whose model answers.",
-                                   multiprocess_mode="livesum", **kwargs)
+                                   multiprocess_mode="livesum", registry=registry)
 
     def model_loaded(self, name: str, classifier: Classifier) -> None:
         config = classifier.config
@@ -55,7 +56,7 @@ class Metrics:
 
         if os.environ.get(MULTIPROC_ENV):
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         else:
             registry = self._own
         return generate_latest(registry), CONTENT_TYPE_LATEST

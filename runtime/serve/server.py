@@ -59,7 +59,7 @@ def _nodelay_protocol() -> type:
     except ImportError:
         from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
 
-    class NoDelayProtocol(Base):  # type: ignore[misc,valid-type]
+    class NoDelayProtocol(Base):
         def connection_made(self, transport: Any) -> None:
             sock = transport.get_extra_info("socket")
             if sock is not None:
@@ -80,20 +80,25 @@ def _setup_logging(level: int) -> None:
         root.propagate = False
 
 
-def _ignore(signum: int, frame: FrameType | None) -> None:
-    """Installed under uvicorn's handlers: uvicorn re-raises the signal it stopped for after a
-    graceful shutdown, and this makes that a no-op, so the process exits 0."""
+_early_signals: list[int] = []
+
+
+def _record(signum: int, frame: FrameType | None) -> None:
+    """Installed under uvicorn's handlers. Before uvicorn runs, a signal is remembered (the worker
+    then stops at once); after it, uvicorn re-raises the signal it stopped for, and this makes
+    that a no-op, so the process exits 0."""
+    _early_signals.append(signum)
 
 
 def run_worker(sock: socket.socket, options: ServeOptions, classifier: Classifier | None = None) -> None:
     """Serve on ``sock`` until SIGTERM/SIGINT (the body of each worker process)."""
+    signal.signal(signal.SIGTERM, _record)
+    signal.signal(signal.SIGINT, _record)
     import uvicorn
 
     from .app import create_app
 
     _setup_logging(options.log_level)
-    signal.signal(signal.SIGTERM, _ignore)
-    signal.signal(signal.SIGINT, _ignore)
     config = uvicorn.Config(
         create_app(options, classifier),
         http=_nodelay_protocol(),
@@ -104,7 +109,9 @@ def run_worker(sock: socket.socket, options: ServeOptions, classifier: Classifie
         timeout_graceful_shutdown=int(GRACEFUL_SHUTDOWN_S),
         server_header=False,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(config)
+    server.should_exit = bool(_early_signals)  # stopped while starting: start and stop at once
+    server.run(sockets=[sock])
 
 
 def _worker_main(sock: socket.socket, options: ServeOptions) -> None:
@@ -119,8 +126,12 @@ def serve(options: ServeOptions, classifier: Classifier | None = None) -> int:
     """
     sock = bind_socket(options.host, options.port)
     host, port = sock.getsockname()[:2]
-    metrics_dir = tempfile.mkdtemp(prefix="edgelstm-metrics-")
-    os.environ[MULTIPROC_ENV] = metrics_dir  # before any worker imports prometheus_client
+    metrics_dir = None
+    if options.workers > 1:  # the workers' metrics meet in files (before they import prometheus_client)
+        metrics_dir = tempfile.mkdtemp(prefix="edgelstm-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+    else:  # one process: an ordinary in-memory registry
+        os.environ.pop(MULTIPROC_ENV, None)
     shown = f"[{host}]" if ":" in host else host
     log.info("edgelstm serve: model %r from %s on http://%s:%d (%d worker%s)", options.name, options.model,
              shown, port, options.workers, "" if options.workers == 1 else "s")
@@ -131,7 +142,8 @@ def serve(options: ServeOptions, classifier: Classifier | None = None) -> int:
         return _supervise(sock, options)
     finally:
         sock.close()
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
         log.info("edgelstm serve: stopped")
 
 
@@ -170,8 +182,8 @@ def _supervise(sock: socket.socket, options: ServeOptions) -> int:
             worker.kill()
             worker.join(timeout=1.0)
             failed = True
-        elif worker.exitcode != 0:
+        elif worker.exitcode not in (0, -signal.SIGTERM):  # -SIGTERM: ours came before its handler
             failed = True
         if worker.pid is not None:
-            multiprocess.mark_process_dead(worker.pid)
+            multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
     return 1 if failed else 0
