@@ -98,42 +98,51 @@ def train(
     log.info("wrote %s (best epoch %d of %d)", output, metrics["best_epoch"], metrics["epochs_run"])
 
 
-RecipeOption = Annotated[Optional[str], typer.Option(help="Force an int8 recipe instead of measuring all.")]
-DataOption = Annotated[Optional[Path], typer.Option(help="Labeled texts to judge int8 recipes on (its test split if it has one).")]
+RecipeOption = Annotated[Optional[str], typer.Option(
+    help="int8 recipe. Default weights-s8: weight-only, answers independent of batch and threads.")]
+ActivationInt8Option = Annotated[bool, typer.Option(
+    "--activation-int8",
+    help="Allow onnxruntime's dynamic recipes (dynamic-*), which quantize activations per batch: "
+         "a text's answer then depends on the other texts in its batch. Never chosen by default.")]
+DataOption = Annotated[Optional[Path], typer.Option(help="Labeled texts to check int8 accuracy on (its test split if it has one).")]
 BudgetOption = Annotated[float, typer.Option(min=0.0, help="Accuracy points int8 may lose against fp32.")]
+TimingsOption = Annotated[bool, typer.Option(help="Also measure and print fp32 vs int8 speed (reported, never used to choose).")]
 
 
-def _int8(fp32: Path, output: Path, checkpoint: Optional[Path], data: Optional[Path],
-          recipe: Optional[str], budget: float) -> None:
+def _held_out(checkpoint: Optional[Path], data: Optional[Path]):
     from edgelstm.data import load_labeled
-    from edgelstm.export.quantize import quantize_measured
 
     if data is not None:
-        held_out = load_labeled(data).evaluation_split.sample(5000)
-    elif checkpoint is not None:
+        return load_labeled(data).evaluation_split.sample(5000)
+    if checkpoint is not None:
         from edgelstm.train.checkpoint import load_held_out
 
-        held_out = load_held_out(checkpoint)
-    else:
-        held_out = None
-    if not held_out:
-        raise typer.BadParameter("give labeled texts to measure int8 recipes on", param_hint="--data")
-    winner, table = quantize_measured(fp32, output, held_out.texts, held_out.labels,
-                                      recipe=recipe, budget=budget / 100)
-    _print_recipes(table, winner.name)
-    typer.echo(output)
+        return load_held_out(checkpoint)
+    return None
+
+
+def _recipe(recipe: Optional[str], activation_int8: bool) -> str:
+    from edgelstm.export.quantize import ACTIVATION_RECIPES, DEFAULT_RECIPE
+
+    chosen = recipe or DEFAULT_RECIPE
+    if chosen in {r.name for r in ACTIVATION_RECIPES} and not activation_int8:
+        raise typer.BadParameter(f"{chosen} makes answers depend on the batch; add --activation-int8 to allow it",
+                                 param_hint="--recipe")
+    return chosen
 
 
 def _print_recipes(table, winner: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    if not table:
+        return
     fp32 = table[0]
-    view = Table(title="int8 recipes (one thread; * chosen)")
-    for column in ("recipe", "size", "of fp32", "batch-1 ms", "p99 ms", "texts/s (batch 64)", "accuracy", "agreement"):
-        view.add_column(column, justify="left" if column == "recipe" else "right")
+    view = Table(title="int8 measured (one thread; reported only, the recipe is fixed)")
+    for column in ("model", "size", "of fp32", "batch-1 ms", "p99 ms", "texts/s (batch 64)", "accuracy", "agreement"):
+        view.add_column(column, justify="left" if column == "model" else "right")
     for m in table:
-        view.add_row(("* " if m.name == winner else "") + m.name, f"{m.size_bytes / 1024:.0f} KiB",
+        view.add_row(m.name, f"{m.size_bytes / 1024:.0f} KiB",
                      f"{m.size_bytes / fp32.size_bytes:.0%}", f"{m.latency_ms:.3f}", f"{m.latency_p99_ms:.3f}",
                      f"{m.throughput:.0f}", f"{m.accuracy:.2%}", f"{m.agreement:.2%}")
     Console(stderr=True, width=120).print(view)
@@ -144,18 +153,28 @@ def _print_recipes(table, winner: str) -> None:
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="A model.pt written by edgelstm train.")],
     outdir: Annotated[Path, typer.Option("--output", "-o", help="Folder for model.onnx.")] = Path("."),
-    int8: Annotated[bool, typer.Option(help="Also write model.int8.onnx, by the best measured recipe.")] = False,
+    int8: Annotated[bool, typer.Option(help="Also write model.int8.onnx (weight-only int8 unless --recipe).")] = False,
     recipe: RecipeOption = None,
+    activation_int8: ActivationInt8Option = False,
     data: DataOption = None,
     budget: BudgetOption = 0.3,
+    timings: TimingsOption = False,
 ) -> None:
-    """Export a checkpoint to OUTDIR/model.onnx, validated against PyTorch before it is written."""
+    """Export a checkpoint to OUTDIR/model.onnx, validated against PyTorch before it is written.
+
+    The same checkpoint (and data) always gives the same bytes.
+    """
     from edgelstm.export import export_checkpoint
 
-    exported = export_checkpoint(checkpoint, outdir)
-    typer.echo(exported)
-    if int8 or recipe:
-        _int8(exported, exported.with_name("model.int8.onnx"), checkpoint, data, recipe, budget)
+    int8 = int8 or recipe is not None
+    chosen = _recipe(recipe, activation_int8)
+    held_out = _held_out(checkpoint, data) if int8 else None
+    written, table = export_checkpoint(
+        checkpoint, outdir, int8=int8, texts=held_out.texts if held_out else (),
+        labels=held_out.labels if held_out else (), recipe=chosen, budget=budget / 100, timings=timings)
+    _print_recipes(table, chosen)
+    for path in written:
+        typer.echo(path)
 
 
 @app.command()
@@ -165,14 +184,27 @@ def quantize(
     data: DataOption = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Default: MODEL with .int8.onnx.")] = None,
     recipe: RecipeOption = None,
+    activation_int8: ActivationInt8Option = False,
     budget: BudgetOption = 0.3,
+    timings: TimingsOption = False,
 ) -> None:
-    """Write an int8 model: the smallest recipe that keeps fp32's speed and accuracy here."""
+    """Write an int8 model (weight-only by default: same answer alone or in any batch). Needs no torch."""
     from edgelstm import Classifier
+    from edgelstm.export.files import publish, staging_folder
+    from edgelstm.export.quantize import quantize_checked
 
     Classifier.load(model)  # a clear error for a missing or foreign file, before any work
-    _int8(model, output or model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx"),
-          None, data, recipe, budget)
+    chosen = _recipe(recipe, activation_int8)
+    held_out = _held_out(None, data)
+    target = output or model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx")
+    with staging_folder(target.parent) as staging:
+        staged = staging / "model.int8.onnx"
+        _, table = quantize_checked(model, staged, held_out.texts if held_out else (),
+                                    held_out.labels if held_out else (), recipe=chosen, budget=budget / 100,
+                                    timings=timings)
+        publish({target: staged})
+    _print_recipes(table, chosen)
+    typer.echo(target)
 
 
 @app.command()

@@ -3,32 +3,71 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
-from edgelstm.train.checkpoint import atomic_write, load_model
+from importlib import import_module
+from typing import Any
 
-from .graph import OPSET, build_onnx
-from .quantize import RECIPES, QuantizationError, quantize_measured
-from .validate import ATOL, ExportValidationError, validate_onnx
+from .files import publish, staging_folder
+from .quantize import (
+    ACCURACY_BUDGET, DEFAULT_RECIPE, RECIPES, Measurement, QuantizationError, quantize_checked,
+)
 
 __all__ = [
-    "ATOL", "OPSET", "RECIPES", "ExportValidationError", "QuantizationError", "build_onnx",
-    "export_checkpoint", "quantize_measured", "validate_onnx",
+    "ATOL", "OPSET", "RECIPES", "DEFAULT_RECIPE", "ExportValidationError", "QuantizationError", "build_onnx",
+    "export_checkpoint", "quantize_checked", "validate_onnx",
 ]
 
 log = logging.getLogger(__name__)
 
+# torch-needing parts load on first use, so `edgelstm quantize` (onnx only) never imports torch
+_LAZY = {"OPSET": ".graph", "build_onnx": ".graph", "ATOL": ".validate", "ExportValidationError": ".validate",
+         "validate_onnx": ".validate"}
 
-def export_checkpoint(checkpoint: str | Path, outdir: str | Path) -> Path:
-    """Write ``outdir/model.onnx`` from a ``.pt`` checkpoint; validated before it is in place."""
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def export_checkpoint(
+    checkpoint: str | Path,
+    outdir: str | Path,
+    *,
+    int8: bool = False,
+    texts: Sequence[str] = (),
+    labels: Sequence[str] = (),
+    recipe: str = DEFAULT_RECIPE,
+    budget: float = ACCURACY_BUDGET,
+    timings: bool = False,
+) -> tuple[list[Path], list[Measurement]]:
+    """Write ``outdir/model.onnx`` (and ``model.int8.onnx``) from a ``.pt`` checkpoint.
+
+    Both files are built and checked in a staging folder and put in place together, so a
+    folder never holds a model.onnx and model.int8.onnx of different exports. Same checkpoint,
+    same bytes. Returns the written paths and (with ``timings``) the measured table.
+    """
+    from edgelstm.train.checkpoint import load_model
+
+    from .graph import build_onnx
+    from .validate import ATOL, validate_onnx
+
     model = load_model(Path(checkpoint))
     proto = build_onnx(model)
-    target = Path(outdir) / "model.onnx"
-
-    def write_validated(tmp: Path) -> None:
-        tmp.write_bytes(proto.SerializeToString())
-        worst = validate_onnx(model, tmp)
+    outdir = Path(outdir)
+    table: list[Measurement] = []
+    with staging_folder(outdir) as staging:
+        fp32 = staging / "model.onnx"
+        fp32.write_bytes(proto.SerializeToString())
+        worst = validate_onnx(model, fp32)
         log.info("validated against PyTorch: max difference %.2e (ATOL %g)", worst, ATOL)
-
-    atomic_write(target, write_validated)
-    return target
+        staged = {outdir / "model.onnx": fp32}
+        if int8:
+            quantized = staging / "model.int8.onnx"
+            _, table = quantize_checked(fp32, quantized, texts, labels, recipe=recipe, budget=budget,
+                                        timings=timings)
+            staged[outdir / "model.int8.onnx"] = quantized
+        publish(staged)
+    return list(staged), table

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .config import INPUTS, METADATA_KEY, OUTPUTS, ModelConfig
+from .config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, ModelConfig
 from .errors import DataError, ModelError
 from .tokenizer import Tokenizer, pad_batch
 
@@ -67,11 +67,19 @@ class OnnxBackend:
         except ModelError as exc:
             raise ModelError(f"{path}: {exc}") from None
         names = [i.name for i in self.session.get_inputs()]
-        if names != [spec.name for spec in INPUTS]:
+        expected = [spec.name for spec in INPUTS]
+        # format 2 lstm models also take the recurrent state; format 1 models never do
+        self.has_state = self.config.arch == "lstm" and self.config.format_version >= 2
+        if self.has_state:
+            expected += [spec.name for spec in STATE_INPUTS]
+        if names != expected:
             raise ModelError(f"{path}: unexpected model inputs {names}")
 
     def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         feed = {INPUTS[0].name: input_ids, INPUTS[1].name: lengths}
+        if self.has_state:  # a whole text starts from zero state
+            zeros = np.zeros((input_ids.shape[0], self.config.hidden), np.float32)
+            feed.update({spec.name: zeros for spec in STATE_INPUTS})
         return self.session.run([OUTPUTS[0].name], feed)[0]
 
 
