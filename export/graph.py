@@ -4,7 +4,8 @@ The graph is written to run exactly alike in every ONNX runtime (onnxruntime, Op
 no ``sequence_lens`` (OpenVINO mishandles it for ``Y_h`` on padded batches, tract refuses a
 non-constant one), the initial state always given, the state at each text's last real token
 read from ``Y`` at ``lengths - 1`` (GatherElements), and the BiLSTM's backward direction a
-forward LSTM between two ``ReverseSequence`` nodes (which reverse only each row's real steps).
+forward LSTM between two reversals of each row's real steps (GatherElements; tract has no
+``ReverseSequence``).
 Writing the ~40 nodes here keeps the graph small, and ``validate`` proves it equal to PyTorch.
 """
 
@@ -98,16 +99,37 @@ def _dense(g: _Graph, layer: torch.nn.Linear, x: str, name: str) -> str:
     return g.op("Add", [g.op("MatMul", [x, weight], f"{name}.matmul"), bias], name)
 
 
-def _masked_pooling(g: _Graph, y: str, input_ids: str, lengths: str) -> str:
-    """Max and mean over each text's real steps: Y (T, 2, B, H) -> (B, 4H)."""
-    seq = g.op("Transpose", [y], "seq.btdh", perm=[2, 0, 1, 3])  # (B, T, 2, H)
-    seq = g.op("Reshape", [seq, g.const("shape.bt_", np.array([0, 0, -1], np.int64))], "seq")  # (B, T, 2H)
+def _real_steps(g: _Graph, input_ids: str, lengths: str) -> tuple[str, str]:
+    """Positions (1, T) and the mask (B, T) of each text's real steps."""
     steps = g.op("Gather", [g.op("Shape", [input_ids], "ids.shape"), g.const("one", np.array(1, np.int64))], "steps")
     positions = g.op("Range", [g.const("zero", np.array(0, np.int64)), steps, "one"], "positions")  # (T,)
-    axis_1 = g.const("axis_1", np.array([1], np.int64))
-    mask = g.op("Less", [g.op("Unsqueeze", [positions, g.const("axis_0", np.array([0], np.int64))], "positions.1t"),
-                         g.op("Unsqueeze", [lengths, axis_1], "lengths.b1")], "mask")  # (B, T)
-    mask = g.op("Unsqueeze", [mask, g.const("axis_2", np.array([2], np.int64))], "mask.bt1")  # (B, T, 1)
+    positions = g.op("Unsqueeze", [positions, g.const("axis_0", np.array([0], np.int64))], "positions.1t")
+    mask = g.op("Less", [positions, g.op("Unsqueeze", [lengths, g.const("axis_1", np.array([1], np.int64))],
+                                         "lengths.b1")], "mask")  # (B, T)
+    return positions, mask
+
+
+def _reversal_index(g: _Graph, positions: str, mask: str) -> str:
+    """(B, T, 1): for each row, step t reads step lengths-1-t on real steps, itself on padding."""
+    last = g.op("Sub", ["lengths.b1", "one"], "last.b1")  # (B, 1)
+    index = g.op("Where", [mask, g.op("Sub", [last, positions], "reversed_positions"), positions],
+                 "reversed_index")  # (B, T)
+    return g.op("Unsqueeze", [index, "axis_2"], "reversed_index.bt1")
+
+
+def _reverse_real_steps(g: _Graph, x: str, index: str, name: str) -> str:
+    """(B, T, W) -> (B, T, W) with each row's real steps reversed, padding left in place.
+
+    ONNX ReverseSequence would do it, but tract (0.23) cannot run it; GatherElements runs everywhere.
+    """
+    index = g.op("Expand", [index, g.op("Shape", [x], f"{name}.shape")], f"{name}.index")  # (B, T, W)
+    return g.op("GatherElements", [x, index], name, axis=1)
+
+
+def _masked_pooling(g: _Graph, seq: str, mask: str, lengths: str) -> str:
+    """Max and mean over each text's real steps: (B, T, 2H) -> (B, 4H)."""
+    axis_1 = "axis_1"
+    mask = g.op("Unsqueeze", [mask, "axis_2"], "mask.bt1")  # (B, T, 1)
     lowest = g.const("minus_inf", np.array(-np.inf, np.float32))
     largest = g.op("ReduceMax", [g.op("Where", [mask, seq, lowest], "seq.masked")], "pool.max",
                    axes=[1], keepdims=0)  # (B, 2H)
@@ -148,16 +170,24 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
             g.op("Squeeze", [state, axis_0], spec.name)  # (B, H)
         features = _at_last_real_step(g, y, lengths, hidden)  # (B, H)
     else:
+        # the backward direction: a forward LSTM over each row's real steps reversed, reversed back
         zeros = _zero_state(g, input_ids, hidden)
-        y_forward = _forward_lstm(g, model.lstm, "", "lstm.forward", x, zeros, zeros)  # (T, 1, B, H)
-        reversed_x = g.op("ReverseSequence", [x, lengths], "embedded.reversed", batch_axis=1, time_axis=0)
-        y_reversed = _forward_lstm(g, model.lstm, "_reverse", "lstm.backward", reversed_x, zeros, zeros)
+        positions, mask = _real_steps(g, input_ids, lengths)
+        g.const("axis_2", np.array([2], np.int64))
         axis_1 = g.const("axis.1d", np.array([1], np.int64))
-        y_backward = g.op("ReverseSequence", [g.op("Squeeze", [y_reversed, axis_1], "lstm.backward.tbh"), lengths],
-                          "lstm.backward.unreversed", batch_axis=1, time_axis=0)  # (T, B, H)
-        y_backward = g.op("Unsqueeze", [y_backward, axis_1], "lstm.backward.t1bh")
-        y = g.op("Concat", [y_forward, y_backward], "lstm.Y", axis=1)  # (T, 2, B, H)
-        features = _masked_pooling(g, y, input_ids, lengths)  # (B, 4H)
+        reversal = _reversal_index(g, positions, mask)  # (B, T, 1)
+
+        def batch_major(y: str, name: str) -> str:  # Y (T, 1, B, H) -> (B, T, H)
+            return g.op("Transpose", [g.op("Squeeze", [y, axis_1], f"{name}.tbh")], f"{name}.bth", perm=[1, 0, 2])
+
+        y_forward = batch_major(_forward_lstm(g, model.lstm, "", "lstm.forward", x, zeros, zeros), "lstm.forward")
+        reversed_x = _reverse_real_steps(g, embedded, reversal, "embedded.reversed")  # (B, T, E)
+        reversed_x = g.op("Transpose", [reversed_x], "embedded.reversed.tbe", perm=[1, 0, 2])  # (T, B, E)
+        y_reversed = batch_major(_forward_lstm(g, model.lstm, "_reverse", "lstm.backward", reversed_x, zeros, zeros),
+                                 "lstm.backward")
+        y_backward = _reverse_real_steps(g, y_reversed, reversal, "lstm.backward.unreversed")
+        seq = g.op("Concat", [y_forward, y_backward], "seq", axis=2)  # (B, T, 2H): forward then backward
+        features = _masked_pooling(g, seq, mask, lengths)  # (B, 4H)
     probabilities, logits = (spec.name for spec in OUTPUTS)
     _head(g, model.head, features, logits)  # (B, outputs)
     if config.num_outputs == 1:
