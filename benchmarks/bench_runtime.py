@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from edgelstm.data import load_labeled
-from edgelstm.export.bench import run_benchmark, to_markdown
+from edgelstm.bench import run_benchmark, to_markdown
 
 
 def targets(results) -> list[tuple[str, str, bool]]:

@@ -139,12 +139,12 @@ def _print_recipes(table, winner: str) -> None:
         return
     fp32 = table[0]
     view = Table(title="int8 measured (one thread; reported only, the recipe is fixed)")
-    for column in ("model", "size", "of fp32", "batch-1 ms", "p99 ms", "texts/s (batch 64)", "accuracy", "agreement"):
+    for column in ("model", "size", "of fp32", "batch-1 ms", "p99 ms", "texts/s (batch 64)", "accuracy"):
         view.add_column(column, justify="left" if column == "model" else "right")
     for m in table:
         view.add_row(m.name, f"{m.size_bytes / 1024:.0f} KiB",
-                     f"{m.size_bytes / fp32.size_bytes:.0%}", f"{m.latency_ms:.3f}", f"{m.latency_p99_ms:.3f}",
-                     f"{m.throughput:.0f}", f"{m.accuracy:.2%}", f"{m.agreement:.2%}")
+                     f"{m.size_bytes / fp32.size_bytes:.0%}", f"{m.latency_p50_ms:.3f}", f"{m.latency_p99_ms:.3f}",
+                     f"{m.throughput:.0f}", f"{m.accuracy:.2%}")
     Console(stderr=True, width=120).print(view)
 
 
@@ -288,7 +288,7 @@ def bench(
 ) -> None:
     """Measure models side by side (latency, throughput, size, accuracy); prints a markdown table."""
     from edgelstm.data import load_labeled
-    from edgelstm.export.bench import run_benchmark, to_markdown
+    from edgelstm.bench import run_benchmark, to_markdown
     split = load_labeled(data).evaluation_split
     if limit:
         split = split.sample(limit)

@@ -7,11 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .files import publish, staging_folder
+
+if TYPE_CHECKING:
+    from edgelstm.bench import BenchResult
 from .quantize import (
-    ACCURACY_BUDGET, DEFAULT_RECIPE, RECIPES, Measurement, QuantizationError, quantize_checked,
+    ACCURACY_BUDGET, DEFAULT_RECIPE, RECIPES, QuantizationError, quantize_checked,
 )
 
 __all__ = [
@@ -42,7 +45,7 @@ def export_checkpoint(
     recipe: str = DEFAULT_RECIPE,
     budget: float = ACCURACY_BUDGET,
     timings: bool = False,
-) -> tuple[list[Path], list[Measurement]]:
+) -> tuple[list[Path], list[BenchResult]]:
     """Write ``outdir/model.onnx`` (and ``model.int8.onnx``) from a ``.pt`` checkpoint.
 
     Both files are built and checked in a staging folder and put in place together, so a
@@ -57,7 +60,7 @@ def export_checkpoint(
     model = load_model(Path(checkpoint))
     proto = build_onnx(model)
     outdir = Path(outdir)
-    table: list[Measurement] = []
+    table: list[BenchResult] = []
     with staging_folder(outdir) as staging:
         fp32 = staging / "model.onnx"
         fp32.write_bytes(proto.SerializeToString())

@@ -21,12 +21,10 @@ No timing decides anything here: the recipe is fixed by rule; timings are only r
 from __future__ import annotations
 
 import logging
-import statistics
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -35,15 +33,17 @@ from onnx import helper, numpy_helper
 from edgelstm.config import METADATA_KEY, ModelConfig
 from edgelstm.errors import EdgelstmError
 
+if TYPE_CHECKING:
+    from edgelstm.bench import BenchResult
+
 __all__ = [
-    "RECIPES", "ACTIVATION_RECIPES", "DEFAULT_RECIPE", "Recipe", "Measurement", "QuantizationError",
-    "quantize", "measure", "quantize_checked", "is_int8",
+    "RECIPES", "ACTIVATION_RECIPES", "DEFAULT_RECIPE", "Recipe", "QuantizationError", "quantize",
+    "quantize_checked", "is_int8",
 ]
 
 log = logging.getLogger(__name__)
 
 ACCURACY_BUDGET = 0.003  # int8 may lose at most 0.3 accuracy points against fp32
-LATENCY_RUNS = 300
 MEASURE_THREADS = 1  # timings are per thread, comparable across machines and runs
 
 
@@ -72,17 +72,6 @@ ACTIVATION_RECIPES = (
 )
 RECIPES_BY_NAME = {r.name: r for r in RECIPES + ACTIVATION_RECIPES}
 _QUANTIZED_OPS = {"DequantizeLinear", "DynamicQuantizeLSTM", "MatMulInteger", "DynamicQuantizeLinear"}
-
-
-@dataclass
-class Measurement:
-    name: str
-    size_bytes: int
-    latency_ms: float  # batch 1, tokenize + infer, median-length text, median of runs
-    latency_p99_ms: float
-    throughput: float  # texts/s at batch 64, length-bucketed, inference only
-    accuracy: float
-    agreement: float  # share of labels equal to fp32's
 
 
 def is_int8(proto: onnx.ModelProto, config: ModelConfig) -> bool:
@@ -187,43 +176,6 @@ def quantize(fp32_path: Path, output: Path, recipe: Recipe, report: dict[str, An
     Path(output).write_bytes(proto.SerializeToString())
 
 
-def measure(
-    models: dict[str, Path], texts: Sequence[str], labels: Sequence[str], rounds: int = 5
-) -> list[Measurement]:
-    """Size, speed and accuracy of each model file, the first being the fp32 reference.
-
-    Timings are interleaved (see ``interleaved_latencies``). They are reported, never used to choose.
-    """
-    from edgelstm.classifier import Classifier
-
-    from .timing import interleaved_latencies, median_length_text
-
-    classifiers = {name: Classifier.load(path, threads=MEASURE_THREADS) for name, path in models.items()}
-    first = next(iter(classifiers.values()))
-    probe = median_length_text(first, texts)
-    latencies = dict(zip(models, interleaved_latencies(list(classifiers.values()), probe, LATENCY_RUNS, rounds)))
-    sequences = first.encode(texts)
-    throughput = dict.fromkeys(models, 0.0)
-    predicted = {}
-    for _ in range(2):  # the better of two passes, interleaved like the latencies
-        for name, classifier in classifiers.items():
-            start = time.perf_counter()
-            predicted[name] = classifier.predict_ids(sequences, batch_size=64).argmax(axis=1)
-            throughput[name] = max(throughput[name], len(texts) / (time.perf_counter() - start))
-    reference = predicted[next(iter(models))]
-    targets = np.array([first.labels.index(label) for label in labels])
-    return [
-        Measurement(
-            name=name, size_bytes=Path(path).stat().st_size,
-            latency_ms=statistics.median(latencies[name]),
-            latency_p99_ms=float(np.percentile(latencies[name], 99)),
-            throughput=throughput[name], accuracy=float((predicted[name] == targets).mean()),
-            agreement=float((predicted[name] == reference).mean()),
-        )
-        for name, path in models.items()
-    ]
-
-
 def _accuracy(path: Path, sequences: list[list[int]], targets: np.ndarray) -> tuple[float, np.ndarray]:
     from edgelstm.classifier import Classifier
 
@@ -240,7 +192,7 @@ def quantize_checked(
     recipe: str = DEFAULT_RECIPE,
     budget: float = ACCURACY_BUDGET,
     timings: bool = True,
-) -> tuple[Recipe, list[Measurement]]:
+) -> tuple[Recipe, list[BenchResult]]:
     """Write ``recipe``'s int8 model to ``output``, checked on labeled texts.
 
     With texts, the int8 model must stay within ``budget`` accuracy of fp32 (deterministic:
@@ -274,5 +226,10 @@ def quantize_checked(
                     f"(budget {100 * budget:.2f}) on {len(texts)} texts; keep the fp32 model"
                 )
             quantize(fp32_path, candidate, chosen, report)
-        table = measure({"fp32": Path(fp32_path), recipe: candidate}, texts, labels) if timings and texts else []
+        table: list[BenchResult] = []
+        if timings and texts:  # the one measuring path, edgelstm.bench; reported, never used to choose
+            from edgelstm.bench import run_benchmark
+
+            table = run_benchmark([Path(fp32_path), candidate], texts, labels, threads=MEASURE_THREADS,
+                                  cold_start=False)[0]
     return chosen, table

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgelstm.classifier import Classifier
+from .classifier import Classifier
 
 from .timing import interleaved_latencies, median_length_text
 

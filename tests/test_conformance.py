@@ -3,13 +3,12 @@ default int8 recipe, both architectures, batch 1 and padded mixed-length batches
 
 import numpy as np
 import pytest
-
 from edgelstm import Classifier
 from edgelstm.tokenizer import pad_batch
 
 onnx = pytest.importorskip("onnx")
 
-from edgelstm.export.quantize import DEFAULT_RECIPE, RECIPES_BY_NAME, quantize  # noqa: E402
+from edgelstm.export.quantize import DEFAULT_RECIPE, RECIPES_BY_NAME, quantize
 
 TOLERANCE = 1e-5  # largest |runtime - onnxruntime-Python| on any output
 

@@ -80,7 +80,8 @@ def test_checked_quantization_records_accuracy_not_timings(trained, reviews, tmp
     output = tmp_path / "model.int8.onnx"
     texts, labels = reviews.texts[:300], reviews.labels[:300]
     recipe, table = quantize_checked(trained["lstm"][1], output, texts, labels)
-    assert recipe == RECIPES[0] and [m.name for m in table] == ["fp32", RECIPES[0].name]
+    assert recipe == RECIPES[0]
+    assert [m.name for m in table] == ["onnxruntime fp32", f"onnxruntime int8 ({RECIPES[0].name})"]
     quantization = Classifier.load(output).config.quantization
     assert quantization["validation_texts"] == 300 and quantization["batch_invariant"] is True
     assert "measurements" not in quantization and "latency_ms" not in str(quantization)
