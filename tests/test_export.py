@@ -128,3 +128,19 @@ def test_two_int8_exports_are_the_same_bytes(trained, tmp_path, arch):
     for name in ("model.onnx", "model.int8.onnx"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["model.int8.onnx", "model.onnx"]
+
+
+def test_concurrent_exports_into_one_folder_leave_a_matching_pair(trained, tmp_path):
+    """Two checkpoints exported at once into one folder: model.onnx and model.int8.onnx agree."""
+    import subprocess
+    import sys
+
+    from edgelstm import Classifier
+
+    runs = [subprocess.Popen([sys.executable, "-m", "edgelstm.cli", "export", str(trained[arch][0]), "-o",
+                              str(tmp_path), "--int8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for arch in ("lstm", "bilstm")]
+    assert all(run.wait() == 0 for run in runs)
+    fp32, int8 = Classifier.load(tmp_path / "model.onnx"), Classifier.load(tmp_path / "model.int8.onnx")
+    assert fp32.config.arch == int8.config.arch
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.int8.onnx", "model.onnx"]  # no scratch left

@@ -121,3 +121,25 @@ def test_invariance_detects_a_batch_dependent_model(trained, reviews, tmp_path):
     quantize(trained["lstm"][1], path, ACTIVATION_RECIPES[1])
     result = batch_invariance(path, Classifier.load(path).encode(reviews.texts[:300]))
     assert result.worst > INVARIANCE_TOLERANCE
+
+
+def test_quantize_and_bench_need_no_torch(tmp_path):
+    """`edgelstm quantize` needs onnx only, `edgelstm bench` onnxruntime only (tiny test model)."""
+    from pathlib import Path
+
+    tiny = Path(__file__).parent / "data" / "tiny-lstm.onnx"
+    block_torch = (
+        "import sys\n"
+        "class BlockTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ImportError('torch is blocked in this test')\n"
+        "sys.meta_path.insert(0, BlockTorch())\n"
+        "from edgelstm.cli import main\n"
+        f"sys.argv = ['edgelstm', 'quantize', {str(tiny)!r}, '-o', {str(tmp_path / 'tiny.int8.onnx')!r}]\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", block_torch], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert Classifier.load(tmp_path / "tiny.int8.onnx").config.quantization["batch_invariant"] is True
+    import edgelstm.bench  # noqa: F401 - the measuring module lives in the runtime room
