@@ -317,6 +317,8 @@ def info(
         "vocabulary": f"{config.vocab_size} ids ({len(config.vocabulary)} words), tokenizer {config.tokenizer}",
         "max length": f"{config.max_len} tokens (the last ones are kept)",
         "int8 recipe": quantization.get("recipe", {}).get("name", "none (fp32)"),
+        **({"batch-invariant int8": "yes" if quantization.get("batch_invariant") else
+            "NO: answers depend on the batch"} if quantization else {}),
         "format version": str(config.format_version),
     }
     for key, value in sorted(config.metrics.items()):
