@@ -138,9 +138,10 @@ def test_concurrent_exports_into_one_folder_leave_a_matching_pair(trained, tmp_p
     from edgelstm import Classifier
 
     runs = [subprocess.Popen([sys.executable, "-m", "edgelstm.cli", "export", str(trained[arch][0]), "-o",
-                              str(tmp_path), "--int8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                              str(tmp_path), "--int8"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             for arch in ("lstm", "bilstm")]
-    assert all(run.wait() == 0 for run in runs)
+    errors = [run.communicate()[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], errors
     fp32, int8 = Classifier.load(tmp_path / "model.onnx"), Classifier.load(tmp_path / "model.int8.onnx")
     assert fp32.config.arch == int8.config.arch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.int8.onnx", "model.onnx"]  # no scratch left
