@@ -125,8 +125,8 @@ def _check_output_checkpoint(output: Path, inputs: list[Optional[Path]], resume:
 
     try:
         load_checkpoint(output)
-    except ModelError:
-        raise InputError(f"{output}: exists and is not an edgelstm checkpoint; refusing to overwrite it") from None
+    except ModelError as exc:
+        raise InputError(f"{output}: exists and is not an edgelstm checkpoint; refusing to overwrite it") from exc
     log.warning("%s: overwriting the existing checkpoint", output)
 
 
@@ -141,9 +141,15 @@ def _labeled_split(data: Path, **options):
     return split
 
 
-RecipeOption = Annotated[Optional[str], typer.Option(help="Force an int8 recipe instead of measuring all.")]
-DataOption = Annotated[Optional[Path], typer.Option(help="Labeled texts to judge int8 recipes on (its test split if it has one).")]
+RecipeOption = Annotated[Optional[str], typer.Option(
+    help="int8 recipe. Default weights-s8: weight-only, answers independent of batch and threads.")]
+ActivationInt8Option = Annotated[bool, typer.Option(
+    "--activation-int8",
+    help="Allow onnxruntime's dynamic recipes (dynamic-*), which quantize activations per batch: "
+         "a text's answer then depends on the other texts in its batch. Never chosen by default.")]
+DataOption = Annotated[Optional[Path], typer.Option(help="Labeled texts to check int8 accuracy on (its test split if it has one).")]
 BudgetOption = Annotated[float, typer.Option(min=0.0, help="Accuracy points int8 may lose against fp32.")]
+TimingsOption = Annotated[bool, typer.Option(help="Also measure and print fp32 vs int8 speed (reported, never used to choose).")]
 
 
 def _judging_texts(checkpoint: Optional[Path], data: Optional[Path]):
@@ -160,31 +166,34 @@ def _judging_texts(checkpoint: Optional[Path], data: Optional[Path]):
             return held_out
         raise typer.BadParameter(
             f"{checkpoint} keeps no validation texts (only `edgelstm train --keep-validation-texts` "
-            "stores them); give labeled texts to measure int8 recipes on", param_hint="--data")
-    raise typer.BadParameter("give labeled texts to measure int8 recipes on", param_hint="--data")
+            "stores them); give labeled texts to check int8 accuracy on", param_hint="--data")
+    raise typer.BadParameter("give labeled texts to check int8 accuracy on", param_hint="--data")
 
 
-def _int8(fp32: Path, output: Path, held_out, recipe: Optional[str], budget: float) -> None:
-    from edgelstm.export.quantize import quantize_measured
+def _recipe(recipe: Optional[str], activation_int8: bool) -> str:
+    from edgelstm.export.quantize import ACTIVATION_RECIPES, DEFAULT_RECIPE
 
-    winner, table = quantize_measured(fp32, output, held_out.texts, held_out.labels,
-                                      recipe=recipe, budget=budget / 100)
-    _print_recipes(table, winner.name)
-    typer.echo(output)
+    chosen = recipe or DEFAULT_RECIPE
+    if chosen in {r.name for r in ACTIVATION_RECIPES} and not activation_int8:
+        raise typer.BadParameter(f"{chosen} makes answers depend on the batch; add --activation-int8 to allow it",
+                                 param_hint="--recipe")
+    return chosen
 
 
 def _print_recipes(table, winner: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    if not table:
+        return
     fp32 = table[0]
-    view = Table(title="int8 recipes (one thread; * chosen)")
-    for column in ("recipe", "size", "of fp32", "batch-1 ms", "p99 ms", "texts/s (batch 64)", "accuracy", "agreement"):
-        view.add_column(column, justify="left" if column == "recipe" else "right")
+    view = Table(title="int8 measured (one thread; reported only, the recipe is fixed)")
+    for column in ("model", "size", "of fp32", "batch-1 ms", "p99 ms", "texts/s (batch 64)", "accuracy"):
+        view.add_column(column, justify="left" if column == "model" else "right")
     for m in table:
-        view.add_row(("* " if m.name == winner else "") + m.name, f"{m.size_bytes / 1024:.0f} KiB",
-                     f"{m.size_bytes / fp32.size_bytes:.0%}", f"{m.latency_ms:.3f}", f"{m.latency_p99_ms:.3f}",
-                     f"{m.throughput:.0f}", f"{m.accuracy:.2%}", f"{m.agreement:.2%}")
+        view.add_row(m.name, f"{m.size_bytes / 1024:.0f} KiB",
+                     f"{m.size_bytes / fp32.size_bytes:.0%}", f"{m.latency_p50_ms:.3f}", f"{m.latency_p99_ms:.3f}",
+                     f"{m.throughput:.0f}", f"{m.accuracy:.2%}")
     Console(stderr=True, width=120).print(view)
 
 
@@ -193,19 +202,28 @@ def _print_recipes(table, winner: str) -> None:
 def export(
     checkpoint: Annotated[Path, typer.Argument(help="A model.pt written by edgelstm train.")],
     outdir: Annotated[Path, typer.Option("--output", "-o", help="Folder for model.onnx.")] = Path("."),
-    int8: Annotated[bool, typer.Option(help="Also write model.int8.onnx, by the best measured recipe.")] = False,
+    int8: Annotated[bool, typer.Option(help="Also write model.int8.onnx (weight-only int8 unless --recipe).")] = False,
     recipe: RecipeOption = None,
+    activation_int8: ActivationInt8Option = False,
     data: DataOption = None,
     budget: BudgetOption = 0.3,
+    timings: TimingsOption = False,
 ) -> None:
-    """Export a checkpoint to OUTDIR/model.onnx, validated against PyTorch before it is written."""
+    """Export a checkpoint to OUTDIR/model.onnx, validated against PyTorch before it is written.
+
+    The same checkpoint (and data) always gives the same bytes.
+    """
     from edgelstm.export import export_checkpoint
 
-    held_out = _judging_texts(checkpoint, data) if int8 or recipe else None  # fail before any work
-    exported = export_checkpoint(checkpoint, outdir)
-    typer.echo(exported)
-    if held_out is not None:
-        _int8(exported, exported.with_name("model.int8.onnx"), held_out, recipe, budget)
+    int8 = int8 or recipe is not None
+    chosen = _recipe(recipe, activation_int8)
+    held_out = _judging_texts(checkpoint, data) if int8 else None  # fail before any work
+    written, table = export_checkpoint(
+        checkpoint, outdir, int8=int8, texts=held_out.texts if held_out else (),
+        labels=held_out.labels if held_out else (), recipe=chosen, budget=budget / 100, timings=timings)
+    _print_recipes(table, chosen)
+    for path in written:
+        typer.echo(path)
 
 
 @app.command()
@@ -215,14 +233,26 @@ def quantize(
     data: DataOption = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Default: MODEL with .int8.onnx.")] = None,
     recipe: RecipeOption = None,
+    activation_int8: ActivationInt8Option = False,
     budget: BudgetOption = 0.3,
+    timings: TimingsOption = False,
 ) -> None:
-    """Write an int8 model: the smallest recipe that keeps fp32's speed and accuracy here."""
+    """Write an int8 model (weight-only by default: same answer alone or in any batch). Needs no torch."""
     from edgelstm import Classifier
+    from edgelstm.files import publish, staging_folder
+    from edgelstm.export.quantize import quantize_checked
 
     Classifier.load(model)  # a clear error for a missing or foreign file, before any work
-    _int8(model, output or model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx"),
-          _judging_texts(None, data), recipe, budget)
+    chosen = _recipe(recipe, activation_int8)
+    held_out = _judging_texts(None, data)
+    target = output or model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx")
+    with staging_folder(target.parent) as staging:
+        staged = staging / "model.int8.onnx"
+        _, table = quantize_checked(model, staged, held_out.texts, held_out.labels, recipe=chosen,
+                                    budget=budget / 100, timings=timings)
+        publish({target: staged})
+    _print_recipes(table, chosen)
+    typer.echo(target)
 
 
 @app.command()
@@ -305,7 +335,7 @@ def bench(
     cold_start: Annotated[bool, typer.Option(help="Also time `edgelstm predict` in a fresh process.")] = True,
 ) -> None:
     """Measure models side by side (latency, throughput, size, accuracy); prints a markdown table."""
-    from edgelstm.export.bench import run_benchmark, to_markdown
+    from edgelstm.bench import run_benchmark, to_markdown
 
     split = _labeled_split(data)
     if limit:
@@ -342,6 +372,8 @@ def info(
         "vocabulary": f"{config.vocab_size} ids ({len(config.vocabulary)} words), tokenizer {config.tokenizer}",
         "max length": f"{config.max_len} tokens (the last ones are kept)",
         "int8 recipe": str((quantization.get("recipe") or {}).get("name", "?")) if quantization else "none (fp32)",
+        **({"batch-invariant int8": "yes" if quantization.get("batch_invariant") else
+            "NO: answers depend on the batch"} if quantization else {}),
         "format version": str(config.format_version),
     }
     # Training's metrics are the fp32 model's (an int8 file inherits them); int8's own are the
@@ -349,13 +381,10 @@ def info(
     trained = "fp32 model" if quantization else "this model"
     for key, value in sorted(config.metrics.items()):
         rows[f"{key} ({trained})"] = f"{value:.4f}" if isinstance(value, float) else str(value)
-    measured = {m.get("name"): m for m in quantization.get("measurements", []) if isinstance(m, dict)}
-    recipe = quantization.get("recipe")
-    recipe_name = recipe.get("name") if isinstance(recipe, dict) else None
-    texts = quantization.get("validation_texts", "?")
-    for name, label in (("fp32", "fp32 model"), (recipe_name, "this int8 model")):
-        if name in measured and isinstance(measured[name].get("accuracy"), float):
-            rows[f"held-out accuracy ({label}, {texts} texts)"] = f"{measured[name]['accuracy']:.4f}"
+    texts = quantization.get("validation_texts", "?")  # int8's check on held-out texts, next to fp32's
+    for key, label in (("fp32_accuracy", "fp32 model"), ("accuracy", "this int8 model")):
+        if isinstance(quantization.get(key), float):
+            rows[f"held-out accuracy ({label}, {texts} texts)"] = f"{quantization[key]:.4f}"
     if is_shipped:  # its manifest records the int8 file's own test-split accuracy
         int8_test = shipped_manifest().get("int8_test") or {}
         if "accuracy" in int8_test:

@@ -1,42 +1,37 @@
-"""Export a checkpoint to a self-validated ONNX file, and int8 models (needs the ``train`` extra).
-
-Nothing heavy is imported here: the names below load their submodule on first use (PEP 562),
-so ``edgelstm.export.<submodule>`` that needs no torch (quantizing or measuring an ``.onnx``)
-works without the ``train`` extra.
-"""
+"""Export a checkpoint to a self-validated ONNX file (needs the ``train`` extra)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from edgelstm.files import atomic_write
+from edgelstm.files import publish, staging_folder
 
 if TYPE_CHECKING:
-    from .graph import OPSET, build_onnx
-    from .quantize import RECIPES, QuantizationError, quantize_measured
-    from .validate import ATOL, ExportValidationError, validate_onnx
+    from edgelstm.bench import BenchResult
+from .quantize import (
+    ACCURACY_BUDGET, DEFAULT_RECIPE, RECIPES, QuantizationError, quantize_checked,
+)
 
 __all__ = [
-    "ATOL", "OPSET", "RECIPES", "ExportValidationError", "QuantizationError", "build_onnx",
-    "export_checkpoint", "quantize_measured", "validate_onnx",
+    "ATOL", "OPSET", "RECIPES", "DEFAULT_RECIPE", "ExportValidationError", "QuantizationError", "build_onnx",
+    "export_checkpoint", "quantize_checked", "validate_onnx",
 ]
 
 log = logging.getLogger(__name__)
 
-# name -> submodule that defines it; imported on first access
-_LAZY = {
-    "OPSET": "graph", "build_onnx": "graph",
-    "RECIPES": "quantize", "QuantizationError": "quantize", "quantize_measured": "quantize",
-    "ATOL": "validate", "ExportValidationError": "validate", "validate_onnx": "validate",
-}
+# torch-needing parts load on first use, so `edgelstm quantize` (onnx only) never imports torch
+_LAZY = {"OPSET": ".graph", "build_onnx": ".graph", "ATOL": ".validate", "ExportValidationError": ".validate",
+         "validate_onnx": ".validate"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -44,8 +39,23 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-def export_checkpoint(checkpoint: str | Path, outdir: str | Path) -> Path:
-    """Write ``outdir/model.onnx`` from a ``.pt`` checkpoint; validated before it is in place."""
+def export_checkpoint(
+    checkpoint: str | Path,
+    outdir: str | Path,
+    *,
+    int8: bool = False,
+    texts: Sequence[str] = (),
+    labels: Sequence[str] = (),
+    recipe: str = DEFAULT_RECIPE,
+    budget: float = ACCURACY_BUDGET,
+    timings: bool = False,
+) -> tuple[list[Path], list[BenchResult]]:
+    """Write ``outdir/model.onnx``, ``tokenizer.json`` (and ``model.int8.onnx``) from a ``.pt`` checkpoint.
+
+    Both files are built and checked in a staging folder and put in place together, so a
+    folder never holds a model.onnx and model.int8.onnx of different exports. Same checkpoint,
+    same bytes. Returns the written paths and (with ``timings``) the measured table.
+    """
     from edgelstm.train.checkpoint import load_model
 
     from .graph import build_onnx
@@ -53,15 +63,21 @@ def export_checkpoint(checkpoint: str | Path, outdir: str | Path) -> Path:
 
     model = load_model(Path(checkpoint))
     proto = build_onnx(model)
-    target = Path(outdir) / "model.onnx"
-
-    def write_validated(tmp: Path) -> None:
-        tmp.write_bytes(proto.SerializeToString())
-        worst = validate_onnx(model, tmp)
+    outdir = Path(outdir)
+    table: list[BenchResult] = []
+    with staging_folder(outdir) as staging:
+        fp32 = staging / "model.onnx"
+        fp32.write_bytes(proto.SerializeToString())
+        worst = validate_onnx(model, fp32)
         log.info("validated against PyTorch: max difference %.2e (ATOL %g)", worst, ATOL)
+        from .tokenizer_json import export_tokenizer_json  # beside model.onnx, for other languages
 
-    atomic_write(target, write_validated)
-    from .tokenizer_json import export_tokenizer_json  # beside model.onnx, for other languages
-
-    export_tokenizer_json(Path(checkpoint), model.config, Path(outdir))
-    return target
+        staged = {outdir / "model.onnx": fp32,
+                  outdir / "tokenizer.json": export_tokenizer_json(model.config, staging / "tokenizer.json", texts)}
+        if int8:
+            quantized = staging / "model.int8.onnx"
+            _, table = quantize_checked(fp32, quantized, texts, labels, recipe=recipe, budget=budget,
+                                        timings=timings)
+            staged[outdir / "model.int8.onnx"] = quantized
+        publish(staged)
+    return list(staged), table

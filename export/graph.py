@@ -1,21 +1,24 @@
 """Build the ONNX graph of a ``TextClassifier`` directly from its weights.
 
-Why not ``torch.onnx.export``: variable lengths need ONNX ``LSTM``'s ``sequence_lens`` input
-(so the backward direction starts at each text's last real token). The TorchScript exporter,
-deprecated, reaches it only through a sort/scatter around packed sequences; the torch.export
-exporter cannot take packed sequences at all. Writing the ~20 nodes here keeps the graph
-small and fused, and ``validate`` proves it equal to PyTorch.
+The graph is written to run exactly alike in every ONNX runtime (onnxruntime, OpenVINO, tract):
+no ``sequence_lens`` (OpenVINO mishandles it for ``Y_h`` on padded batches, tract refuses a
+non-constant one), the initial state always given, the state at each text's last real token
+read from ``Y`` at ``lengths - 1`` (GatherElements), and the BiLSTM's backward direction a
+forward LSTM between two reversals of each row's real steps (GatherElements; tract has no
+``ReverseSequence``).
+Writing the ~40 nodes here keeps the graph small, and ``validate`` proves it equal to PyTorch.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from edgelstm.config import INPUTS, METADATA_KEY, OUTPUTS
-
+from edgelstm.config import FORMAT_VERSION, INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS
 from edgelstm.train.model import TextClassifier
 
 __all__ = ["build_onnx", "OPSET"]
@@ -26,8 +29,9 @@ _DTYPES = {"int64": TensorProto.INT64, "float32": TensorProto.FLOAT}
 _TORCH_TO_ONNX_GATES = [0, 3, 1, 2]
 
 
-def _value_info(spec):
-    return helper.make_tensor_value_info(spec.name, _DTYPES[spec.dtype], list(spec.axes))
+def _value_info(spec, hidden: int):
+    axes = [hidden if axis == "hidden" else axis for axis in spec.axes]
+    return helper.make_tensor_value_info(spec.name, _DTYPES[spec.dtype], axes)
 
 
 def _gates(weight: torch.Tensor) -> np.ndarray:
@@ -51,23 +55,41 @@ class _Graph:
         return output
 
 
-def _lstm(g: _Graph, lstm: torch.nn.LSTM, x: str, lengths: str) -> tuple[str, str]:
-    """The (bi)LSTM as one fused ONNX LSTM node: (T, B, E) -> Y (T, D, B, H), Y_h (D, B, H)."""
-    suffixes = [""] + (["_reverse"] if lstm.bidirectional else [])
-    w = np.stack([_gates(getattr(lstm, f"weight_ih_l0{s}")) for s in suffixes])  # (D, 4H, E)
-    r = np.stack([_gates(getattr(lstm, f"weight_hh_l0{s}")) for s in suffixes])  # (D, 4H, H)
-    b = np.stack([  # (D, 8H): input biases then recurrent biases
-        np.concatenate([_gates(getattr(lstm, f"bias_ih_l0{s}")), _gates(getattr(lstm, f"bias_hh_l0{s}"))])
-        for s in suffixes
-    ])
-    seq_lens = g.op("Cast", [lengths], "sequence_lens", to=TensorProto.INT32)  # (B,)
-    inputs = [x, g.const("lstm.W", w), g.const("lstm.R", r), g.const("lstm.B", b), seq_lens]
-    node = helper.make_node(
-        "LSTM", inputs, ["lstm.Y", "lstm.Y_h"], name="lstm", hidden_size=lstm.hidden_size,
-        direction="bidirectional" if lstm.bidirectional else "forward",
-    )
-    g.nodes.append(node)
-    return "lstm.Y", "lstm.Y_h"
+def _weights(lstm: torch.nn.LSTM, suffix: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One direction's W (1, 4H, E), R (1, 4H, H) and B (1, 8H) in ONNX gate order."""
+    w = _gates(getattr(lstm, f"weight_ih_l0{suffix}"))[None]
+    r = _gates(getattr(lstm, f"weight_hh_l0{suffix}"))[None]
+    b = np.concatenate([_gates(getattr(lstm, f"bias_ih_l0{suffix}")), _gates(getattr(lstm, f"bias_hh_l0{suffix}"))])
+    return w, r, b[None]
+
+
+def _forward_lstm(g: _Graph, lstm: torch.nn.LSTM, suffix: str, name: str, x: str, h0: str, c0: str) -> str:
+    """A forward LSTM over every step: (T, B, E) -> Y (T, 1, B, H); Y_h, Y_c (1, B, H) as name.Y_h/Y_c."""
+    w, r, b = _weights(lstm, suffix)
+    inputs = [x, g.const(f"{name}.W", w), g.const(f"{name}.R", r), g.const(f"{name}.B", b), "", h0, c0]
+    outputs = [f"{name}.Y", f"{name}.Y_h", f"{name}.Y_c"]
+    g.nodes.append(helper.make_node("LSTM", inputs, outputs, name=name, hidden_size=lstm.hidden_size))
+    return outputs[0]
+
+
+def _zero_state(g: _Graph, input_ids: str, hidden: int) -> str:
+    """Zeros (1, B, H) shaped from the batch: tract needs the initial state given."""
+    batch = g.op("Gather", [g.op("Shape", [input_ids], "ids.shape.0"), g.const("zero.1", np.array([0], np.int64))],
+                 "batch.1")
+    shape = g.op("Concat", [g.const("one.1", np.array([1], np.int64)), batch,
+                            g.const("hidden.1", np.array([hidden], np.int64))], "state.shape", axis=0)
+    return g.op("ConstantOfShape", [shape], "zero_state", value=numpy_helper.from_array(np.zeros(1, np.float32)))
+
+
+def _at_last_real_step(g: _Graph, y: str, lengths: str, hidden: int) -> str:
+    """Y (T, 1, B, H) -> (B, H): each row's output at step lengths - 1."""
+    seq = g.op("Transpose", [g.op("Squeeze", [y, g.const("axis.1", np.array([1], np.int64))], "lstm.tbh")],
+               "lstm.bth", perm=[1, 0, 2])  # (B, T, H)
+    last = g.op("Sub", [lengths, g.const("one.i", np.array(1, np.int64))], "last_step")  # (B,)
+    index = g.op("Reshape", [last, g.const("shape.b11", np.array([-1, 1, 1], np.int64))], "last_step.b11")
+    index = g.op("Expand", [index, g.const("shape.11h", np.array([1, 1, hidden], np.int64))], "last_step.b1h")
+    picked = g.op("GatherElements", [seq, index], "lstm.last.b1h", axis=1)  # (B, 1, H)
+    return g.op("Squeeze", [picked, g.const("axis.1b", np.array([1], np.int64))], "lstm.last")  # (B, H)
 
 
 def _dense(g: _Graph, layer: torch.nn.Linear, x: str, name: str) -> str:
@@ -77,16 +99,37 @@ def _dense(g: _Graph, layer: torch.nn.Linear, x: str, name: str) -> str:
     return g.op("Add", [g.op("MatMul", [x, weight], f"{name}.matmul"), bias], name)
 
 
-def _masked_pooling(g: _Graph, y: str, input_ids: str, lengths: str) -> str:
-    """Max and mean over each text's real steps: Y (T, 2, B, H) -> (B, 4H)."""
-    seq = g.op("Transpose", [y], "seq.btdh", perm=[2, 0, 1, 3])  # (B, T, 2, H)
-    seq = g.op("Reshape", [seq, g.const("shape.bt_", np.array([0, 0, -1], np.int64))], "seq")  # (B, T, 2H)
+def _real_steps(g: _Graph, input_ids: str, lengths: str) -> tuple[str, str]:
+    """Positions (1, T) and the mask (B, T) of each text's real steps."""
     steps = g.op("Gather", [g.op("Shape", [input_ids], "ids.shape"), g.const("one", np.array(1, np.int64))], "steps")
     positions = g.op("Range", [g.const("zero", np.array(0, np.int64)), steps, "one"], "positions")  # (T,)
-    axis_1 = g.const("axis_1", np.array([1], np.int64))
-    mask = g.op("Less", [g.op("Unsqueeze", [positions, g.const("axis_0", np.array([0], np.int64))], "positions.1t"),
-                         g.op("Unsqueeze", [lengths, axis_1], "lengths.b1")], "mask")  # (B, T)
-    mask = g.op("Unsqueeze", [mask, g.const("axis_2", np.array([2], np.int64))], "mask.bt1")  # (B, T, 1)
+    positions = g.op("Unsqueeze", [positions, g.const("axis_0", np.array([0], np.int64))], "positions.1t")
+    mask = g.op("Less", [positions, g.op("Unsqueeze", [lengths, g.const("axis_1", np.array([1], np.int64))],
+                                         "lengths.b1")], "mask")  # (B, T)
+    return positions, mask
+
+
+def _reversal_index(g: _Graph, positions: str, mask: str) -> str:
+    """(B, T, 1): for each row, step t reads step lengths-1-t on real steps, itself on padding."""
+    last = g.op("Sub", ["lengths.b1", "one"], "last.b1")  # (B, 1)
+    index = g.op("Where", [mask, g.op("Sub", [last, positions], "reversed_positions"), positions],
+                 "reversed_index")  # (B, T)
+    return g.op("Unsqueeze", [index, "axis_2"], "reversed_index.bt1")
+
+
+def _reverse_real_steps(g: _Graph, x: str, index: str, name: str) -> str:
+    """(B, T, W) -> (B, T, W) with each row's real steps reversed, padding left in place.
+
+    ONNX ReverseSequence would do it, but tract (0.23) cannot run it; GatherElements runs everywhere.
+    """
+    index = g.op("Expand", [index, g.op("Shape", [x], f"{name}.shape")], f"{name}.index")  # (B, T, W)
+    return g.op("GatherElements", [x, index], name, axis=1)
+
+
+def _masked_pooling(g: _Graph, seq: str, mask: str, lengths: str) -> str:
+    """Max and mean over each text's real steps: (B, T, 2H) -> (B, 4H)."""
+    axis_1 = "axis_1"
+    mask = g.op("Unsqueeze", [mask, "axis_2"], "mask.bt1")  # (B, T, 1)
     lowest = g.const("minus_inf", np.array(-np.inf, np.float32))
     largest = g.op("ReduceMax", [g.op("Where", [mask, seq, lowest], "seq.masked")], "pool.max",
                    axes=[1], keepdims=0)  # (B, 2H)
@@ -110,16 +153,41 @@ def _head(g: _Graph, head: torch.nn.Module, x: str, output: str) -> str:
 def build_onnx(model: TextClassifier) -> onnx.ModelProto:
     """The model as an ONNX graph with dynamic batch and sequence axes (see edgelstm.config)."""
     config = model.config
+    hidden = config.hidden
     g = _Graph()
     input_ids, lengths = (spec.name for spec in INPUTS)
     embedded = g.op("Gather", [g.const("embedding.weight", model.embedding.weight.detach().cpu().float().numpy()),
                                input_ids], "embedded")  # (B, T, E)
     x = g.op("Transpose", [embedded], "embedded.tbe", perm=[1, 0, 2])  # (T, B, E)
-    y, y_h = _lstm(g, model.lstm, x, lengths)
+    inputs, outputs = list(INPUTS), list(OUTPUTS)
     if config.arch == "lstm":
-        features = g.op("Squeeze", [y_h, g.const("axis0", np.array([0], np.int64))], "features")  # (B, H)
+        inputs += STATE_INPUTS
+        outputs += STATE_OUTPUTS
+        axis_0 = g.const("axis.0", np.array([0], np.int64))
+        h0, c0 = (g.op("Unsqueeze", [spec.name, axis_0], f"{spec.name}.1bh") for spec in STATE_INPUTS)  # (1, B, H)
+        y = _forward_lstm(g, model.lstm, "", "lstm", x, h0, c0)
+        for state, spec in zip(("lstm.Y_h", "lstm.Y_c"), STATE_OUTPUTS):
+            g.op("Squeeze", [state, axis_0], spec.name)  # (B, H)
+        features = _at_last_real_step(g, y, lengths, hidden)  # (B, H)
     else:
-        features = _masked_pooling(g, y, input_ids, lengths)  # (B, 4H)
+        # the backward direction: a forward LSTM over each row's real steps reversed, reversed back
+        zeros = _zero_state(g, input_ids, hidden)
+        positions, mask = _real_steps(g, input_ids, lengths)
+        g.const("axis_2", np.array([2], np.int64))
+        axis_1 = g.const("axis.1d", np.array([1], np.int64))
+        reversal = _reversal_index(g, positions, mask)  # (B, T, 1)
+
+        def batch_major(y: str, name: str) -> str:  # Y (T, 1, B, H) -> (B, T, H)
+            return g.op("Transpose", [g.op("Squeeze", [y, axis_1], f"{name}.tbh")], f"{name}.bth", perm=[1, 0, 2])
+
+        y_forward = batch_major(_forward_lstm(g, model.lstm, "", "lstm.forward", x, zeros, zeros), "lstm.forward")
+        reversed_x = _reverse_real_steps(g, embedded, reversal, "embedded.reversed")  # (B, T, E)
+        reversed_x = g.op("Transpose", [reversed_x], "embedded.reversed.tbe", perm=[1, 0, 2])  # (T, B, E)
+        y_reversed = batch_major(_forward_lstm(g, model.lstm, "_reverse", "lstm.backward", reversed_x, zeros, zeros),
+                                 "lstm.backward")
+        y_backward = _reverse_real_steps(g, y_reversed, reversal, "lstm.backward.unreversed")
+        seq = g.op("Concat", [y_forward, y_backward], "seq", axis=2)  # (B, T, 2H): forward then backward
+        features = _masked_pooling(g, seq, mask, lengths)  # (B, 4H)
     probabilities, logits = (spec.name for spec in OUTPUTS)
     _head(g, model.head, features, logits)  # (B, outputs)
     if config.num_outputs == 1:
@@ -129,12 +197,13 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
     else:
         g.op("Softmax", [logits], probabilities, axis=1)
     graph = helper.make_graph(
-        g.nodes, "edgelstm", [_value_info(s) for s in INPUTS], [_value_info(s) for s in OUTPUTS],
+        g.nodes, "edgelstm", [_value_info(s, hidden) for s in inputs], [_value_info(s, hidden) for s in outputs],
         g.initializers,
     )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="edgelstm")
     proto.ir_version = 8  # readable by onnxruntime >= 1.14
-    helper.set_model_props(proto, {METADATA_KEY: config.to_json()})
+    written = dataclasses.replace(config, format_version=FORMAT_VERSION)  # this graph's format, not the checkpoint's
+    helper.set_model_props(proto, {METADATA_KEY: written.to_json()})
     onnx.checker.check_model(proto, full_check=True)
     return proto

@@ -1,37 +1,49 @@
-"""int8 that pays off: candidate recipes measured on this machine, the smallest that keeps
-fp32's speed and accuracy wins.
+"""int8 models, batch-invariant by rule.
 
-onnxruntime's default dynamic quantization also turns the LSTM into DynamicQuantizeLSTM,
-which was measured slower than fp32 here; so no recipe is assumed good, each is measured.
+The default recipe is weight-only: every weight matrix is stored as int8 with one scale per
+output channel and turned back into float32 by ``Cast`` + ``Mul``; every activation stays
+float32. Runtimes fold these constant nodes at load, so the model then computes exactly like
+an fp32 model: a text's answer never depends on its batch neighbours or the thread count, the
+graph runs in any ONNX runtime, and the file is the same bytes on every run.
+
+Why not ``DequantizeLinear``: onnxruntime (1.32) rewrites ``DequantizeLinear -> MatMul`` into
+its ``MatMulNBits`` kernel, whose batch-1 path rounds differently from its batched path
+(measured 2.4e-5 apart on real reviews). onnxruntime's quantizer has no int8 weight-only mode
+for Gather/LSTM/MatMul that avoids this, so the rewrite is done here, on the ONNX graph alone.
+
+onnxruntime's dynamic recipes (``DynamicQuantizeLSTM``, ``MatMulInteger``) stay available on
+request (``ACTIVATION_RECIPES``): they compute one activation scale per input batch, so a
+text's answer then depends on its neighbours. They are never chosen automatically.
+
+No timing decides anything here: the recipe is fixed by rule; timings are only reported.
 """
 
 from __future__ import annotations
 
 import logging
-import statistics
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
+from onnx import helper, numpy_helper
 
-from edgelstm.classifier import Classifier
-from edgelstm.config import METADATA_KEY
+from edgelstm.config import METADATA_KEY, ModelConfig
 from edgelstm.errors import EdgelstmError
 
-from .timing import interleaved_latencies, median_length_text
+if TYPE_CHECKING:
+    from edgelstm.bench import BenchResult
 
 __all__ = [
-    "RECIPES", "Recipe", "Measurement", "QuantizationError", "quantize", "measure", "choose", "quantize_measured",
+    "RECIPES", "ACTIVATION_RECIPES", "DEFAULT_RECIPE", "Recipe", "QuantizationError", "quantize",
+    "quantize_checked", "is_int8",
 ]
 
 log = logging.getLogger(__name__)
 
 ACCURACY_BUDGET = 0.003  # int8 may lose at most 0.3 accuracy points against fp32
-SPEED_NOISE = 0.05  # "not slower": within 5% of fp32, the spread of repeated timings here
-LATENCY_RUNS = 300
 MEASURE_THREADS = 1  # timings are per thread, comparable across machines and runs
 
 
@@ -46,153 +58,178 @@ class Recipe:
     weight_type: str = "QInt8"
     per_channel: bool = False
     reduce_range: bool = False
+    batch_invariant: bool = True  # False: activations are quantized per batch at run time
 
 
-RECIPES = (
-    Recipe("embedding", ("Gather",), "QUInt8"),  # onnxruntime stores Gather weights as uint8 either way
-    Recipe("embedding+dense-u8", ("Gather", "MatMul"), "QUInt8"),
-    Recipe("embedding+dense-s8", ("Gather", "MatMul")),
-    Recipe("embedding+dense-s8-per-channel", ("Gather", "MatMul"), per_channel=True),
-    Recipe("all-s8", ("Gather", "MatMul", "LSTM")),
-    Recipe("all-s8-reduce-range", ("Gather", "MatMul", "LSTM"), reduce_range=True),
-    Recipe("all-s8-per-channel", ("Gather", "MatMul", "LSTM"), per_channel=True),
+# Offered by default: weight-only, batch-invariant.
+RECIPES = (Recipe("weights-s8", ("Gather", "MatMul", "LSTM"), per_channel=True),)
+DEFAULT_RECIPE = RECIPES[0].name
+# Only on explicit request: onnxruntime's dynamic quantization. Answers depend on the batch.
+ACTIVATION_RECIPES = (
+    Recipe("dynamic-embedding+dense-s8", ("Gather", "MatMul"), batch_invariant=False),
+    Recipe("dynamic-all-s8", ("Gather", "MatMul", "LSTM"), batch_invariant=False),
+    Recipe("dynamic-all-s8-per-channel", ("Gather", "MatMul", "LSTM"), per_channel=True, batch_invariant=False),
 )
-RECIPES_BY_NAME = {r.name: r for r in RECIPES}
+RECIPES_BY_NAME = {r.name: r for r in RECIPES + ACTIVATION_RECIPES}
+_QUANTIZED_OPS = {"DequantizeLinear", "DynamicQuantizeLSTM", "MatMulInteger", "DynamicQuantizeLinear"}
 
 
-@dataclass
-class Measurement:
-    name: str
-    size_bytes: int
-    latency_ms: float  # batch 1, tokenize + infer, median-length text, median of runs
-    latency_p99_ms: float
-    throughput: float  # texts/s at batch 64, length-bucketed, inference only
-    accuracy: float
-    agreement: float  # share of labels equal to fp32's
+def is_int8(proto: onnx.ModelProto, config: ModelConfig) -> bool:
+    """Whether a model already holds quantized weights (ours or onnxruntime's)."""
+    return config.quantization is not None or any(node.op_type in _QUANTIZED_OPS for node in proto.graph.node)
+
+
+# Which axis of each weight matrix holds the output channels, by the consumer's op and input.
+_CHANNEL_AXIS = {("Gather", 0): 0, ("LSTM", 1): 1, ("LSTM", 2): 1, ("MatMul", 1): 1}
+
+
+def _weight_only(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Every weight matrix as int8 (symmetric, one scale per output channel) + Cast + Mul."""
+    initializers = {t.name: t for t in proto.graph.initializer}
+    axes: dict[str, int] = {}
+    for node in proto.graph.node:
+        for position, name in enumerate(node.input):
+            axis = _CHANNEL_AXIS.get((node.op_type, position))
+            if axis is not None and name in initializers and initializers[name].data_type == onnx.TensorProto.FLOAT:
+                axes[name] = axis
+    dequantize = []
+    kept = []
+    for tensor in proto.graph.initializer:
+        if tensor.name not in axes:
+            kept.append(tensor)
+            continue
+        weight = numpy_helper.to_array(tensor).astype(np.float32)
+        axis = axes[tensor.name]
+        others = tuple(i for i in range(weight.ndim) if i != axis)
+        largest = np.abs(weight).max(axis=others)  # (channels,)
+        scale = np.where(largest > 0, largest / 127.0, 1.0).astype(np.float32)
+        shape = [1] * weight.ndim
+        shape[axis] = -1
+        quantized = np.clip(np.rint(weight / scale.reshape(shape)), -127, 127).astype(np.int8)
+        base = tensor.name
+        kept += [
+            numpy_helper.from_array(quantized, f"{base}.int8"),
+            numpy_helper.from_array(scale.reshape(shape), f"{base}.scale"),
+        ]
+        dequantize += [
+            helper.make_node("Cast", [f"{base}.int8"], [f"{base}.float"], name=f"{base}.float",
+                             to=onnx.TensorProto.FLOAT),
+            helper.make_node("Mul", [f"{base}.float", f"{base}.scale"], [base], name=f"{base}.dequantize"),
+        ]
+    graph = proto.graph
+    nodes = dequantize + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
 
 
 class _QuietQuantizerLogs(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:  # its pre-processing hint is not ours
-        return "pre-processing" not in record.getMessage()
+    def filter(self, record: logging.LogRecord) -> bool:  # onnxruntime's quantizer hints are not ours
+        return False
 
 
-def quantize(fp32_path: Path, output: Path, recipe: Recipe) -> None:
-    """Write the int8 model of ``recipe``; its metadata records the recipe."""
+def _dynamic(fp32_path: Path, output: Path, recipe: Recipe) -> None:
+    import tempfile
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quiet = _QuietQuantizerLogs()
-    logging.getLogger().addFilter(quiet)
+    root = logging.getLogger()
+    root.addFilter(quiet)
     try:
-        quantize_dynamic(
-            Path(fp32_path), Path(output), op_types_to_quantize=list(recipe.op_types),
-            weight_type=QuantType[recipe.weight_type], per_channel=recipe.per_channel,
-            reduce_range=recipe.reduce_range,
-        )
+        # the quantizer writes scratch files next to its output: keep them in a folder of ours
+        with tempfile.TemporaryDirectory(prefix="edgelstm-int8-") as tmp:
+            scratch = Path(tmp) / "model.int8.onnx"
+            quantize_dynamic(
+                Path(fp32_path), scratch, op_types_to_quantize=list(recipe.op_types),
+                weight_type=QuantType[recipe.weight_type], per_channel=recipe.per_channel,
+                reduce_range=recipe.reduce_range,
+            )
+            output.write_bytes(scratch.read_bytes())
     finally:
-        logging.getLogger().removeFilter(quiet)
-    _set_quantization(Path(output), {"recipe": asdict(recipe)})
+        root.removeFilter(quiet)
 
 
-def _set_quantization(path: Path, quantization: dict) -> None:
-    proto = onnx.load(str(path))
-    config = Classifier.load(path).config
-    config.quantization = quantization
-    onnx.helper.set_model_props(proto, {METADATA_KEY: config.to_json()})
-    path.write_bytes(proto.SerializeToString())
+def quantize(fp32_path: Path, output: Path, recipe: Recipe, report: dict[str, Any] | None = None) -> None:
+    """Write the int8 model of ``recipe``; its metadata records the recipe and ``report``.
 
-
-def measure(
-    models: dict[str, Path], texts: Sequence[str], labels: Sequence[str], rounds: int = 5
-) -> list[Measurement]:
-    """Size, speed and accuracy of each model file, the first being the fp32 reference.
-
-    Timings are interleaved (see ``interleaved_latencies``).
+    Same input, same bytes: nothing measured at run time enters the file.
     """
-    classifiers = {name: Classifier.load(path, threads=MEASURE_THREADS) for name, path in models.items()}
-    first = next(iter(classifiers.values()))
-    probe = median_length_text(first, texts)
-    latencies = dict(zip(models, interleaved_latencies(list(classifiers.values()), probe, LATENCY_RUNS, rounds)))
-    sequences = first.encode(texts)
-    throughput = dict.fromkeys(models, 0.0)
-    predicted = {}
-    for _ in range(2):  # the better of two passes, interleaved like the latencies
-        for name, classifier in classifiers.items():
-            start = time.perf_counter()
-            predicted[name] = classifier.predict_ids(sequences, batch_size=64).argmax(axis=1)
-            throughput[name] = max(throughput[name], len(texts) / (time.perf_counter() - start))
-    reference = predicted[next(iter(models))]
-    label_ids = next(iter(classifiers.values())).labels
-    targets = np.array([label_ids.index(label) for label in labels])
-    return [
-        Measurement(
-            name=name, size_bytes=Path(path).stat().st_size,
-            latency_ms=statistics.median(latencies[name]),
-            latency_p99_ms=float(np.percentile(latencies[name], 99)),
-            throughput=throughput[name], accuracy=float((predicted[name] == targets).mean()),
-            agreement=float((predicted[name] == reference).mean()),
-        )
-        for name, path in models.items()
-    ]
+    proto = onnx.load(str(fp32_path))
+    metadata = {p.key: p.value for p in proto.metadata_props}
+    if METADATA_KEY not in metadata:
+        raise QuantizationError(f"{fp32_path}: not an edgelstm model (no metadata)")
+    config = ModelConfig.from_json(metadata[METADATA_KEY])
+    if is_int8(proto, config):
+        raise QuantizationError(f"{fp32_path}: already an int8 model; quantize its fp32 model.onnx")
+    if recipe.batch_invariant:
+        proto = _weight_only(proto)
+    else:
+        _dynamic(Path(fp32_path), Path(output), recipe)
+        proto = onnx.load(str(output))
+    config.quantization = {"recipe": asdict(recipe), "batch_invariant": recipe.batch_invariant, **(report or {})}
+    del proto.metadata_props[:]
+    helper.set_model_props(proto, {METADATA_KEY: config.to_json()})
+    Path(output).write_bytes(proto.SerializeToString())
 
 
-def choose(fp32: Measurement, candidates: list[Measurement], budget: float = ACCURACY_BUDGET) -> Measurement | None:
-    """The smallest candidate not slower than fp32 and within the accuracy budget."""
-    good = [
-        c for c in candidates
-        if c.size_bytes < fp32.size_bytes
-        and c.latency_ms <= fp32.latency_ms * (1 + SPEED_NOISE)
-        and c.throughput >= fp32.throughput * (1 - SPEED_NOISE)
-        and c.accuracy >= fp32.accuracy - budget
-    ]
-    return min(good, key=lambda c: (c.size_bytes, c.latency_ms), default=None)
+def _accuracy(path: Path, sequences: list[list[int]], targets: np.ndarray) -> tuple[float, np.ndarray]:
+    from edgelstm.classifier import Classifier
+
+    predicted = Classifier.load(path, threads=MEASURE_THREADS).predict_ids(sequences, batch_size=64).argmax(axis=1)
+    return float((predicted == targets).mean()), predicted
 
 
-def quantize_measured(
+def quantize_checked(
     fp32_path: Path,
     output: Path,
-    texts: Sequence[str],
-    labels: Sequence[str],
+    texts: Sequence[str] = (),
+    labels: Sequence[str] = (),
     *,
-    recipe: str | None = None,
+    recipe: str = DEFAULT_RECIPE,
     budget: float = ACCURACY_BUDGET,
-) -> tuple[Measurement, list[Measurement]]:
-    """Measure the candidates (or the forced ``recipe``) and write the winner to ``output``.
+    timings: bool = True,
+) -> tuple[Recipe, list[BenchResult]]:
+    """Write ``recipe``'s int8 model to ``output``, checked on labeled texts.
 
-    Returns the winner and the whole table (fp32 first). The winner's metadata records its
-    recipe, the table, the budget and the number of validation texts.
+    With texts, the int8 model must stay within ``budget`` accuracy of fp32 (deterministic:
+    the same texts give the same verdict) and its metadata records both accuracies. Timings,
+    when asked for, are measured afterwards and returned for display only.
     """
-    import shutil
     import tempfile
 
-    from edgelstm.train.checkpoint import atomic_write
-
-    if recipe is not None and recipe not in RECIPES_BY_NAME:
+    if recipe not in RECIPES_BY_NAME:
         raise QuantizationError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES_BY_NAME)}")
-    candidates = [RECIPES_BY_NAME[recipe]] if recipe else list(RECIPES)
+    chosen = RECIPES_BY_NAME[recipe]
     with tempfile.TemporaryDirectory(prefix="edgelstm-int8-") as tmp:
-        files = {"fp32": Path(fp32_path)}
-        for candidate in candidates:
-            files[candidate.name] = Path(tmp) / f"{candidate.name}.onnx"
-            quantize(fp32_path, files[candidate.name], candidate)
-        log.info("measuring fp32 and %d int8 candidates on %d texts", len(candidates), len(texts))
-        table = measure(files, texts, labels)
-        fp32, measured = table[0], table[1:]
-        winner = measured[0] if recipe else choose(fp32, measured, budget)
-        if winner is None:
-            raise QuantizationError(
-                "no int8 recipe is smaller, not slower and within the accuracy budget here; "
-                "keep the fp32 model or force one with --recipe"
-            )
+        reference = Path(tmp) / "model.onnx"  # a private copy: the input may be replaced meanwhile
+        reference.write_bytes(Path(fp32_path).read_bytes())
+        fp32_path, candidate = reference, Path(output)
+        quantize(fp32_path, candidate, chosen)
+        report: dict[str, Any] = {}
+        if texts:
+            from edgelstm.classifier import Classifier
 
-        def write(target: Path) -> None:
-            shutil.copyfile(files[winner.name], target)
-            _set_quantization(target, {
-                "recipe": asdict(RECIPES_BY_NAME[winner.name]),
-                "chosen_by": "forced" if recipe else "measured",
-                "accuracy_budget": budget, "validation_texts": len(texts), "threads": MEASURE_THREADS,
-                "measurements": [asdict(m) for m in table],
-            })
+            classifier = Classifier.load(fp32_path)
+            sequences = classifier.encode(texts)
+            targets = np.array([classifier.labels.index(label) for label in labels])
+            fp32_accuracy, fp32_labels = _accuracy(Path(fp32_path), sequences, targets)
+            int8_accuracy, int8_labels = _accuracy(candidate, sequences, targets)
+            report = {"accuracy_budget": budget, "validation_texts": len(texts), "fp32_accuracy": fp32_accuracy,
+                      "accuracy": int8_accuracy, "agreement": float((fp32_labels == int8_labels).mean())}
+            if int8_accuracy < fp32_accuracy - budget:
+                raise QuantizationError(
+                    f"recipe {recipe} loses {100 * (fp32_accuracy - int8_accuracy):.2f} accuracy points "
+                    f"(budget {100 * budget:.2f}) on {len(texts)} texts; keep the fp32 model"
+                )
+            quantize(fp32_path, candidate, chosen, report)
+        table: list[BenchResult] = []
+        if timings and texts:  # the one measuring path, edgelstm.bench; reported, never used to choose
+            from edgelstm.bench import run_benchmark
 
-        atomic_write(Path(output), write)
-    return winner, table
-
+            table = run_benchmark([Path(fp32_path), candidate], texts, labels, threads=MEASURE_THREADS,
+                                  cold_start=False)[0]
+    return chosen, table

@@ -176,27 +176,17 @@ def write_tokenizer_json(path: Path, vocabulary: Sequence[str], max_len: int) ->
     path.write_text(text + "\n", encoding="utf-8")
 
 
-def export_tokenizer_json(checkpoint: Path, config: ModelConfig, outdir: Path) -> Path:
-    """Write ``outdir/tokenizer.json``, checked against words-v1 before it is put in place.
+def export_tokenizer_json(config: ModelConfig, target: Path, texts: Sequence[str] = ()) -> Path:
+    """Write ``target`` (a tokenizer.json), checked against words-v1 on ``texts`` and EDGE_CASES.
 
-    Judged on the checkpoint's held-out texts (the texts int8 recipes are judged on) and
-    EDGE_CASES; a difference raises TokenizerJsonError and leaves no new file.
+    A difference raises TokenizerJsonError; export writes it into its staging folder, so a
+    failed check leaves no new file beside the model.
     """
-    from edgelstm.train.checkpoint import atomic_write, load_held_out
-
     if config.tokenizer != "words-v1":
         raise TokenizerJsonError(f"no tokenizer.json writer for tokenizer {config.tokenizer!r}")
-    tokenizer = Tokenizer(config.vocabulary, config.max_len)
-    held_out = load_held_out(checkpoint)
-    texts = held_out.texts if held_out else []
-    target = Path(outdir) / "tokenizer.json"
-
-    def write_checked(tmp: Path) -> None:
-        write_tokenizer_json(tmp, config.vocabulary, config.max_len)
-        checked = check_tokenizer_json(tmp, tokenizer, texts)
-        log.info("tokenizer.json gives words-v1's ids on %d texts", checked)
-
-    atomic_write(target, write_checked)
+    write_tokenizer_json(target, config.vocabulary, config.max_len)
+    checked = check_tokenizer_json(target, Tokenizer(config.vocabulary, config.max_len), list(texts))
+    log.info("tokenizer.json gives words-v1's ids on %d texts", checked)
     return target
 
 

@@ -1,4 +1,4 @@
-"""Export checks itself: onnxruntime must match PyTorch within ``ATOL`` on every probability."""
+"""Export checks itself: onnxruntime must match PyTorch within ``ATOL`` on every output."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgelstm.classifier import OnnxBackend
+from edgelstm.config import INPUTS, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS
 from edgelstm.errors import EdgelstmError
 from edgelstm.tokenizer import RESERVED_IDS, pad_batch
 from edgelstm.train.model import TextClassifier
 
 __all__ = ["ATOL", "ExportValidationError", "validate_onnx", "sample_sequences"]
 
-ATOL = 1e-5  # on probabilities; float32 LSTMs agree to ~1e-7 when the graph is right
+ATOL = 1e-5  # on every output; float32 LSTMs agree to ~1e-7 when the graph is right
 
 
 class ExportValidationError(EdgelstmError):
@@ -44,26 +44,62 @@ def sample_sequences(vocab_size: int, batch: int, longest: int, rng: np.random.G
     return sequences
 
 
+def _check(name: str, actual: np.ndarray, expected: np.ndarray, atol: float, case: str) -> float:
+    if actual.shape != expected.shape:
+        raise ExportValidationError(f"{name}: shape {actual.shape} != PyTorch's {expected.shape} ({case})")
+    difference = float(np.abs(actual - expected).max()) if actual.size else 0.0
+    if not np.isfinite(difference) or difference > atol:
+        raise ExportValidationError(
+            f"{name}: onnxruntime differs from PyTorch by {difference:.3g} > ATOL {atol:g} ({case})"
+        )
+    return difference
+
+
 @torch.inference_mode()
 def validate_onnx(model: TextClassifier, onnx_path: Path, atol: float = ATOL, seed: int = 0) -> float:
-    """Max |onnxruntime - PyTorch| over the validation cases; raises past ``atol``."""
-    model = model.eval()
-    session = OnnxBackend(Path(onnx_path))
-    rng = np.random.default_rng(seed)
-    worst = 0.0
-    for batch, longest in validation_cases(model.config.max_len):
-        input_ids, lengths = pad_batch(sample_sequences(model.config.vocab_size, batch, longest, rng))
-        expected = model.probabilities(model(torch.from_numpy(input_ids), torch.from_numpy(lengths))).numpy()
-        actual = session.run(input_ids, lengths)
-        if actual.shape != expected.shape:
-            raise ExportValidationError(
-                f"output shape {actual.shape} != PyTorch's {expected.shape} (batch {batch}, length {longest})"
-            )
-        difference = float(np.abs(actual - expected).max())
-        worst = max(worst, difference)
-        if not np.isfinite(difference) or difference > atol:
-            raise ExportValidationError(
-                f"onnxruntime differs from PyTorch by {difference:.3g} > ATOL {atol:g} "
-                f"(batch {batch}, length {longest})"
-            )
-    return worst
+    """Max |onnxruntime - PyTorch| over every output and the validation cases; raises past ``atol``.
+
+    lstm models are also run from a random non-zero initial state, and their ``final_h`` /
+    ``final_c`` compared on the unpadded rows (where they are defined). The caller's model
+    keeps its train/eval mode.
+    """
+    import onnxruntime as ort
+
+    was_training = model.training
+    model.eval()
+    try:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        names = [o.name for o in session.get_outputs()]
+        has_state = model.config.arch == "lstm"
+        expected_names = [s.name for s in OUTPUTS] + ([s.name for s in STATE_OUTPUTS] if has_state else [])
+        if names != expected_names:
+            raise ExportValidationError(f"outputs {names} != {expected_names}")
+        rng = np.random.default_rng(seed)
+        worst = 0.0
+        for batch, longest in validation_cases(model.config.max_len):
+            input_ids, lengths = pad_batch(sample_sequences(model.config.vocab_size, batch, longest, rng))
+            states = [None] + ([rng.normal(0, 0.5, (2, batch, model.config.hidden)).astype(np.float32)]
+                               if has_state else [])
+            for state in states:
+                case = f"batch {batch}, length {longest}, {'non-zero' if state is not None else 'zero'} state"
+                feed = {INPUTS[0].name: input_ids, INPUTS[1].name: lengths}
+                torch_state = None
+                if has_state:
+                    h0, c0 = state if state is not None else np.zeros((2, batch, model.config.hidden), np.float32)
+                    feed.update({STATE_INPUTS[0].name: h0, STATE_INPUTS[1].name: c0})
+                    torch_state = (torch.from_numpy(h0), torch.from_numpy(c0))
+                logits, (h_n, c_n) = model.forward_with_state(
+                    torch.from_numpy(input_ids), torch.from_numpy(lengths), torch_state)
+                actual = dict(zip(names, session.run(None, feed)))
+                worst = max(worst, _check("probabilities", actual["probabilities"],
+                                          model.probabilities(logits).numpy(), atol, case))
+                worst = max(worst, _check("logits", actual["logits"], logits.numpy(), atol, case))
+                if has_state:
+                    unpadded = lengths == input_ids.shape[1]  # final_* is the state after the whole axis
+                    worst = max(worst, _check("final_h", actual["final_h"][unpadded], h_n.numpy()[unpadded], atol, case))
+                    worst = max(worst, _check("final_c", actual["final_c"][unpadded], c_n.numpy()[unpadded], atol, case))
+        return worst
+    finally:
+        model.train(was_training)

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .config import INPUTS, METADATA_KEY, OUTPUTS, ModelConfig
+from .config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, ModelConfig
 from .errors import DataError, ModelError
 from .files import file_sha256
 from .tokenizer import Tokenizer, pad_batch
@@ -75,7 +75,12 @@ class OnnxBackend:
         except ModelError as exc:
             raise ModelError(f"{path}: {exc}") from exc
         names = [i.name for i in self.session.get_inputs()]
-        if names != [spec.name for spec in INPUTS]:
+        expected = [spec.name for spec in INPUTS]
+        # format 2 lstm models also take the recurrent state; format 1 models never do
+        self.has_state = self.config.arch == "lstm" and self.config.format_version >= 2
+        if self.has_state:
+            expected += [spec.name for spec in STATE_INPUTS]
+        if names != expected:
             raise ModelError(f"{path}: unexpected model inputs {names}")
         self._check_graph(path)
 
@@ -91,7 +96,7 @@ class OnnxBackend:
             raise ModelError(
                 f"{path}: metadata does not match the graph (vocab_size {config.vocab_size}: "
                 f"{reason[:160]})"
-            ) from None
+            ) from exc
         if width != len(config.labels):
             raise ModelError(
                 f"{path}: metadata does not match the graph ({len(config.labels)} labels, "
@@ -100,6 +105,9 @@ class OnnxBackend:
 
     def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         feed = {INPUTS[0].name: input_ids, INPUTS[1].name: lengths}
+        if self.has_state:  # a whole text starts from zero state
+            zeros = np.zeros((input_ids.shape[0], self.config.hidden), np.float32)
+            feed.update({spec.name: zeros for spec in STATE_INPUTS})
         probabilities: np.ndarray = self.session.run([OUTPUTS[0].name], feed)[0]  # (B, labels)
         return probabilities
 

@@ -16,11 +16,11 @@ from .errors import ModelError
 
 __all__ = [
     "ARCHS", "DEFAULT_DROPOUT", "FORMAT_VERSION", "INPUTS", "MAX_LEN_LIMIT", "METADATA_KEY", "ModelConfig", "OUTPUTS",
-    "TOKENIZERS", "TensorSpec", "check_label",
+    "STATE_INPUTS", "STATE_OUTPUTS", "TOKENIZERS", "TensorSpec", "check_label",
 ]
 
 # Bumped when a change would make an older runtime misread a model.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 METADATA_KEY = "edgelstm"
 ARCHS = ("lstm", "bilstm")  # the architecture names, here only: the CLI and training read them
 # The Keras example's dropout rates: 0.2 around the LSTM network, 0.5 around the BiLSTM.
@@ -55,7 +55,7 @@ def _is_int(value: object) -> TypeGuard[int]:
 class TensorSpec:
     name: str
     dtype: str
-    axes: tuple[str, ...]  # symbolic names; every axis is dynamic
+    axes: tuple[str, ...]  # symbolic names; dynamic except "hidden", which is config.hidden
 
 
 # The model's signature, declared once: export builds the graph from it, the runtime feeds it.
@@ -66,6 +66,17 @@ INPUTS = (
 OUTPUTS = (
     TensorSpec("probabilities", "float32", ("batch", "labels")),
     TensorSpec("logits", "float32", ("batch", "outputs")),
+)
+# lstm models only: the recurrent state, so a text can be fed in pieces (streaming). Zeros mean
+# "start of text"; final_* is the state after the last step of the sequence axis (exact for
+# unpadded rows).
+STATE_INPUTS = (
+    TensorSpec("initial_h", "float32", ("batch", "hidden")),
+    TensorSpec("initial_c", "float32", ("batch", "hidden")),
+)
+STATE_OUTPUTS = (
+    TensorSpec("final_h", "float32", ("batch", "hidden")),
+    TensorSpec("final_c", "float32", ("batch", "hidden")),
 )
 
 

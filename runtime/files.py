@@ -7,13 +7,16 @@ the tests identify files by :func:`file_sha256`.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_write", "file_sha256"]
+__all__ = ["atomic_write", "file_sha256", "publish", "staging_folder"]
 
 
 def _umask() -> int:
@@ -52,3 +55,36 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextmanager
+def staging_folder(beside: Path) -> Iterator[Path]:
+    """A private folder inside ``beside`` (same file system, so renames are atomic), removed on exit."""
+    beside.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=".edgelstm-", dir=beside))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def publish(files: Mapping[Path, Path]) -> None:
+    """Rename each staged file (value) onto its target (key), all under one lock per folder.
+
+    Each target is always whole (old or new); two processes publishing into the same folder
+    never interleave, so a set written together (model.onnx + model.int8.onnx) stays a pair.
+    """
+    folders = sorted({target.parent.resolve() for target in files})
+    locks = []
+    try:
+        for folder in folders:
+            lock = os.open(folder, os.O_RDONLY)  # the folder itself is the lock: nothing left behind
+            locks.append(lock)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        for target, staged in files.items():
+            with open(staged, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(staged, target)
+    finally:
+        for lock in locks:
+            os.close(lock)

@@ -30,7 +30,7 @@ def trained(imdb, tmp_path_factory):
         checkpoint = root / f"{arch}.pt"
         options = TrainOptions(epochs=2, limit=6000, learning_rate=0.003, seed=1)
         train(imdb, config, options, checkpoint, show_progress=False)
-        models[arch] = (checkpoint, export_checkpoint(checkpoint, root / arch))
+        models[arch] = (checkpoint, export_checkpoint(checkpoint, root / arch)[0][0])
     return models
 
 

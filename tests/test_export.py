@@ -1,4 +1,5 @@
-"""The exported graph: fused LSTM nodes, dynamic axes, metadata, and a validation that fails loudly."""
+"""The exported graph: portable LSTM nodes, dynamic axes, state for lstm, metadata, a validation that
+checks every output and fails loudly, and exports that are the same bytes every run."""
 
 import numpy as np
 import pytest
@@ -8,7 +9,9 @@ torch = pytest.importorskip("torch")
 
 from onnx import numpy_helper  # noqa: E402
 
-from edgelstm.config import INPUTS, METADATA_KEY, OUTPUTS, ModelConfig  # noqa: E402
+from edgelstm.config import (  # noqa: E402
+    FORMAT_VERSION, INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS, ModelConfig,
+)
 from edgelstm.export import OPSET, ExportValidationError, build_onnx, validate_onnx  # noqa: E402
 from edgelstm.export.validate import sample_sequences  # noqa: E402
 from edgelstm.train import TextClassifier  # noqa: E402
@@ -22,21 +25,67 @@ def small_model(arch, labels=("neg", "pos")):
 
 
 @pytest.mark.parametrize("arch", ["lstm", "bilstm"])
-def test_graph_is_fused_dynamic_and_self_describing(arch):
-    proto = build_onnx(small_model(arch))
+def test_graph_is_portable_dynamic_and_self_describing(arch):
+    model = small_model(arch)
+    proto = build_onnx(model)
     onnx.checker.check_model(proto, full_check=True)
     ops = [n.op_type for n in proto.graph.node]
-    assert ops.count("LSTM") == 1
-    assert not {"Loop", "Scan", "If"} & set(ops)
-    lstm = next(n for n in proto.graph.node if n.op_type == "LSTM")
-    assert lstm.input[4] == "sequence_lens"  # real lengths reach the recurrent node
+    assert ops.count("LSTM") == (1 if arch == "lstm" else 2)  # the backward direction is a forward pass
+    assert not {"Loop", "Scan", "If", "ReverseSequence"} & set(ops)
+    for lstm in (n for n in proto.graph.node if n.op_type == "LSTM"):
+        assert lstm.input[4] == "" and lstm.input[5] and lstm.input[6]  # no sequence_lens, state given
+        assert all(a.s in (b"", b"forward") for a in lstm.attribute if a.name == "direction")
     assert proto.opset_import[0].version >= 17 == OPSET
-    for value, spec in zip(list(proto.graph.input) + list(proto.graph.output), INPUTS + OUTPUTS):
-        assert value.name == spec.name
-        assert [d.dim_param for d in value.type.tensor_type.shape.dim] == list(spec.axes)
+    inputs, outputs = list(INPUTS), list(OUTPUTS)
+    if arch == "lstm":
+        inputs += STATE_INPUTS
+        outputs += STATE_OUTPUTS
+    values = list(proto.graph.input) + list(proto.graph.output)
+    assert [v.name for v in values] == [spec.name for spec in inputs + outputs]
+    for value, spec in zip(values, inputs + outputs):
+        dims = [d.dim_value if d.dim_value else d.dim_param for d in value.type.tensor_type.shape.dim]
+        assert dims == [model.config.hidden if a == "hidden" else a for a in spec.axes]
     metadata = {p.key: p.value for p in proto.metadata_props}
     config = ModelConfig.from_json(metadata[METADATA_KEY])
     assert config.arch == arch and config.vocabulary[:2] == ["w0", "w1"] and config.max_len == 20
+    assert config.format_version == FORMAT_VERSION == 2
+
+
+def test_validation_checks_the_state_path_and_keeps_the_mode(tmp_path):
+    model = small_model("lstm").train()
+    path = tmp_path / "m.onnx"
+    path.write_bytes(build_onnx(model).SerializeToString())
+    assert validate_onnx(model, path) < 1e-6
+    assert model.training  # the caller's mode is restored
+    # final_c is checked too: a graph whose final_c is wrong fails, though probabilities are right
+    proto = build_onnx(model)
+    squeeze = next(n for n in proto.graph.node if n.output[0] == "final_c")
+    squeeze.input[0] = "lstm.Y_h"
+    path.write_bytes(proto.SerializeToString())
+    with pytest.raises(ExportValidationError, match="final_c"):
+        validate_onnx(model, path)
+
+
+def test_validation_compares_a_non_zero_initial_state(tmp_path):
+    model = small_model("lstm")
+    proto = build_onnx(model)
+    for node in proto.graph.node:  # ignore the given state: right only when it is zero
+        if node.op_type == "LSTM":
+            node.input[5] = node.input[6] = ""
+    path = tmp_path / "m.onnx"
+    path.write_bytes(proto.SerializeToString())
+    with pytest.raises(ExportValidationError, match="non-zero state"):
+        validate_onnx(model, path)
+
+
+def test_forward_with_state_starts_from_the_given_state():
+    model = small_model("lstm")
+    ids, lengths = torch.tensor([[3, 4, 5, 6]]), torch.tensor([4])
+    whole, (h, c) = model.forward_with_state(ids, lengths)
+    _, state = model.forward_with_state(ids[:, :2], torch.tensor([2]))
+    continued, (h2, c2) = model.forward_with_state(ids[:, 2:], torch.tensor([2]), state)
+    assert torch.allclose(whole, continued, atol=1e-6) and torch.allclose(h, h2, atol=1e-6)
+    assert torch.equal(model(ids, lengths), whole)
 
 
 @pytest.mark.parametrize("arch", ["lstm", "bilstm"])
@@ -50,11 +99,11 @@ def test_validation_passes_for_a_correct_graph(arch, tmp_path):
 def test_validation_raises_with_the_max_difference(tmp_path):
     model = small_model("bilstm")
     proto = build_onnx(model)
-    weights = next(t for t in proto.graph.initializer if t.name == "lstm.R")
-    weights.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weights) * 1.01, "lstm.R"))
+    weights = next(t for t in proto.graph.initializer if t.name == "lstm.backward.R")
+    weights.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weights) * 1.01, "lstm.backward.R"))
     path = tmp_path / "broken.onnx"
     path.write_bytes(proto.SerializeToString())
-    with pytest.raises(ExportValidationError, match=r"differs from PyTorch by [0-9.e-]+ > ATOL 1e-05"):
+    with pytest.raises(ExportValidationError, match=r"probabilities: onnxruntime differs from PyTorch by [0-9.e-]+ > ATOL 1e-05"):
         validate_onnx(model, path)
 
 
@@ -63,3 +112,36 @@ def test_sampled_sequences_look_like_text():
     sequences = sample_sequences(100, batch=5, longest=30, rng=rng)
     assert max(map(len, sequences)) == 30 and min(map(len, sequences)) >= 1
     assert all(1 <= i < 100 for s in sequences for i in s)
+
+
+@pytest.mark.parametrize("arch", ["lstm", "bilstm"])
+def test_two_int8_exports_are_the_same_bytes(trained, tmp_path, arch):
+    """No timing decides the artifact: export --int8 twice, compare the files."""
+    import subprocess
+    import sys
+
+    checkpoint = trained[arch][0]
+    for run in ("a", "b"):
+        result = subprocess.run([sys.executable, "-m", "edgelstm.cli", "export", str(checkpoint), "-o",
+                                 str(tmp_path / run), "--int8"], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    for name in ("model.onnx", "model.int8.onnx"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["model.int8.onnx", "model.onnx"]
+
+
+def test_concurrent_exports_into_one_folder_leave_a_matching_pair(trained, tmp_path):
+    """Two checkpoints exported at once into one folder: model.onnx and model.int8.onnx agree."""
+    import subprocess
+    import sys
+
+    from edgelstm import Classifier
+
+    runs = [subprocess.Popen([sys.executable, "-m", "edgelstm.cli", "export", str(trained[arch][0]), "-o",
+                              str(tmp_path), "--int8"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for arch in ("lstm", "bilstm")]
+    errors = [run.communicate()[1] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], errors
+    fp32, int8 = Classifier.load(tmp_path / "model.onnx"), Classifier.load(tmp_path / "model.int8.onnx")
+    assert fp32.config.arch == int8.config.arch
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.int8.onnx", "model.onnx"]  # no scratch left

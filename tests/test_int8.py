@@ -1,25 +1,25 @@
-"""int8 models: they keep fp32's answers on real reviews, carry their recipe, and serve as usual."""
+"""int8 models: every recipe offered by default is batch- and thread-invariant on real reviews,
+keeps fp32's answers, carries its recipe, and is the same bytes every time; dynamic recipes
+only on request."""
 
+
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from edgelstm import Classifier
+from edgelstm.invariance import INVARIANCE_TOLERANCE, batch_invariance
 from tests.helpers import run_cli
 
 onnx = pytest.importorskip("onnx")
-pytest.importorskip("torch")
 
 from edgelstm.export.quantize import (  # noqa: E402
-    RECIPES,
-    Measurement,
-    choose,
-    quantize,
-    quantize_measured,
+    ACTIVATION_RECIPES, RECIPES, QuantizationError, quantize, quantize_checked,
 )
 
 AGREEMENT = 0.99  # int8 labels equal to fp32's on at least 99% of reviews
-QUANTIZED_OP = {"Gather": "DequantizeLinear", "MatMul": "MatMulInteger", "LSTM": "DynamicQuantizeLSTM"}
 
 
 @pytest.fixture(scope="module")
@@ -27,19 +27,43 @@ def reviews(imdb):
     return imdb.test.sample(2000, seed=5)
 
 
+@pytest.fixture(scope="module")
+def int8_models(trained, tmp_path_factory):
+    root = tmp_path_factory.mktemp("int8")
+    models = {}
+    for arch in ("lstm", "bilstm"):
+        for recipe in RECIPES:
+            models[arch, recipe.name] = root / f"{arch}-{recipe.name}.onnx"
+            quantize(trained[arch][1], models[arch, recipe.name], recipe)
+    return models
+
+
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: r.name)
 @pytest.mark.parametrize("arch", ["lstm", "bilstm"])
-def test_every_recipe_keeps_the_fp32_answers(trained, reviews, tmp_path, arch, recipe):
-    fp32_path = trained[arch][1]
-    int8_path = tmp_path / "model.int8.onnx"
-    quantize(fp32_path, int8_path, recipe)
+def test_default_recipes_are_batch_and_thread_invariant(int8_models, reviews, arch, recipe):
+    """Each review alone vs inside mixed-length batches of 64, on 1 and 2 threads."""
+    path = int8_models[arch, recipe.name]
+    sequences = Classifier.load(path).encode(reviews.texts[:1000])
+    result = batch_invariance(path, sequences)
+    assert result.holds(), result.largest_difference
+    assert Classifier.load(path).config.quantization["batch_invariant"] is True
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: r.name)
+@pytest.mark.parametrize("arch", ["lstm", "bilstm"])
+def test_default_recipes_keep_the_fp32_answers(trained, int8_models, reviews, arch, recipe):
+    fp32_path, int8_path = trained[arch][1], int8_models[arch, recipe.name]
     ops = {node.op_type for node in onnx.load(str(int8_path)).graph.node}
-    for op_type in recipe.op_types:
-        assert QUANTIZED_OP[op_type] in ops
-    if "LSTM" not in recipe.op_types:
-        assert "LSTM" in ops and "DynamicQuantizeLSTM" not in ops
+    assert not {"DynamicQuantizeLSTM", "MatMulInteger", "DynamicQuantizeLinear"} & ops
     fp32, int8 = Classifier.load(fp32_path), Classifier.load(int8_path)
     assert int8.config.quantization["recipe"]["name"] == recipe.name
+    matrices = {t.name: list(t.dims) for t in onnx.load(str(fp32_path)).graph.initializer
+                if len(t.dims) >= 2 and not t.name.endswith(".B")}  # LSTM biases (1, 8H) stay float32
+    stored = {t.name: t for t in onnx.load(str(int8_path)).graph.initializer}
+    assert len(matrices) >= 4  # embedding, W and R of each direction, dense layers
+    for name, dims in matrices.items():  # every weight matrix is stored as int8 only
+        assert name not in stored and stored[f"{name}.int8"].data_type == onnx.TensorProto.INT8
+        assert list(stored[f"{name}.int8"].dims) == dims
     assert int8_path.stat().st_size < fp32_path.stat().st_size
     expected, actual = fp32.predict_proba(reviews.texts), int8.predict_proba(reviews.texts)
     agreement = (expected.argmax(1) == actual.argmax(1)).mean()
@@ -48,31 +72,76 @@ def test_every_recipe_keeps_the_fp32_answers(trained, reviews, tmp_path, arch, r
     assert accuracy > 0.7  # the model is trained enough for agreement to mean something
 
 
-def test_measured_choice_is_written_with_its_table(trained, reviews, tmp_path):
-    fp32_path = trained["lstm"][1]
+def test_quantizing_twice_gives_the_same_bytes(trained, tmp_path):
+    for name in ("a.onnx", "b.onnx"):
+        quantize(trained["bilstm"][1], tmp_path / name, RECIPES[0])
+    assert (tmp_path / "a.onnx").read_bytes() == (tmp_path / "b.onnx").read_bytes()
+
+
+def test_checked_quantization_records_accuracy_not_timings(trained, reviews, tmp_path):
     output = tmp_path / "model.int8.onnx"
     texts, labels = reviews.texts[:300], reviews.labels[:300]
-    winner, table = quantize_measured(fp32_path, output, texts, labels, recipe="embedding")
-    assert winner.name == "embedding" and [m.name for m in table] == ["fp32", "embedding"]
+    recipe, table = quantize_checked(trained["lstm"][1], output, texts, labels)
+    assert recipe == RECIPES[0]
+    assert [m.name for m in table] == ["onnxruntime fp32", f"onnxruntime int8 ({RECIPES[0].name})"]
     quantization = Classifier.load(output).config.quantization
-    assert quantization["chosen_by"] == "forced" and quantization["validation_texts"] == 300
-    assert [m["name"] for m in quantization["measurements"]] == ["fp32", "embedding"]
-    result = run_cli("predict", "--model", output, "-", stdin="a wonderful film\nawful\n")
+    assert quantization["validation_texts"] == 300 and quantization["batch_invariant"] is True
+    assert "measurements" not in quantization and "latency_ms" not in str(quantization)
+    result = subprocess.run([sys.executable, "-m", "edgelstm.cli", "predict", "--model", str(output), "-"],
+                            input="a wonderful film\nawful\n", capture_output=True, text=True)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
 
 
-def m(name, size, latency, throughput, accuracy):
-    return Measurement(name, size, latency, latency * 2, throughput, accuracy, 1.0)
+def test_an_int8_model_is_not_quantized_again(int8_models, tmp_path):
+    with pytest.raises(QuantizationError, match="already an int8 model"):
+        quantize(int8_models["lstm", RECIPES[0].name], tmp_path / "again.onnx", RECIPES[0])
+    result = subprocess.run([sys.executable, "-m", "edgelstm.cli", "quantize",
+                             str(int8_models["lstm", RECIPES[0].name]), "-o", str(tmp_path / "x.onnx")],
+                            capture_output=True, text=True)
+    assert result.returncode == QuantizationError.exit_code
+    assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.onnx").exists()
 
 
-def test_choose_takes_the_smallest_that_is_not_slower_and_accurate():
-    fp32 = m("fp32", 1000, 1.0, 100, 0.880)
-    small_but_slow = m("slow", 200, 1.5, 100, 0.880)
-    small_but_worse = m("worse", 250, 1.0, 100, 0.870)
-    slower_throughput = m("batchslow", 260, 1.0, 80, 0.880)
-    good = m("good", 300, 1.04, 99, 0.878)
-    bigger_good = m("bigger", 400, 0.9, 120, 0.881)
-    candidates = [small_but_slow, small_but_worse, slower_throughput, good, bigger_good]
-    assert choose(fp32, candidates).name == "good"
-    assert choose(fp32, [small_but_slow, small_but_worse]) is None
-    assert choose(fp32, [small_but_worse], budget=0.02).name == "worse"
+def test_dynamic_recipes_need_the_explicit_option_and_say_so(trained, tmp_path):
+    model = trained["lstm"][1]
+    refused = subprocess.run([sys.executable, "-m", "edgelstm.cli", "quantize", str(model), "-o",
+                              str(tmp_path / "d.onnx"), "--recipe", ACTIVATION_RECIPES[1].name],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "--activation-int8" in refused.stderr
+    allowed = subprocess.run([sys.executable, "-m", "edgelstm.cli", "quantize", str(model), "-o",
+                              str(tmp_path / "d.onnx"), "--recipe", ACTIVATION_RECIPES[1].name,
+                              "--activation-int8"], capture_output=True, text=True)
+    assert allowed.returncode == 0, allowed.stderr
+    assert "WARNING" not in allowed.stderr  # onnxruntime's quantizer logs stay quiet
+    assert Classifier.load(tmp_path / "d.onnx").config.quantization["batch_invariant"] is False
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.onnx"]  # no scratch files left beside it
+
+
+def test_invariance_detects_a_batch_dependent_model(trained, reviews, tmp_path):
+    """The check can fail: onnxruntime's dynamic recipe depends on the batch."""
+    path = tmp_path / "dynamic.onnx"
+    quantize(trained["lstm"][1], path, ACTIVATION_RECIPES[1])
+    result = batch_invariance(path, Classifier.load(path).encode(reviews.texts[:300]))
+    assert result.worst > INVARIANCE_TOLERANCE
+
+
+def test_quantize_and_bench_need_no_torch(tmp_path):
+    """`edgelstm quantize` needs onnx only, `edgelstm bench` onnxruntime only (tiny test model)."""
+    from pathlib import Path
+
+    tiny = Path(__file__).parent / "data" / "tiny-lstm.onnx"
+    block_torch = (
+        "import sys\n"
+        "class BlockTorch:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ImportError('torch is blocked in this test')\n"
+        "sys.meta_path.insert(0, BlockTorch())\n"
+        "from edgelstm.cli import main\n"
+        f"sys.argv = ['edgelstm', 'quantize', {str(tiny)!r}, '-o', {str(tmp_path / 'tiny.int8.onnx')!r}]\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, "-c", block_torch], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert Classifier.load(tmp_path / "tiny.int8.onnx").config.quantization["batch_invariant"] is True
+    import edgelstm.bench  # noqa: F401 - the measuring module lives in the runtime room

@@ -48,7 +48,7 @@ def test_metadata_carries_what_inference_needs():
     config = Classifier.load(TINY_BILSTM).config
     assert config.arch == "bilstm" and config.labels == ["negative", "neutral", "positive"]
     assert config.max_len == 16 and len(config.vocabulary) == config.vocab_size - 2
-    assert config.format_version == 1 and config.tokenizer == "words-v1"
+    assert config.format_version == 2 and config.tokenizer == "words-v1"
 
 
 def test_runtime_and_predict_never_import_torch(tmp_path):

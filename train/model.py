@@ -70,19 +70,33 @@ class TextClassifier(nn.Module):
                 nn.init.xavier_uniform_(layer.weight)
                 nn.init.zeros_(layer.bias)
 
-    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B, T) ids and (B,) real lengths -> (B, outputs) logits."""
+    def forward(
+        self, input_ids: torch.Tensor, lengths: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """(B, T) ids and (B,) real lengths -> (B, outputs) logits.
+
+        ``state``: the lstm's (h, c), each (B, H), before the first step (default zeros).
+        """
+        return self.forward_with_state(input_ids, lengths, state)[0]
+
+    def forward_with_state(
+        self, input_ids: torch.Tensor, lengths: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Logits and the last layer's (h, c), each (B, H), at each text's last real token."""
         x = self.dropout(self.embedding(input_ids))  # (B, T, E)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        output, (h_n, _) = self.lstm(packed)  # h_n: (D, B, H), at each text's last real token
+        initial = None if state is None else (state[0][None], state[1][None])  # (1, B, H) each
+        output, (h_n, c_n) = self.lstm(packed, initial)  # (D, B, H), at each text's last real token
         if self.config.arch == "lstm":
-            return self.head(h_n[-1])  # (B, H) -> (B, outputs)
+            return self.head(h_n[-1]), (h_n[-1], c_n[-1])  # (B, H) -> (B, outputs)
         y, _ = pad_packed_sequence(output, batch_first=True, total_length=input_ids.shape[1])
         # y: (B, T, 2H), forward then backward; zero at padded steps
         mask = torch.arange(y.shape[1], device=y.device)[None, :] < lengths.to(y.device)[:, None]
         largest = y.masked_fill(~mask[:, :, None], float("-inf")).amax(dim=1)  # (B, 2H)
         mean = y.sum(dim=1) / lengths.to(y.device, y.dtype)[:, None]  # (B, 2H)
-        return self.head(torch.cat([largest, mean], dim=1))  # (B, 4H) -> (B, outputs)
+        return self.head(torch.cat([largest, mean], dim=1)), (h_n[-1], c_n[-1])  # (B, 4H) -> (B, outputs)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """(B, outputs) logits -> (B, labels) probabilities, columns in label order."""

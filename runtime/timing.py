@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from edgelstm.classifier import Classifier
+from .classifier import Classifier
 
 __all__ = ["interleaved_latencies", "median_length_text"]
 

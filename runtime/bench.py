@@ -18,14 +18,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from edgelstm.classifier import Classifier
-
+from .classifier import Classifier
+from .config import ModelConfig
 from .timing import interleaved_latencies, median_length_text
 
-__all__ = ["BenchResult", "run_benchmark", "to_markdown", "flop_per_token"]
+__all__ = ["BenchResult", "flop_per_token", "run_benchmark", "to_markdown"]
 
 LATENCY_RUNS = 300
 ROUNDS = 3
@@ -43,13 +44,13 @@ class BenchResult:
     gflops: float = 0.0  # achieved in the throughput pass
     accuracy: float = 0.0
     cold_start_s: float | None = None  # `edgelstm predict one_review.txt` in a fresh process
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
-def flop_per_token(config) -> int:
+def flop_per_token(config: ModelConfig) -> int:
     """Multiply-adds x 2 of the recurrent layer per token: 4 gates x H x (E + H) per direction."""
     directions = 2 if config.arch == "bilstm" else 1
-    return directions * 2 * 4 * config.hidden * (config.embed_dim + config.hidden)
+    return int(directions * 2 * 4 * config.hidden * (config.embed_dim + config.hidden))
 
 
 def _median_cmd_seconds(command: list[str], runs: int = COLD_STARTS) -> float:
@@ -68,7 +69,7 @@ def _predict_command() -> list[str]:
 
 def matmul_gflops(threads: int) -> float:
     """One float32 matrix multiply's GFLOP/s on ``threads`` threads (onnxruntime's MLAS)."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # type: ignore[import-untyped]
     from onnx import TensorProto, helper
 
     n = 512
@@ -93,7 +94,7 @@ def matmul_gflops(threads: int) -> float:
 def run_benchmark(
     models: Sequence[Path], texts: Sequence[str], labels: Sequence[str], threads: int = 1,
     cold_start: bool = True,
-) -> tuple[list[BenchResult], dict]:
+) -> tuple[list[BenchResult], dict[str, Any]]:
     """Measure every model on the same texts; returns the rows and a description of the run."""
     classifiers = [Classifier.load(path, threads=threads) for path in models]
     results = [BenchResult(_name(p, c), str(p), Path(p).stat().st_size) for p, c in zip(models, classifiers)]
@@ -148,7 +149,7 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def to_markdown(results: list[BenchResult], machine: dict) -> str:
+def to_markdown(results: list[BenchResult], machine: dict[str, Any]) -> str:
     base = results[0]
     lines = [
         f"Machine: {machine['cpu']}, {machine['cores']} cores; {machine['threads']} inference thread(s); "
