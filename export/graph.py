@@ -14,7 +14,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from edgelstm.config import INPUTS, METADATA_KEY, OUTPUTS
+from edgelstm.config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS
 
 from edgelstm.train.model import TextClassifier
 
@@ -26,8 +26,10 @@ _DTYPES = {"int64": TensorProto.INT64, "float32": TensorProto.FLOAT}
 _TORCH_TO_ONNX_GATES = [0, 3, 1, 2]
 
 
-def _value_info(spec):
-    return helper.make_tensor_value_info(spec.name, _DTYPES[spec.dtype], list(spec.axes))
+def _value_info(spec, hidden: int = 0):
+    # "hidden" is the model's fixed state width; every other axis is dynamic.
+    shape = [hidden if axis == "hidden" else axis for axis in spec.axes]
+    return helper.make_tensor_value_info(spec.name, _DTYPES[spec.dtype], shape)
 
 
 def _gates(weight: torch.Tensor) -> np.ndarray:
@@ -51,8 +53,11 @@ class _Graph:
         return output
 
 
-def _lstm(g: _Graph, lstm: torch.nn.LSTM, x: str, lengths: str) -> tuple[str, str]:
-    """The (bi)LSTM as one fused ONNX LSTM node: (T, B, E) -> Y (T, D, B, H), Y_h (D, B, H)."""
+def _lstm(g: _Graph, lstm: torch.nn.LSTM, x: str, lengths: str,
+          state: tuple[str, str] | None = None) -> tuple[str, str, str]:
+    """The (bi)LSTM as one fused ONNX LSTM node: (T, B, E) -> Y (T, D, B, H), Y_h, Y_c (D, B, H).
+
+    ``state``: names of (B, H) initial_h / initial_c inputs (forward LSTM only)."""
     suffixes = [""] + (["_reverse"] if lstm.bidirectional else [])
     w = np.stack([_gates(getattr(lstm, f"weight_ih_l0{s}")) for s in suffixes])  # (D, 4H, E)
     r = np.stack([_gates(getattr(lstm, f"weight_hh_l0{s}")) for s in suffixes])  # (D, 4H, H)
@@ -62,12 +67,15 @@ def _lstm(g: _Graph, lstm: torch.nn.LSTM, x: str, lengths: str) -> tuple[str, st
     ])
     seq_lens = g.op("Cast", [lengths], "sequence_lens", to=TensorProto.INT32)  # (B,)
     inputs = [x, g.const("lstm.W", w), g.const("lstm.R", r), g.const("lstm.B", b), seq_lens]
+    if state is not None:
+        axis0 = g.const("state.axis0", np.array([0], np.int64))
+        inputs += [g.op("Unsqueeze", [name, axis0], f"{name}.1bh") for name in state]  # (1, B, H)
     node = helper.make_node(
-        "LSTM", inputs, ["lstm.Y", "lstm.Y_h"], name="lstm", hidden_size=lstm.hidden_size,
+        "LSTM", inputs, ["lstm.Y", "lstm.Y_h", "lstm.Y_c"], name="lstm", hidden_size=lstm.hidden_size,
         direction="bidirectional" if lstm.bidirectional else "forward",
     )
     g.nodes.append(node)
-    return "lstm.Y", "lstm.Y_h"
+    return "lstm.Y", "lstm.Y_h", "lstm.Y_c"
 
 
 def _dense(g: _Graph, layer: torch.nn.Linear, x: str, name: str) -> str:
@@ -115,9 +123,15 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
     embedded = g.op("Gather", [g.const("embedding.weight", model.embedding.weight.detach().cpu().float().numpy()),
                                input_ids], "embedded")  # (B, T, E)
     x = g.op("Transpose", [embedded], "embedded.tbe", perm=[1, 0, 2])  # (T, B, E)
-    y, y_h = _lstm(g, model.lstm, x, lengths)
-    if config.arch == "lstm":
-        features = g.op("Squeeze", [y_h, g.const("axis0", np.array([0], np.int64))], "features")  # (B, H)
+    streams = config.arch == "lstm"  # a forward LSTM can carry its state between calls
+    state = tuple(spec.name for spec in STATE_INPUTS) if streams else None
+    y, y_h, y_c = _lstm(g, model.lstm, x, lengths, state)  # type: ignore[arg-type]
+    if streams:
+        axis0 = g.const("axis0", np.array([0], np.int64))
+        features = g.op("Squeeze", [y_h, axis0], "features")  # (B, H)
+        final_h, final_c = (spec.name for spec in STATE_OUTPUTS)
+        g.op("Identity", [features], final_h)  # (B, H)
+        g.op("Squeeze", [y_c, axis0], final_c)  # (B, H)
     else:
         features = _masked_pooling(g, y, input_ids, lengths)  # (B, 4H)
     probabilities, logits = (spec.name for spec in OUTPUTS)
@@ -128,9 +142,10 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
         g.op("Concat", [negative, positive], probabilities, axis=1)  # (B, 2)
     else:
         g.op("Softmax", [logits], probabilities, axis=1)
+    inputs, outputs = INPUTS + (STATE_INPUTS if streams else ()), OUTPUTS + (STATE_OUTPUTS if streams else ())
     graph = helper.make_graph(
-        g.nodes, "edgelstm", [_value_info(s) for s in INPUTS], [_value_info(s) for s in OUTPUTS],
-        g.initializers,
+        g.nodes, "edgelstm", [_value_info(s, config.hidden) for s in inputs],
+        [_value_info(s, config.hidden) for s in outputs], g.initializers,
     )
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="edgelstm")

@@ -12,7 +12,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .config import INPUTS, METADATA_KEY, OUTPUTS, ModelConfig
+from .config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS, ModelConfig
 from .errors import DataError, ModelError
 from .tokenizer import Tokenizer, pad_batch
 
@@ -67,12 +67,32 @@ class OnnxBackend:
         except ModelError as exc:
             raise ModelError(f"{path}: {exc}") from None
         names = [i.name for i in self.session.get_inputs()]
-        if names != [spec.name for spec in INPUTS]:
+        plain = [spec.name for spec in INPUTS]
+        # lstm models carry their recurrent state in and out (edgelstm.config.STATE_INPUTS).
+        self.has_state = names == plain + [spec.name for spec in STATE_INPUTS]
+        if names != plain and not (self.has_state and self.config.arch == "lstm"):
             raise ModelError(f"{path}: unexpected model inputs {names}")
 
     def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         feed = {INPUTS[0].name: input_ids, INPUTS[1].name: lengths}
+        if self.has_state:  # zeros: every text starts from the beginning
+            zeros = np.zeros((len(lengths), self.config.hidden), np.float32)  # (B, H)
+            feed.update({spec.name: zeros for spec in STATE_INPUTS})
         return self.session.run([OUTPUTS[0].name], feed)[0]
+
+    def run_with_state(
+        self, input_ids: np.ndarray, lengths: np.ndarray, h: np.ndarray, c: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(B, T) ids, (B,) lengths, (B, H) state -> probabilities (B, labels), final h, c (B, H).
+
+        The final state is the one after the last step of T: exact only for unpadded rows."""
+        if not self.has_state:
+            raise ModelError("this model has no state inputs (not an lstm model of format 2)")
+        feed = {INPUTS[0].name: input_ids, INPUTS[1].name: lengths,
+                STATE_INPUTS[0].name: h, STATE_INPUTS[1].name: c}
+        names = [OUTPUTS[0].name] + [spec.name for spec in STATE_OUTPUTS]
+        probabilities, final_h, final_c = self.session.run(names, feed)
+        return probabilities, final_h, final_c
 
 
 def _check_model_file(path: Path) -> None:

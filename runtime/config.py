@@ -14,7 +14,10 @@ from typing import Any
 
 from .errors import ModelError
 
-__all__ = ["ModelConfig", "TensorSpec", "INPUTS", "OUTPUTS", "FORMAT_VERSION", "METADATA_KEY"]
+__all__ = [
+    "ModelConfig", "TensorSpec", "INPUTS", "OUTPUTS", "STATE_INPUTS", "STATE_OUTPUTS", "FORMAT_VERSION",
+    "METADATA_KEY",
+]
 
 # Bumped when a change would make an older runtime misread a model.
 FORMAT_VERSION = 1
@@ -37,6 +40,17 @@ INPUTS = (
 OUTPUTS = (
     TensorSpec("probabilities", "float32", ("batch", "labels")),
     TensorSpec("logits", "float32", ("batch", "outputs")),
+)
+# lstm models only: the recurrent state, so a text can be fed in pieces (streaming). Zeros mean
+# "start of text"; final_* is the state after the last step of the sequence axis (exact for
+# unpadded rows).
+STATE_INPUTS = (
+    TensorSpec("initial_h", "float32", ("batch", "hidden")),
+    TensorSpec("initial_c", "float32", ("batch", "hidden")),
+)
+STATE_OUTPUTS = (
+    TensorSpec("final_h", "float32", ("batch", "hidden")),
+    TensorSpec("final_c", "float32", ("batch", "hidden")),
 )
 
 
