@@ -8,13 +8,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS, ModelConfig
 from .errors import DataError, ModelError
 from .tokenizer import Tokenizer, pad_batch
+
+if TYPE_CHECKING:
+    from .stream import Stream, StreamBatch
 
 __all__ = ["Classifier", "Prediction", "Backend"]
 
@@ -41,6 +44,16 @@ class Prediction:
     label: str
     probability: float  # of ``label``
     probabilities: dict[str, float]  # every label's
+
+
+def to_prediction(labels: Sequence[str], row: np.ndarray) -> Prediction:
+    """The ``Prediction`` of one row of probabilities, columns in the order of ``labels``."""
+    best = int(np.argmax(row))
+    return Prediction(
+        label=labels[best],
+        probability=float(row[best]),
+        probabilities={label: float(p) for label, p in zip(labels, row)},
+    )
 
 
 class OnnxBackend:
@@ -203,18 +216,20 @@ class Classifier:
         """One ``Prediction`` per text, in input order."""
         if isinstance(texts, str):
             raise TypeError("predict() takes a list of texts, not a single string")
-        labels = self.config.labels
-        results = []
-        for row in self.predict_proba(texts, batch_size):
-            best = int(np.argmax(row))
-            results.append(
-                Prediction(
-                    label=labels[best],
-                    probability=float(row[best]),
-                    probabilities={label: float(p) for label, p in zip(labels, row)},
-                )
-            )
-        return results
+        return [to_prediction(self.config.labels, row) for row in self.predict_proba(texts, batch_size)]
+
+    def stream(self) -> Stream:
+        """A text fed in pieces as it arrives: ``s.feed(piece)`` returns the prediction of all
+        the text fed so far, at the cost of the new tokens (lstm .onnx models; edgelstm.stream)."""
+        from .stream import Stream
+
+        return Stream(self)
+
+    def streams(self, n: int) -> StreamBatch:
+        """``n`` independent streams advanced together: ``feed([piece, ...])`` (one per stream)."""
+        from .stream import StreamBatch
+
+        return StreamBatch(self, n)
 
     def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
         """Accuracy and mean cross-entropy (binary cross-entropy for two labels) on labeled texts."""
