@@ -34,7 +34,7 @@ from .tokenizer import OOV_ID, Tokenizer, WordStream
 if TYPE_CHECKING:
     from .classifier import Classifier, Prediction
 
-__all__ = ["Stream", "StreamBatch", "StateBackend", "check_streamable"]
+__all__ = ["StateBackend", "Stream", "StreamBatch", "check_streamable"]
 
 
 class StateBackend(Protocol):

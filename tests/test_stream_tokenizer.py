@@ -1,11 +1,11 @@
 """The chunk-safe tokenizer: any cutting of a text gives the words-v1 words of the whole text."""
 
+import itertools
 import random
 
+from edgelstm.tokenizer import WordStream, words
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-
-from edgelstm.tokenizer import WordStream, words
 
 # Pieces chosen to sit on every rule a cut can break: line break tags in their spellings (also
 # fullwidth, which NFKC turns into ASCII), apostrophes inside words (ASCII and U+2019), CRLF and
@@ -26,7 +26,7 @@ def stream_words(text: str, cuts: list[int]) -> list[str]:
     stream = WordStream()
     found: list[str] = []
     bounds = [0, *sorted(cuts), len(text)]
-    for start, end in zip(bounds, bounds[1:]):
+    for start, end in itertools.pairwise(bounds):
         found += stream.feed(text[start:end])
         # At every point, final + held words are the words of the text so far.
         assert found + stream.held_words == words(text[:end])
@@ -73,6 +73,6 @@ def test_random_chunkings_of_real_reviews(imdb):
             stream = WordStream()
             found: list[str] = []
             bounds = [0, *sorted(cuts), len(text)]
-            for start, end in zip(bounds, bounds[1:]):
+            for start, end in itertools.pairwise(bounds):
                 found += stream.feed(text[start:end])
             assert found + stream.held_words == words(text)
