@@ -71,7 +71,9 @@ def check_streamable(classifier: Classifier) -> StateBackend:
 class StreamBatch:
     """``n`` independent streams advanced together: ``feed(pieces)`` gives each stream (row)
     its next piece of text (``""`` for none) and returns the prediction of every stream for
-    all the text it was fed so far. One batched model call per distinct token count."""
+    all the text it was fed so far. One batched model call per distinct token count.
+
+    Not thread-safe: feed a batch from one thread at a time (a server's batching loop)."""
 
     def __init__(self, classifier: Classifier, n: int) -> None:
         if not isinstance(n, int) or n < 1:
@@ -116,6 +118,8 @@ class StreamBatch:
         new: dict[int, list[int]] = {}
         stale: list[int] = []  # streams whose prediction must be computed again
         for i, piece in enumerate(pieces):
+            if not piece and self._predictions[i] is not None:
+                continue  # a waiting stream: nothing to tokenize or run
             final = ids_of(self._words[i].feed(piece))
             held = ids_of(self._words[i].held_words)
             if final:
@@ -139,7 +143,10 @@ class StreamBatch:
         for i in stale:
             if self._committed[i] == 0 and not self._held[i]:
                 self._predictions[i] = self._empty_text_prediction()
-        return [p for p in self._predictions if p is not None]
+        predictions = [p for p in self._predictions if p is not None]
+        if len(predictions) != len(self):  # every stream was answered above; never a short list
+            raise RuntimeError("internal error: a stream was left without a prediction")
+        return predictions
 
     def _run(self, ids: np.ndarray, rows: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lengths = np.full(len(rows), ids.shape[1], np.int64)  # (B,): unpadded rows

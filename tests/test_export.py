@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 
 from onnx import numpy_helper  # noqa: E402
 
-from edgelstm.config import INPUTS, METADATA_KEY, OUTPUTS, ModelConfig  # noqa: E402
+from edgelstm.config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS, ModelConfig  # noqa: E402
 from edgelstm.export import OPSET, ExportValidationError, build_onnx, validate_onnx  # noqa: E402
 from edgelstm.export.validate import sample_sequences  # noqa: E402
 from edgelstm.train import TextClassifier  # noqa: E402
@@ -31,9 +31,13 @@ def test_graph_is_fused_dynamic_and_self_describing(arch):
     lstm = next(n for n in proto.graph.node if n.op_type == "LSTM")
     assert lstm.input[4] == "sequence_lens"  # real lengths reach the recurrent node
     assert proto.opset_import[0].version >= 17 == OPSET
-    for value, spec in zip(list(proto.graph.input) + list(proto.graph.output), INPUTS + OUTPUTS):
-        assert value.name == spec.name
-        assert [d.dim_param for d in value.type.tensor_type.shape.dim] == list(spec.axes)
+    state_in, state_out = (STATE_INPUTS, STATE_OUTPUTS) if arch == "lstm" else ((), ())
+    values = list(proto.graph.input) + list(proto.graph.output)
+    specs = INPUTS + state_in + OUTPUTS + state_out
+    assert [v.name for v in values] == [spec.name for spec in specs]
+    for value, spec in zip(values, specs):
+        dims = [d.dim_param or d.dim_value for d in value.type.tensor_type.shape.dim]
+        assert dims == [small_model(arch).config.hidden if a == "hidden" else a for a in spec.axes]
     metadata = {p.key: p.value for p in proto.metadata_props}
     config = ModelConfig.from_json(metadata[METADATA_KEY])
     assert config.arch == arch and config.vocabulary[:2] == ["w0", "w1"] and config.max_len == 20

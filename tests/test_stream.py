@@ -177,10 +177,18 @@ def test_int8_that_quantizes_activations_is_refused(tiny_lstm):
     classifier.stream().feed("good")
 
 
-def test_torch_checkpoint_is_refused_clearly(lstm, tmp_path):
-    pt = Path(lstm.source).with_name("lstm.pt")
+def test_torch_checkpoint_is_refused_clearly_and_agrees_with_the_onnx_stream(lstm, reviews):
+    torch_classifier = Classifier.load(Path(lstm.source).with_name("lstm.pt"))
     with pytest.raises(ModelError, match=r"\.onnx"):
-        Classifier.load(pt).stream()
+        torch_classifier.stream()
+    # The streaming path against PyTorch on whole texts (the export's own tolerance, 1e-5).
+    stream = lstm.stream()
+    rng = random.Random(6)
+    for text, whole in zip(reviews[:20], torch_classifier.predict(reviews[:20])):
+        stream.reset()
+        for piece in random_pieces(text, rng, 15):
+            streamed = stream.feed(piece)
+        assert abs(streamed.probability - whole.probability) <= 1e-5
 
 
 def test_feed_checks_its_arguments(tiny_lstm):
