@@ -248,3 +248,28 @@ def test_cli_stream_takes_one_input(tiny_lstm):
     result = subprocess.run([sys.executable, "-m", "edgelstm.cli", "predict", "--stream", "--model", tiny_lstm,
                              "a.txt", "b.txt"], capture_output=True, text=True, check=False)
     assert result.returncode == 2 and "one input" in result.stderr
+
+
+def test_a_batch_makes_one_model_call_per_distinct_token_count(tiny_lstm):
+    classifier = Classifier.load(tiny_lstm)
+    calls = []
+    run_with_state = classifier.backend.run_with_state
+
+    def counted(input_ids, lengths, h, c):
+        calls.append(input_ids.shape)
+        assert (lengths == input_ids.shape[1]).all()  # never padded: final_* stays exact
+        return run_with_state(input_ids, lengths, h, c)
+
+    classifier.backend.run_with_state = counted
+    batch = classifier.streams(8)
+    batch.feed(["good film "] * 8)
+    assert calls == [(8, 2)]
+    calls.clear()
+    batch.feed(["bad ", "", "the best ", "", "", "", "", ""])  # 1 and 2 final words
+    assert sorted(calls) == [(1, 1), (1, 2)]
+    calls.clear()
+    batch.feed([""] * 8)  # nothing new: nothing run, the answers kept
+    assert calls == []
+    calls.clear()
+    batch.feed(["gre", "", "", "", "", "", "", ""])  # a held word: run for the answer only
+    assert calls == [(1, 1)]
