@@ -10,12 +10,14 @@ from hypothesis import strategies as st
 # Pieces chosen to sit on every rule a cut can break: line break tags in their spellings (also
 # fullwidth, which NFKC turns into ASCII), apostrophes inside words (ASCII and U+2019), CRLF and
 # other whitespace, combining marks (NFKC composes them with the letter before), ligatures and
-# fractions (NFKC expands them), the final sigma (str.lower reads the next letter), underscores.
+# fractions (NFKC expands them), the final sigma (str.lower reads the next letter), underscores,
+# Unicode whitespace that a line break tag may hold but that is no cut point, and "<br/ >".
 FRAGMENTS = [
     "a", "b", "r", "br", "film", "don", "'", "\u2019", "t", " ", "  ", "\n", "\r\n", "\r", "\t", "\f",
     "<", ">", "/", "<br", "<br>", "<br/>", "<br />", "<BR  \n />", "<br\t/>", "\uff1c\uff42\uff52\uff1e",
     "\u3000", "\xa0", "e\u0301", "\u0301", "\u0327", "\ufb01", "\u00bd", "\u2460", "\u03a3", "\u039f\u0394",
     "_", "7", "-", ".", ",", "\u00e9", "\u1100", "\u1161", "\u00c5", "\u0130", "<b", "r>", "/>",
+    "\x85", "\u2028", "\x1c", "<br/", " >",
 ]
 
 texts = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=3), max_size=40).map("".join)
