@@ -177,6 +177,25 @@ def test_int8_that_quantizes_activations_is_refused(tiny_lstm):
     classifier.stream().feed("good")
 
 
+def test_weight_only_int8_streams_exactly(lstm, reviews, tmp_path):
+    """The embedding recipe quantizes weights only: a batch of streams equals predict."""
+    pytest.importorskip("onnx")
+    from edgelstm.export.quantize import RECIPES_BY_NAME, quantize
+
+    path = tmp_path / "model.int8.onnx"
+    quantize(Path(lstm.source), path, RECIPES_BY_NAME["embedding"])
+    int8 = Classifier.load(path)
+    int8.config.quantization = {**(int8.config.quantization or {}), "batch_invariant": True}  # as export records it
+    texts = reviews[:16]
+    batch = int8.streams(len(texts))
+    rng = random.Random(7)
+    cuttings = [random_pieces(t, rng, 10) for t in texts]
+    for step in range(11):
+        got = batch.feed([pieces[step] for pieces in cuttings])
+    for streamed, whole in zip(got, int8.predict(texts)):
+        assert_close(streamed, whole)
+
+
 def test_torch_checkpoint_is_refused_clearly_and_agrees_with_the_onnx_stream(lstm, reviews):
     torch_classifier = Classifier.load(Path(lstm.source).with_name("lstm.pt"))
     with pytest.raises(ModelError, match=r"\.onnx"):
