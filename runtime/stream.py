@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -66,6 +67,18 @@ def check_streamable(classifier: Classifier) -> StateBackend:
             "export the checkpoint with this version of edgelstm and load the .onnx file"
         )
     return backend  # type: ignore[return-value]
+
+
+@dataclass
+class _Saved:
+    """A StreamBatch's state before a feed, to undo a feed that failed half-way."""
+
+    h: np.ndarray
+    c: np.ndarray
+    committed: list[int]
+    held: list[list[int] | None]
+    predictions: list[Prediction | None]
+    held_texts: list[str]
 
 
 class StreamBatch:
@@ -114,6 +127,24 @@ class StreamBatch:
         for piece in pieces:
             if not isinstance(piece, str):
                 raise TypeError(f"a piece of text must be a str, not {type(piece).__name__}")
+        saved = self._save()
+        try:
+            return self._feed(pieces)
+        except BaseException:  # a failed call (or ^C) changes no stream: feed the pieces again
+            self._restore(saved)
+            raise
+
+    def _save(self) -> _Saved:
+        return _Saved(self._h.copy(), self._c.copy(), list(self._committed), list(self._held),
+                      list(self._predictions), [w.held_text for w in self._words])
+
+    def _restore(self, saved: _Saved) -> None:
+        self._h, self._c = saved.h, saved.c
+        self._committed, self._held, self._predictions = saved.committed, saved.held, saved.predictions
+        for words, text in zip(self._words, saved.held_texts):
+            words.reset(text)
+
+    def _feed(self, pieces: Sequence[str]) -> list[Prediction]:
         ids_of = self._tokenizer.ids
         new: dict[int, list[int]] = {}
         stale: list[int] = []  # streams whose prediction must be computed again

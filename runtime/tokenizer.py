@@ -72,8 +72,13 @@ class WordStream:
         """The words of the held-back text as it stands (later text may change them)."""
         return words(self._held)
 
-    def reset(self) -> None:
-        self._held = ""
+    @property
+    def held_text(self) -> str:
+        """The raw text held back (``reset(held_text)`` puts it back, e.g. to undo a feed)."""
+        return self._held
+
+    def reset(self, held_text: str = "") -> None:
+        self._held = held_text
 
     def _last_safe_cut(self) -> int:
         end = len(self._held)

@@ -292,3 +292,26 @@ def test_a_batch_makes_one_model_call_per_distinct_token_count(tiny_lstm):
     calls.clear()
     batch.feed(["gre", "", "", "", "", "", "", ""])  # a held word: run for the answer only
     assert calls == [(1, 1)]
+
+
+def test_a_failed_feed_changes_no_stream(tiny_lstm):
+    classifier = Classifier.load(tiny_lstm)
+    run_with_state = classifier.backend.run_with_state
+    texts = ["good film but ", "the worst movie ", " bad"]  # two groups: 3 and 1 final words
+    batch = classifier.streams(3)
+    batch.feed(["the ", "", "lo"])
+    failing = {"calls": 0}
+
+    def fails_on_the_second_call(*args):
+        failing["calls"] += 1
+        if failing["calls"] == 2:
+            raise RuntimeError("out of memory")
+        return run_with_state(*args)
+
+    classifier.backend.run_with_state = fails_on_the_second_call
+    with pytest.raises(RuntimeError, match="out of memory"):
+        batch.feed(texts)  # the first group ran and was undone
+    classifier.backend.run_with_state = run_with_state
+    got = batch.feed(texts)  # the same pieces again: as if the failure never happened
+    for streamed, whole in zip(got, classifier.predict(["the " + texts[0], texts[1], "lo" + texts[2]])):
+        assert_close(streamed, whole)
