@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from .classifier import Prediction, to_prediction
 from .errors import ModelError
 from .tokenizer import OOV_ID, Tokenizer, WordStream
 
 if TYPE_CHECKING:
-    from .classifier import Classifier, Prediction
+    from .classifier import Classifier
 
 __all__ = ["StateBackend", "Stream", "StreamBatch", "check_streamable"]
 
@@ -92,9 +93,9 @@ class StreamBatch:
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"a stream batch needs at least one stream, not {n!r}")
         self._backend = check_streamable(classifier)
-        self._classifier = classifier
         self._tokenizer: Tokenizer = classifier.tokenizer
         self._hidden = classifier.config.hidden
+        self._labels = list(classifier.config.labels)
         self._words = [WordStream() for _ in range(n)]
         self._h = np.zeros((n, self._hidden), np.float32)  # (N, H) after the committed tokens
         self._c = np.zeros((n, self._hidden), np.float32)  # (N, H)
@@ -181,7 +182,8 @@ class StreamBatch:
 
     def _run(self, ids: np.ndarray, rows: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         lengths = np.full(len(rows), ids.shape[1], np.int64)  # (B,): unpadded rows
-        return self._backend.run_with_state(ids, lengths, self._h[rows], self._c[rows])
+        index = np.array(rows, np.intp)
+        return self._backend.run_with_state(ids, lengths, self._h[index], self._c[index])
 
     def _empty_text_prediction(self) -> Prediction:
         if self._empty_text is None:  # words-v1 reads a text without words as [OOV_ID]
@@ -193,9 +195,7 @@ class StreamBatch:
         return self._empty_text
 
     def _prediction(self, row: np.ndarray) -> Prediction:
-        from .classifier import to_prediction
-
-        return to_prediction(self._classifier.config.labels, row)
+        return to_prediction(self._labels, row)
 
 
 def _groups(ids_by_row: dict[int, list[int]]) -> list[tuple[list[int], np.ndarray]]:
