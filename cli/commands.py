@@ -296,11 +296,20 @@ def predict(
     per_file: Annotated[bool, typer.Option(help="One document per file instead of one per line.")] = False,
     force: Annotated[bool, typer.Option(help="Read files that look binary.")] = False,
     threads: Annotated[Optional[int], typer.Option(min=1, help="Inference threads (default: all cores).")] = None,
+    stream: Annotated[bool, typer.Option(
+        "--stream", help="Read one input line by line as it arrives (lstm models); after each line print "
+                         "the prediction of all lines so far.")] = False,
 ) -> None:
     """Classify documents: one result per document, in input order, on stdout."""
     from edgelstm.documents import Document, read_documents
 
     classifier = _classifier(model, threads)
+    if stream:
+        if per_file or len(files) != 1:
+            raise typer.BadParameter("--stream reads one input ('-' for standard input), line by line",
+                                     param_hint="--stream")
+        _predict_stream(classifier, files[0], output_format, force)
+        return
     failures = 0
     pending: list[Document] = []
 
@@ -322,6 +331,18 @@ def predict(
     flush()
     if failures:
         raise typer.Exit(InputError.exit_code)
+
+
+def _predict_stream(classifier, source: str, output_format: OutputFormat, force: bool) -> None:
+    """After each line, the running prediction of the text so far (its lines joined by newlines)."""
+    from edgelstm.documents import read_documents
+
+    text = classifier.stream()  # refuses models that cannot stream, before reading anything
+    for item in read_documents([source], force=force):
+        if isinstance(item, Exception):
+            raise item
+        sys.stdout.write(_format(text.feed(item.text + "\n"), output_format) + "\n")
+        sys.stdout.flush()  # the reader is waiting for this line
 
 
 @app.command()

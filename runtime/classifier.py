@@ -8,18 +8,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, ModelConfig
+from .config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS, ModelConfig
 from .errors import DataError, ModelError
 from .files import file_sha256
 from .tokenizer import Tokenizer, pad_batch
 
+if TYPE_CHECKING:
+    from .stream import Stream, StreamBatch
+
 __all__ = [
     "Backend", "Classifier", "MODEL_ENV", "OnnxBackend", "Prediction", "SHIPPED_DIR", "SHIPPED_MODEL",
-    "default_model_path", "shipped_manifest",
+    "default_model_path", "shipped_manifest", "to_prediction",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,16 @@ class Prediction:
     label: str
     probability: float  # of ``label``
     probabilities: dict[str, float]  # every label's
+
+
+def to_prediction(labels: Sequence[str], row: np.ndarray) -> Prediction:
+    """The ``Prediction`` of one row of probabilities, columns in the order of ``labels``."""
+    best = int(np.argmax(row))
+    return Prediction(
+        label=labels[best],
+        probability=float(row[best]),
+        probabilities={label: float(p) for label, p in zip(labels, row)},
+    )
 
 
 class OnnxBackend:
@@ -110,6 +123,20 @@ class OnnxBackend:
             feed.update({spec.name: zeros for spec in STATE_INPUTS})
         probabilities: np.ndarray = self.session.run([OUTPUTS[0].name], feed)[0]  # (B, labels)
         return probabilities
+
+    def run_with_state(
+        self, input_ids: np.ndarray, lengths: np.ndarray, h: np.ndarray, c: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(B, T) ids, (B,) lengths, (B, H) state -> probabilities (B, labels), final h, c (B, H).
+
+        The final state is the one after the last step of T: exact only for unpadded rows."""
+        if not self.has_state:
+            raise ModelError("this model has no state inputs (not an lstm model of format 2)")
+        feed = {INPUTS[0].name: input_ids, INPUTS[1].name: lengths,
+                STATE_INPUTS[0].name: h, STATE_INPUTS[1].name: c}
+        names = [OUTPUTS[0].name] + [spec.name for spec in STATE_OUTPUTS]
+        probabilities, final_h, final_c = self.session.run(names, feed)
+        return probabilities, final_h, final_c
 
 
 def _check_model_file(path: Path) -> None:
@@ -233,18 +260,20 @@ class Classifier:
 
     def predict(self, texts: Iterable[str], batch_size: int = 64) -> list[Prediction]:
         """One ``Prediction`` per text, in input order."""
-        labels = self.config.labels
-        results = []
-        for row in self.predict_proba(texts, batch_size):
-            best = int(np.argmax(row))
-            results.append(
-                Prediction(
-                    label=labels[best],
-                    probability=float(row[best]),
-                    probabilities={label: float(p) for label, p in zip(labels, row)},
-                )
-            )
-        return results
+        return [to_prediction(self.config.labels, row) for row in self.predict_proba(texts, batch_size)]
+
+    def stream(self) -> Stream:
+        """A text fed in pieces as it arrives: ``s.feed(piece)`` returns the prediction of all
+        the text fed so far, at the cost of the new tokens (lstm .onnx models; edgelstm.stream)."""
+        from .stream import Stream
+
+        return Stream(self)
+
+    def streams(self, n: int) -> StreamBatch:
+        """``n`` independent streams advanced together: ``feed([piece, ...])`` (one per stream)."""
+        from .stream import StreamBatch
+
+        return StreamBatch(self, n)
 
     def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
         """Accuracy and mean cross-entropy (binary cross-entropy for two labels) on labeled texts."""

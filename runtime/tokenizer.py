@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["Tokenizer", "words", "build_vocabulary", "pad_batch", "PAD_ID", "OOV_ID", "RESERVED_IDS"]
+__all__ = ["Tokenizer", "WordStream", "words", "build_vocabulary", "pad_batch", "PAD_ID", "OOV_ID", "RESERVED_IDS"]
 
 PAD_ID = 0
 OOV_ID = 1
@@ -28,12 +28,68 @@ RESERVED_IDS = 2
 _TAIL_CHARS_PER_WORD = 32  # how much of a long text's end to read first, per kept word
 _LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+# Where a text may be cut without changing its words (see WordStream): before ASCII whitespace,
+# unless the text before the cut ends in a line break tag still open across that whitespace.
+_SEPARATOR = re.compile(r"[ \t\n\r\f\v]")
+_OPEN_LINE_BREAK = re.compile(r"<br\s*\Z")
+
+
+def _normalize(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'")
 
 
 def words(text: str) -> list[str]:
     """Split a text into words by the words-v1 rule."""
-    text = unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'")
-    return _WORD.findall(_LINE_BREAK.sub(" ", text))
+    return _WORD.findall(_LINE_BREAK.sub(" ", _normalize(text)))
+
+
+class WordStream:
+    """words-v1 for a text that arrives in pieces: the words of all pieces fed so far are
+    ``committed`` (in order, over all calls) + ``held_words``, exactly ``words(whole text)``.
+
+    A piece may end inside a word, a ``<br />``, a combining sequence (NFKC) or before a
+    final sigma, so the text after the last safe cut is held back. A cut before ASCII
+    whitespace is safe: whitespace is a normalization starter that composes with nothing,
+    stops ``str.lower``'s final-sigma context, and is never inside a word; the one rule that
+    reads across it, ``<br\\s*/?>``, is kept whole by not cutting after an open ``<br``.
+    Text with no such whitespace (e.g. unspaced scripts) is held until some arrives.
+    """
+
+    def __init__(self) -> None:
+        self._held = ""  # raw text after the last cut
+
+    def feed(self, piece: str) -> list[str]:
+        """Add ``piece``; return the words that became final (never changed by later text)."""
+        self._held += piece
+        cut = self._last_safe_cut()
+        if cut == 0:
+            return []
+        done, self._held = self._held[:cut], self._held[cut:]
+        return words(done)
+
+    @property
+    def held_words(self) -> list[str]:
+        """The words of the held-back text as it stands (later text may change them)."""
+        return words(self._held)
+
+    @property
+    def held_text(self) -> str:
+        """The raw text held back (``reset(held_text)`` puts it back, e.g. to undo a feed)."""
+        return self._held
+
+    def reset(self, held_text: str = "") -> None:
+        self._held = held_text
+
+    def _last_safe_cut(self) -> int:
+        end = len(self._held)
+        while True:
+            separators = [m.start() for m in _SEPARATOR.finditer(self._held, 0, end)]
+            if not separators or separators[-1] == 0:
+                return 0
+            cut = separators[-1]
+            if not _OPEN_LINE_BREAK.search(_normalize(self._held[:cut])):
+                return cut
+            end = cut  # "<br" + whitespace may still become a tag: cut before it
 
 
 def build_vocabulary(texts: Iterable[str], vocab_size: int) -> list[str]:
@@ -57,9 +113,13 @@ class Tokenizer:
     def vocab_size(self) -> int:
         return len(self.vocabulary) + RESERVED_IDS
 
+    def ids(self, text_words: Iterable[str]) -> list[int]:
+        """The id of each word."""
+        return [self._ids.get(w, OOV_ID) for w in text_words]
+
     def word_ids(self, text: str) -> list[int]:
         """The id of every word, uncut (possibly empty)."""
-        return [self._ids.get(w, OOV_ID) for w in words(text)]
+        return self.ids(words(text))
 
     def encode(self, text: str) -> list[int]:
         """The last ``max_len`` word ids, or ``[OOV_ID]`` for a text without words."""
