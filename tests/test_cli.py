@@ -57,7 +57,7 @@ def test_train_export_predict_evaluate_on_real_reviews(tmp_path):
     result = edgelstm("export", checkpoint, "-o", tmp_path / "out")
     assert result.returncode == 0, result.stderr
     exported = tmp_path / "out" / "model.onnx"
-    assert result.stdout.strip() == str(exported)
+    assert result.stdout.splitlines() == [str(exported), str(exported.with_name("tokenizer.json"))]
 
     reviews = tmp_path / "reviews.txt"
     reviews.write_text("One of the best films I have ever seen, wonderful acting and a great story.\n"

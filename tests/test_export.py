@@ -127,7 +127,7 @@ def test_two_int8_exports_are_the_same_bytes(trained, tmp_path, arch):
         assert result.returncode == 0, result.stderr
     for name in ("model.onnx", "model.int8.onnx"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["model.int8.onnx", "model.onnx"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["model.int8.onnx", "model.onnx", "tokenizer.json"]
 
 
 def test_concurrent_exports_into_one_folder_leave_a_matching_pair(trained, tmp_path):
@@ -144,4 +144,4 @@ def test_concurrent_exports_into_one_folder_leave_a_matching_pair(trained, tmp_p
     assert [run.returncode for run in runs] == [0, 0], errors
     fp32, int8 = Classifier.load(tmp_path / "model.onnx"), Classifier.load(tmp_path / "model.int8.onnx")
     assert fp32.config.arch == int8.config.arch
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.int8.onnx", "model.onnx"]  # no scratch left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.int8.onnx", "model.onnx", "tokenizer.json"]  # no scratch left

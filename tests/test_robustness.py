@@ -1,6 +1,8 @@
 """Bad input never crashes and nothing is lost: every case through the real CLI, plus the API."""
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import SMALL, TINY_BILSTM, TINY_LSTM
+from tests.helpers import SMALL, TINY_BILSTM, TINY_LSTM
 from edgelstm import Classifier, ModelError
 from edgelstm.tokenizer import words
 
@@ -48,7 +48,7 @@ def lstm(imdb, tmp_path_factory) -> Classifier:
     config = ModelConfig(arch="lstm", dropout=0.2, **SMALL)
     train(imdb, config, TrainOptions(epochs=1, limit=1500, learning_rate=0.003, seed=3),
           root / "lstm.pt", show_progress=False)
-    return Classifier.load(export_checkpoint(root / "lstm.pt", root))
+    return Classifier.load(export_checkpoint(root / "lstm.pt", root)[0][0])
 
 
 @pytest.fixture(scope="module")
@@ -178,14 +178,14 @@ def test_int8_that_quantizes_activations_is_refused(tiny_lstm):
 
 
 def test_weight_only_int8_streams_exactly(lstm, reviews, tmp_path):
-    """The embedding recipe quantizes weights only: a batch of streams equals predict."""
+    """The default int8 recipe quantizes weights only: a batch of streams equals predict."""
     pytest.importorskip("onnx")
-    from edgelstm.export.quantize import RECIPES_BY_NAME, quantize
+    from edgelstm.export.quantize import DEFAULT_RECIPE, RECIPES_BY_NAME, quantize
 
     path = tmp_path / "model.int8.onnx"
-    quantize(Path(lstm.source), path, RECIPES_BY_NAME["embedding"])
+    quantize(Path(lstm.source), path, RECIPES_BY_NAME[DEFAULT_RECIPE])
     int8 = Classifier.load(path)
-    int8.config.quantization = {**(int8.config.quantization or {}), "batch_invariant": True}  # as export records it
+    assert int8.config.quantization is not None and int8.config.quantization["batch_invariant"] is True
     texts = reviews[:16]
     batch = int8.streams(len(texts))
     rng = random.Random(7)

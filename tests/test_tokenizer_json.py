@@ -86,21 +86,21 @@ def test_export_writes_a_checked_tokenizer_json_beside_the_model(tmp_path):
 
     vocabulary = ["good", "bad", "film", "ς", "σ"]
     checkpoint = _checkpoint(tmp_path / "model.pt", vocabulary, ["A good film.", "ΟΔΟΣ bad<br />film"])
-    model = export_checkpoint(checkpoint, tmp_path / "out")
-    hf = tokenizers.Tokenizer.from_file(str(model.with_name("tokenizer.json")))
+    written, _ = export_checkpoint(checkpoint, tmp_path / "out")
+    assert tmp_path / "out" / "tokenizer.json" in written
+    hf = tokenizers.Tokenizer.from_file(str(tmp_path / "out" / "tokenizer.json"))
     assert encode_with(hf, ["A GOOD film!", "ΑΣ Σ"]) == [[1, 2, 4], [1, 6]]
 
 
 def test_export_fails_and_writes_nothing_when_tokenizer_json_differs(tmp_path, monkeypatch):
     pytest.importorskip("torch")
-    from edgelstm.export.tokenizer_json import export_tokenizer_json
-    from edgelstm.train.checkpoint import load_model
+    from edgelstm.export import export_checkpoint
 
     monkeypatch.setattr(tokenizer_json_module, "tokenizer_json", _without_final_sigma_fix)
     checkpoint = _checkpoint(tmp_path / "model.pt", ["οδος", "οδοσ"], ["ΟΔΟΣ", "ΑΣ"])
     with pytest.raises(TokenizerJsonError):
-        export_tokenizer_json(checkpoint, load_model(checkpoint).config, tmp_path)
-    assert list(tmp_path.glob("*tokenizer*")) == []
+        export_checkpoint(checkpoint, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []  # neither tokenizer.json nor model.onnx
 
 
 def test_all_imdb_test_reviews_get_identical_ids(imdb, tmp_path):
