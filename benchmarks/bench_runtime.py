@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from edgelstm.data import load_labeled
 from edgelstm.bench import run_benchmark, to_markdown
+from edgelstm.data import load_labeled
 
 
 def targets(results) -> list[tuple[str, str, bool]]:
@@ -68,7 +68,8 @@ def graph_speed(checkpoint: Path, texts: list[str], threads: int, rounds: int = 
                     classifier.backend.run(*_pad([sequences[j] for j in shuffled[i:i + 64]]))
                 best[name, "unsorted"] = max(best[name, "unsorted"], len(texts) / (time.perf_counter() - start))
     names = list(paths)
-    lines = [f"onnxruntime fp32, {threads} thread(s), {len(texts)} texts, batch 64, best of {rounds} interleaved rounds",
+    lines = [f"onnxruntime fp32, {threads} thread(s), {len(texts)} texts, batch 64, "
+             f"best of {rounds} interleaved rounds",
              "", "| graph | texts/s, length-sorted batches | texts/s, random batches |", "| --- | ---: | ---: |"]
     lines += [f"| {n} | {best[n, 'sorted']:.0f} | {best[n, 'unsorted']:.0f} |" for n in names]
     ratio = best[names[0], "sorted"] / best[names[1], "sorted"]

@@ -62,6 +62,7 @@ class Run:
 
 # --- the stdlib baseline (run as a subprocess of this script) -------------------------------
 
+
 def stdlib_server(model: str | None, port_file: Path) -> None:
     """ThreadingHTTPServer with Nagle disabled, one Classifier, POST /predict only."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -78,9 +79,18 @@ def stdlib_server(model: str | None, port_file: Path) -> None:
         def do_POST(self) -> None:
             texts = json.loads(self.rfile.read(int(self.headers["Content-Length"])))["texts"]
             rows = classifier.predict_proba(texts).tolist()
-            body = json.dumps({"predictions": [
-                {"label": labels[max(range(len(r)), key=r.__getitem__)], "probability": max(r),
-                 "probabilities": dict(zip(labels, r))} for r in rows]}).encode()
+            body = json.dumps(
+                {
+                    "predictions": [
+                        {
+                            "label": labels[max(range(len(r)), key=r.__getitem__)],
+                            "probability": max(r),
+                            "probabilities": dict(zip(labels, r)),
+                        }
+                        for r in rows
+                    ]
+                }
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -104,6 +114,7 @@ def stdlib_server(model: str | None, port_file: Path) -> None:
 
 
 # --- the harness --------------------------------------------------------------------------------
+
 
 def start(command: list[str], port_of, log: Path, timeout: float = 60.0) -> tuple[subprocess.Popen, int]:
     with open(log, "wb") as stderr:  # Popen keeps its own copy of the descriptor
@@ -146,9 +157,22 @@ def wrk(port: int, bodies: Path, connections: int, seconds: float, workdir: Path
     script = workdir / f"{bodies.stem}.lua"
     script.write_text(LUA % bodies)
     threads = min(2, connections)
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script),
-                          f"http://127.0.0.1:{port}/predict"], capture_output=True, text=True, timeout=seconds + 60,
-                         check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/predict",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
 
     def percentile(p: str) -> float:
@@ -212,15 +236,15 @@ def main() -> None:
     one = workdir / "one.jsonl"
     one.write_text("".join(json.dumps({"texts": [t]}) + "\n" for t in texts))
     many = workdir / "many.jsonl"
-    many.write_text("".join(json.dumps({"texts": texts[i : i + BATCH]}) + "\n"
-                            for i in range(0, len(texts) - BATCH + 1, BATCH)))
+    many.write_text(
+        "".join(json.dumps({"texts": texts[i : i + BATCH]}) + "\n" for i in range(0, len(texts) - BATCH + 1, BATCH))
+    )
     model_args = ["--model", args.model] if args.model else []
     cli = [sys.executable, "-m", "edgelstm.cli", "serve", "--port", "0", *model_args]
     servers = {
         "edgelstm serve --workers 2": cli + ["--workers", "2"],
         "edgelstm serve --workers 1": cli + ["--workers", "1"],
-        "stdlib ThreadingHTTPServer": [sys.executable, __file__, "--stdlib-server", str(workdir / "port"),
-                                       *model_args],
+        "stdlib ThreadingHTTPServer": [sys.executable, __file__, "--stdlib-server", str(workdir / "port"), *model_args],
     }
     scenarios = [("1 text, c=1", one, 1, 1), ("1 text, c=32", one, 32, 1), (f"{BATCH} texts, c=4", many, 4, BATCH)]
     processes, ports = [], {}
@@ -229,11 +253,15 @@ def main() -> None:
             log = workdir / f"server-{len(ports)}.log"
             if "--stdlib-server" in command:
                 port_file = workdir / "port"
-                process, port = start(command, lambda port_file=port_file: port_file.exists() and int(port_file.read_text() or 0), log)
+                process, port = start(
+                    command, lambda port_file=port_file: port_file.exists() and int(port_file.read_text() or 0), log
+                )
             else:
+
                 def logged_port(log: Path = log) -> int:
                     found = re.search(r"http://127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
                     return int(found.group(1)) if found else 0
+
                 process, port = start(command, logged_port, log)
             processes.append(process)
             ports[name] = port
@@ -245,12 +273,15 @@ def main() -> None:
         samples: dict[tuple[str, str], list[tuple[float, float, float, int]]] = {}
         local_rounds = []
         for _ in range(args.rounds):
-            for scenario, bodies, connections, per_request in scenarios:
+            for scenario, bodies, connections, _per_request in scenarios:
                 for name, port in ports.items():
                     sample = wrk(port, bodies, connections, args.seconds, workdir)
                     samples.setdefault((name, scenario), []).append(sample)
-                    print(f"{name:28} {scenario:16} {sample[0]:8.0f} req/s  p50 {sample[1]:.2f} ms  "
-                          f"p99 {sample[2]:.2f} ms", file=sys.stderr)
+                    print(
+                        f"{name:28} {scenario:16} {sample[0]:8.0f} req/s  p50 {sample[1]:.2f} ms  "
+                        f"p99 {sample[2]:.2f} ms",
+                        file=sys.stderr,
+                    )
             local_rounds.append(in_process(args.model, texts, args.seconds / 2))
     finally:
         for process in processes:
@@ -259,19 +290,35 @@ def main() -> None:
     for scenario, _, connections, per_request in scenarios:
         for name in servers:
             cell = samples[(name, scenario)]
-            runs.append(Run(name, scenario, connections, per_request,
-                            *(statistics.median(s[k] for s in cell) for k in range(3)), sum(s[3] for s in cell)))
+            runs.append(
+                Run(
+                    name,
+                    scenario,
+                    connections,
+                    per_request,
+                    *(statistics.median(s[k] for s in cell) for k in range(3)),
+                    sum(s[3] for s in cell),
+                )
+            )
     local = {key: statistics.median(r[key] for r in local_rounds) for key in local_rounds[0]}
     shutil.rmtree(workdir, ignore_errors=True)
 
-    lines = [(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-              f"{platform.python_version()}; wrk on the same cores; {len(texts)} IMDB test reviews; "
-              f"medians of {args.rounds} interleaved rounds of {args.seconds:g} s; "
-              f"load average before the run {load_before}."), "",
-             "| server | load | requests/s | texts/s | p50 | p99 | errors |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [f"| {r.server} | {r.scenario} | {r.requests_per_s:.0f} | {r.texts_per_s:.0f} | {r.p50_ms:.2f} ms | "
-              f"{r.p99_ms:.2f} ms | {r.errors} |" for r in runs]
+    lines = [
+        (
+            f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}; wrk on the same cores; {len(texts)} IMDB test reviews; "
+            f"medians of {args.rounds} interleaved rounds of {args.seconds:g} s; "
+            f"load average before the run {load_before}."
+        ),
+        "",
+        "| server | load | requests/s | texts/s | p50 | p99 | errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {r.server} | {r.scenario} | {r.requests_per_s:.0f} | {r.texts_per_s:.0f} | {r.p50_ms:.2f} ms | "
+        f"{r.p99_ms:.2f} ms | {r.errors} |"
+        for r in runs
+    ]
     lines += ["", "| in process (`Classifier.predict`) | value |", "| --- | ---: |"]
     lines += [f"| {k} | {v:.3f} |" if "ms" in k else f"| {k} | {v:.0f} |" for k, v in local.items()]
 
@@ -283,13 +330,24 @@ def main() -> None:
     best_local_p50 = min(v for k, v in local.items() if k.startswith("batch-1 p50"))
     served_rate = find(ours, f"{BATCH} texts, c=4").texts_per_s
     checks = [
-        (f"{BATCH} texts per request: served texts/s >= 0.8x in-process", served_rate / best_local_rate, 0.8,
-         f"{served_rate / best_local_rate:.2f}x"),
-        ("1 text per request, c=32, --workers 2: req/s >= stdlib baseline",
-         find(ours, "1 text, c=32").requests_per_s / find(stdlib, "1 text, c=32").requests_per_s, 1.0,
-         f"{find(ours, '1 text, c=32').requests_per_s / find(stdlib, '1 text, c=32').requests_per_s:.2f}x"),
-        ("c=1 p50 <= in-process batch-1 p50 + 1 ms", best_local_p50 + 1 - find(ours, "1 text, c=1").p50_ms, 0.0,
-         f"{find(ours, '1 text, c=1').p50_ms:.2f} ms vs {best_local_p50:.2f} + 1 ms"),
+        (
+            f"{BATCH} texts per request: served texts/s >= 0.8x in-process",
+            served_rate / best_local_rate,
+            0.8,
+            f"{served_rate / best_local_rate:.2f}x",
+        ),
+        (
+            "1 text per request, c=32, --workers 2: req/s >= stdlib baseline",
+            find(ours, "1 text, c=32").requests_per_s / find(stdlib, "1 text, c=32").requests_per_s,
+            1.0,
+            f"{find(ours, '1 text, c=32').requests_per_s / find(stdlib, '1 text, c=32').requests_per_s:.2f}x",
+        ),
+        (
+            "c=1 p50 <= in-process batch-1 p50 + 1 ms",
+            best_local_p50 + 1 - find(ours, "1 text, c=1").p50_ms,
+            0.0,
+            f"{find(ours, '1 text, c=1').p50_ms:.2f} ms vs {best_local_p50:.2f} + 1 ms",
+        ),
     ]
     lines += ["", "| target | this run | met |", "| --- | ---: | :---: |"]
     lines += [f"| {name} | {shown} | {'yes' if value >= limit else '**no**'} |" for name, value, limit, shown in checks]

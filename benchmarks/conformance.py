@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+
 from edgelstm import Classifier
 from edgelstm.data import load_labeled
 from edgelstm.tokenizer import pad_batch

@@ -12,7 +12,6 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from edgelstm.config import INPUTS, METADATA_KEY, OUTPUTS
-
 from edgelstm.train.model import TextClassifier
 
 __all__ = ["build_legacy_onnx"]

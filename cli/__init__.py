@@ -38,7 +38,7 @@ class _PlainArgument(typer.core.TyperArgument):
 
 
 # typer has no per-argument class option; its converter looks the class up here.
-typer.main.TyperArgument = _PlainArgument  # type: ignore[misc]
+typer.main.TyperArgument = _PlainArgument  # type: ignore[attr-defined]
 
 app = typer.Typer(
     help="Train LSTM/BiLSTM text classifiers, export them to ONNX, and predict on the CPU.",

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from edgelstm.serve import options as serve_defaults  # plain constants: loads no web framework
 
 from edgelstm.config import ARCHS, DEFAULT_DROPOUT, ModelConfig
 from edgelstm.errors import EXIT_ERROR, EXIT_MISSING_EXTRA, InputError
+from edgelstm.serve import options as serve_defaults  # plain constants: loads no web framework
 
 from . import _fail, _friendly_errors, app, log
 
@@ -239,10 +239,8 @@ def quantize(
 ) -> None:
     """Write an int8 model (weight-only by default: same answer alone or in any batch). Needs no torch."""
     from edgelstm import Classifier
+    from edgelstm.export.quantize import QuantizationError, quantize_checked
     from edgelstm.files import publish, staging_folder
-    from edgelstm.export.quantize import quantize_checked
-
-    from edgelstm.export.quantize import QuantizationError
 
     if Classifier.load(model).config.quantization is not None:  # a missing or foreign file fails here too
         raise QuantizationError(f"{model}: already an int8 model; quantize its fp32 model.onnx")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
-
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgelstm.files import publish, staging_folder
@@ -14,7 +13,11 @@ from edgelstm.files import publish, staging_folder
 if TYPE_CHECKING:
     from edgelstm.bench import BenchResult
 from .quantize import (
-    ACCURACY_BUDGET, DEFAULT_RECIPE, RECIPES, QuantizationError, quantize_checked,
+    ACCURACY_BUDGET,
+    DEFAULT_RECIPE,
+    RECIPES,
+    QuantizationError,
+    quantize_checked,
 )
 
 __all__ = [

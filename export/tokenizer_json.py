@@ -205,7 +205,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     target = args.outdir / "tokenizer.json"
     write_tokenizer_json(target, config.vocabulary, config.max_len)
     check_tokenizer_json(target, Tokenizer(config.vocabulary, config.max_len), [])
-    print(target)
+    print(target)  # noqa: T201 (a command: its result on stdout)
 
 
 if __name__ == "__main__":

@@ -98,8 +98,9 @@ def validate_onnx(model: TextClassifier, onnx_path: Path, atol: float = ATOL, se
                 worst = max(worst, _check("logits", actual["logits"], logits.numpy(), atol, case))
                 if has_state:
                     unpadded = lengths == input_ids.shape[1]  # final_* is the state after the whole axis
-                    worst = max(worst, _check("final_h", actual["final_h"][unpadded], h_n.numpy()[unpadded], atol, case))
-                    worst = max(worst, _check("final_c", actual["final_c"][unpadded], c_n.numpy()[unpadded], atol, case))
+                    for name, expected_state in (("final_h", h_n), ("final_c", c_n)):
+                        worst = max(worst, _check(name, actual[name][unpadded],
+                                                  expected_state.numpy()[unpadded], atol, case))
         return worst
     finally:
         model.train(was_training)

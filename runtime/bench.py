@@ -69,7 +69,7 @@ def _predict_command() -> list[str]:
 
 def matmul_gflops(threads: int) -> float:
     """One float32 matrix multiply's GFLOP/s on ``threads`` threads (onnxruntime's MLAS)."""
-    import onnxruntime as ort  # type: ignore[import-untyped]
+    import onnxruntime as ort
     from onnx import TensorProto, helper
 
     n = 512

@@ -88,7 +88,7 @@ def _aclimdb_files(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
     if path.is_dir():
         # Links are skipped, as in archives: a link could point anywhere outside the folder.
         files = []
-        for root, dirs, names in os.walk(path):  # never descends into linked folders
+        for root, _dirs, names in os.walk(path):  # never descends into linked folders
             for name in names:
                 file = Path(root, name)
                 if name.endswith(".txt") and not file.is_symlink():

@@ -3,6 +3,7 @@ default int8 recipe, both architectures, batch 1 and padded mixed-length batches
 
 import numpy as np
 import pytest
+
 from edgelstm import Classifier
 from edgelstm.tokenizer import pad_batch
 

@@ -10,7 +10,13 @@ torch = pytest.importorskip("torch")
 from onnx import numpy_helper  # noqa: E402
 
 from edgelstm.config import (  # noqa: E402
-    FORMAT_VERSION, INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS, ModelConfig,
+    FORMAT_VERSION,
+    INPUTS,
+    METADATA_KEY,
+    OUTPUTS,
+    STATE_INPUTS,
+    STATE_OUTPUTS,
+    ModelConfig,
 )
 from edgelstm.export import OPSET, ExportValidationError, build_onnx, validate_onnx  # noqa: E402
 from edgelstm.export.validate import sample_sequences  # noqa: E402
@@ -103,7 +109,8 @@ def test_validation_raises_with_the_max_difference(tmp_path):
     weights.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weights) * 1.01, "lstm.backward.R"))
     path = tmp_path / "broken.onnx"
     path.write_bytes(proto.SerializeToString())
-    with pytest.raises(ExportValidationError, match=r"probabilities: onnxruntime differs from PyTorch by [0-9.e-]+ > ATOL 1e-05"):
+    message = r"probabilities: onnxruntime differs from PyTorch by [0-9.e-]+ > ATOL 1e-05"
+    with pytest.raises(ExportValidationError, match=message):
         validate_onnx(model, path)
 
 
@@ -144,4 +151,5 @@ def test_concurrent_exports_into_one_folder_leave_a_matching_pair(trained, tmp_p
     assert [run.returncode for run in runs] == [0, 0], errors
     fp32, int8 = Classifier.load(tmp_path / "model.onnx"), Classifier.load(tmp_path / "model.int8.onnx")
     assert fp32.config.arch == int8.config.arch
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.int8.onnx", "model.onnx", "tokenizer.json"]  # no scratch left
+    # no scratch left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.int8.onnx", "model.onnx", "tokenizer.json"]

@@ -11,12 +11,15 @@ import pytest
 
 from edgelstm import Classifier
 from edgelstm.invariance import INVARIANCE_TOLERANCE, batch_invariance
-from tests.helpers import run_cli
 
 onnx = pytest.importorskip("onnx")
 
 from edgelstm.export.quantize import (  # noqa: E402
-    ACTIVATION_RECIPES, RECIPES, QuantizationError, quantize, quantize_checked,
+    ACTIVATION_RECIPES,
+    RECIPES,
+    QuantizationError,
+    quantize,
+    quantize_checked,
 )
 
 AGREEMENT = 0.99  # int8 labels equal to fp32's on at least 99% of reviews

@@ -27,8 +27,8 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 pytest.importorskip("prometheus_client")
 
-from tests.helpers import TINY_LSTM
 from edgelstm import Classifier
+from tests.helpers import TINY_LSTM
 
 TOLERANCE = 1e-6  # the issue's bound; the server runs the same code, so it is usually exact
 START_TIMEOUT_S = 60.0
@@ -53,8 +53,14 @@ class Server:
     port: int
     log: Path
 
-    def request(self, method: str, path: str, body: bytes | str | None = None,
-                headers: dict[str, str] | None = None, timeout: float = 30.0) -> tuple[int, bytes]:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         try:
             connection.request(method, path, body=body, headers=headers or {})
@@ -76,8 +82,11 @@ def running_server(tmp_path: Path, *args: str) -> Iterator[Server]:
     """`edgelstm serve --port 0 ARGS` in a subprocess, ready (or the test fails with its log)."""
     log = tmp_path / f"serve-{time.monotonic_ns()}.log"
     with open(log, "wb") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "edgelstm.cli", "serve", "--port", "0", *args],
-                                   stdout=subprocess.DEVNULL, stderr=stderr)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "edgelstm.cli", "serve", "--port", "0", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         port = None
@@ -145,7 +154,10 @@ def test_open_inference_protocol_routes(server, classifier):
     assert status == 200 and metadata["name"] == name
     assert metadata["inputs"] == [{"name": "text", "datatype": "BYTES", "shape": [-1]}]
     assert [o["name"] for o in metadata["outputs"]] == ["probabilities", "label"]
-    assert server.request("GET", f"/v2/models/{name}/ready") == (200, json.dumps({"name": name, "ready": True}, separators=(",", ":")).encode())
+    assert server.request("GET", f"/v2/models/{name}/ready") == (
+        200,
+        json.dumps({"name": name, "ready": True}, separators=(",", ":")).encode(),
+    )
 
     texts = TEXTS[:4]
     request = {"id": "r-1", "inputs": [{"name": "text", "datatype": "BYTES", "shape": [len(texts)], "data": texts}]}
@@ -158,8 +170,10 @@ def test_open_inference_protocol_routes(server, classifier):
     assert outputs["label"]["data"] == [p.label for p in classifier.predict(texts)]
 
     # data nested by shape [N, 1], and only the outputs asked for
-    nested = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [2, 1], "data": [[texts[0]], [texts[1]]]}],
-              "outputs": [{"name": "label"}]}
+    nested = {
+        "inputs": [{"name": "text", "datatype": "BYTES", "shape": [2, 1], "data": [[texts[0]], [texts[1]]]}],
+        "outputs": [{"name": "label"}],
+    }
     status, body = server.post_json(f"/v2/models/{name}/infer", nested)
     assert status == 200 and [o["name"] for o in body["outputs"]] == ["label"]
     assert body["outputs"][0]["data"] == outputs["label"]["data"][:2]
@@ -191,15 +205,34 @@ BAD_INPUTS = [
     ("POST", "/predict", json.dumps({"texts": ["x"] * 1001}).encode(), 413, "limit of 1000"),
     ("POST", "/predict", b'{"texts": ["' + b"a" * (1 << 20) + b'"]}', 413, "over the limit"),
     ("POST", "/v2/models/sentiment-en.int8/infer", b'{"inputs": "a"}', 400, '"inputs"'),
-    ("POST", "/v2/models/sentiment-en.int8/infer",
-     b'{"inputs": [{"name": "text", "datatype": "FP32", "shape": [1], "data": [1.0]}]}', 400, "BYTES"),
-    ("POST", "/v2/models/sentiment-en.int8/infer",
-     b'{"inputs": [{"name": "text", "datatype": "BYTES", "shape": [3], "data": ["a"]}]}', 400, "holds 3"),
-    ("POST", "/v2/models/sentiment-en.int8/infer",
-     b'{"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": [5]}]}', 422, "must be a string"),
-    ("POST", "/v2/models/sentiment-en.int8/infer",
-     b'{"inputs": [{"name": "t", "datatype": "BYTES", "shape": [1], "data": ["a"]}], "outputs": [{"name": "x"}]}',
-     400, "unknown outputs"),
+    (
+        "POST",
+        "/v2/models/sentiment-en.int8/infer",
+        b'{"inputs": [{"name": "text", "datatype": "FP32", "shape": [1], "data": [1.0]}]}',
+        400,
+        "BYTES",
+    ),
+    (
+        "POST",
+        "/v2/models/sentiment-en.int8/infer",
+        b'{"inputs": [{"name": "text", "datatype": "BYTES", "shape": [3], "data": ["a"]}]}',
+        400,
+        "holds 3",
+    ),
+    (
+        "POST",
+        "/v2/models/sentiment-en.int8/infer",
+        b'{"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": [5]}]}',
+        422,
+        "must be a string",
+    ),
+    (
+        "POST",
+        "/v2/models/sentiment-en.int8/infer",
+        b'{"inputs": [{"name": "t", "datatype": "BYTES", "shape": [1], "data": ["a"]}], "outputs": [{"name": "x"}]}',
+        400,
+        "unknown outputs",
+    ),
     ("POST", "/v2/models/other/infer", b"{}", 404, "no model named"),
     ("GET", "/v2/models/other", None, 404, "no model named"),
     ("GET", "/predict", None, 405, "Not Allowed"),
@@ -207,8 +240,9 @@ BAD_INPUTS = [
 ]
 
 
-@pytest.mark.parametrize(("method", "path", "body", "status", "reason"), BAD_INPUTS,
-                         ids=[f"{c[3]}-{c[4]}" for c in BAD_INPUTS])
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "reason"), BAD_INPUTS, ids=[f"{c[3]}-{c[4]}" for c in BAD_INPUTS]
+)
 def test_bad_input_gets_a_clear_one_line_error(server, method, path, body, status, reason):
     got_status, got_body = server.request(method, path, body)
     assert got_status == status, got_body[:300]
@@ -264,8 +298,9 @@ def _client(server: Server, texts: list[str], requests: int, results: list, erro
     try:
         for i in range(requests):
             text = texts[i % len(texts)]
-            connection.request("POST", "/predict", body=json.dumps({"texts": [text]}),
-                               headers={"Content-Type": "application/json"})
+            connection.request(
+                "POST", "/predict", body=json.dumps({"texts": [text]}), headers={"Content-Type": "application/json"}
+            )
             response = connection.getresponse()
             results.append((text, response.status, json.loads(response.read())))
     except Exception as exc:  # noqa: BLE001  (reported by the test, not lost in a thread)
@@ -278,8 +313,10 @@ def test_load_32_clients_times_50_requests(server, classifier):
     expected = {text: classifier.predict([text])[0] for text in TEXTS}
     results: list = []
     errors: list = []
-    threads = [threading.Thread(target=_client, args=(server, TEXTS[i % 3:] + TEXTS[: i % 3], 50, results, errors))
-               for i in range(32)]
+    threads = [
+        threading.Thread(target=_client, args=(server, TEXTS[i % 3 :] + TEXTS[: i % 3], 50, results, errors))
+        for i in range(32)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -344,8 +381,10 @@ def test_micro_batching_gives_in_process_answers(tmp_path):
     with running_server(tmp_path, "--model", str(TINY_LSTM), "--batch-wait-ms", "20") as server:
         results: list = []
         errors: list = []
-        threads = [threading.Thread(target=_client, args=(server, TEXTS[i:] + TEXTS[:i], 10, results, errors))
-                   for i in range(8)]
+        threads = [
+            threading.Thread(target=_client, args=(server, TEXTS[i:] + TEXTS[:i], 10, results, errors))
+            for i in range(8)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -358,8 +397,13 @@ def test_micro_batching_gives_in_process_answers(tmp_path):
 
 
 def test_micro_batching_is_refused_for_a_batch_dependent_model():
-    result = subprocess.run([sys.executable, "-m", "edgelstm.cli", "serve", "--port", "0", "--batch-wait-ms", "5"],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "edgelstm.cli", "serve", "--port", "0", "--batch-wait-ms", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert "not batch-invariant" in result.stderr
 
@@ -384,9 +428,10 @@ finally:
 
 def test_readiness_waits_for_the_warm_up(monkeypatch):
     """In process: /v2/health/ready is 503 until the model has answered its warm-up text."""
+    from fastapi.testclient import TestClient
+
     import edgelstm.serve.app as serve_app
     from edgelstm.serve import ServeOptions
-    from fastapi.testclient import TestClient
 
     release = threading.Event()
     original = Classifier.predict
@@ -411,9 +456,10 @@ def test_readiness_waits_for_the_warm_up(monkeypatch):
 
 
 def test_an_unexpected_error_is_a_short_500(monkeypatch):
+    from fastapi.testclient import TestClient
+
     import edgelstm.serve.app as serve_app
     from edgelstm.serve import ServeOptions
-    from fastapi.testclient import TestClient
 
     def broken(self, texts, batch_size=64):
         raise RuntimeError("boom")
@@ -443,13 +489,19 @@ def test_sigint_stops_a_single_worker_server_cleanly(tmp_path):
 CLI_ERRORS = [
     # (code run in a fresh interpreter, exit status, words on stderr)
     ("main(['serve', '--model', 'missing.onnx'])", 3, "model file not found"),
-    (("import sys\n"
-     "class NoFastapi:\n"
-     "    def find_spec(self, name, path=None, target=None):\n"
-     "        if name == 'fastapi':\n"
-     "            raise ModuleNotFoundError(\"No module named 'fastapi'\", name='fastapi')\n"
-     "sys.meta_path.insert(0, NoFastapi())\n"
-     "main(['serve'])"), 8, "pip install 'edgelstm[serve]'"),
+    (
+        (
+            "import sys\n"
+            "class NoFastapi:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'fastapi':\n"
+            "            raise ModuleNotFoundError(\"No module named 'fastapi'\", name='fastapi')\n"
+            "sys.meta_path.insert(0, NoFastapi())\n"
+            "main(['serve'])"
+        ),
+        8,
+        "pip install 'edgelstm[serve]'",
+    ),
     ("main(['serve', '--web', '.'])", 2, "has no index.html"),
 ]
 
@@ -457,32 +509,39 @@ CLI_ERRORS = [
 @pytest.mark.parametrize(("code", "status", "message"), CLI_ERRORS, ids=["bad-model", "no-extra", "no-page"])
 def test_serve_command_errors(tmp_path, code, status, message):
     program = "from edgelstm.cli import app\ndef main(args):\n    app(args, prog_name='edgelstm')\n" + code
-    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60,
-                            cwd=tmp_path, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False
+    )
     assert result.returncode == status, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_home_serves_the_web_folder_when_there_is_one(tmp_path):
-    from edgelstm.serve import ServeOptions, create_app
     from fastapi.testclient import TestClient
+
+    from edgelstm.serve import ServeOptions, create_app
 
     (tmp_path / "index.html").write_text("<!doctype html><title>edgelstm</title>", encoding="utf-8")
     (tmp_path / "edgelstm.js").write_text("export const x = 1;", encoding="utf-8")
     with TestClient(create_app(ServeOptions(model=TINY_LSTM, name="tiny", web=tmp_path))) as client:
         assert "<title>edgelstm</title>" in client.get("/").text
-        assert client.get("/edgelstm.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
+        assert (
+            client.get("/edgelstm.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
+        )
         assert client.get("/v2/health/live").json() == {"live": True}  # the API still wins over the folder
     with TestClient(create_app(ServeOptions(model=TINY_LSTM, name="tiny"))) as client:
         assert "POST /predict" in client.get("/").text
 
 
-@pytest.mark.parametrize(("quantization", "allowed"), [
-    (None, True),  # fp32
-    ({"recipe": {"name": "weights-only"}, "batch_invariant": True}, True),
-    ({"recipe": {"name": "all-s8"}, "batch_invariant": False}, False),
-    ({"recipe": {"name": "all-s8"}}, False),  # today's shipped model: no claim, so no batching
-])
+@pytest.mark.parametrize(
+    ("quantization", "allowed"),
+    [
+        (None, True),  # fp32
+        ({"recipe": {"name": "weights-only"}, "batch_invariant": True}, True),
+        ({"recipe": {"name": "all-s8"}, "batch_invariant": False}, False),
+        ({"recipe": {"name": "all-s8"}}, False),  # today's shipped model: no claim, so no batching
+    ],
+)
 def test_micro_batching_only_for_batch_invariant_models(quantization, allowed):
     from edgelstm import ModelConfig
     from edgelstm.serve import batching_refusal
@@ -507,8 +566,10 @@ def test_micro_batcher_runs_concurrent_requests_as_one_batch():
     classifier.predict_ids = counted  # type: ignore[method-assign]
     batcher = MicroBatcher(classifier, wait_s=0.5)
     results: dict[int, np.ndarray] = {}
-    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, batcher.predict([TEXTS[i], TEXTS[i + 1]])))
-               for i in range(3)]
+    threads = [
+        threading.Thread(target=lambda i=i: results.__setitem__(i, batcher.predict([TEXTS[i], TEXTS[i + 1]])))
+        for i in range(3)
+    ]
     try:
         for thread in threads:
             thread.start()

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.helpers import SMALL, TINY_BILSTM, TINY_LSTM
+
 from edgelstm import Classifier, ModelError
 from edgelstm.tokenizer import words
+from tests.helpers import SMALL, TINY_BILSTM, TINY_LSTM
 
 ATOL = 1e-6  # the bound; fp32 streams agree to ~1e-7
 LIVE_PIPE_TIMEOUT = 30.0  # seconds to wait for each answer of the CLI

@@ -3,9 +3,10 @@
 import itertools
 import random
 
-from edgelstm.tokenizer import WordStream, words
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+
+from edgelstm.tokenizer import WordStream, words
 
 # Pieces chosen to sit on every rule a cut can break: line break tags in their spellings (also
 # fullwidth, which NFKC turns into ASCII), apostrophes inside words (ASCII and U+2019), CRLF and

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from edgelstm.data import LabeledTexts
 from edgelstm.tokenizer import Tokenizer
 
@@ -74,9 +75,12 @@ def _checkpoint(path: Path, vocabulary: list[str], held_out: list[str]) -> Path:
     from edgelstm.train.checkpoint import save_checkpoint
     from edgelstm.train.model import TextClassifier
 
-    config = ModelConfig(arch="bilstm", vocab_size=len(vocabulary) + 2, max_len=12, embed_dim=4, hidden=3,
-                         vocabulary=vocabulary)
-    save_checkpoint(path, TextClassifier(config), [], held_out=LabeledTexts(held_out, ["neg", "pos"] * (len(held_out) // 2)))
+    config = ModelConfig(
+        arch="bilstm", vocab_size=len(vocabulary) + 2, max_len=12, embed_dim=4, hidden=3, vocabulary=vocabulary
+    )
+    save_checkpoint(
+        path, TextClassifier(config), [], held_out=LabeledTexts(held_out, ["neg", "pos"] * (len(held_out) // 2))
+    )
     return path
 
 
@@ -111,4 +115,6 @@ def test_all_imdb_test_reviews_get_identical_ids(imdb, tmp_path):
     path = tmp_path / "tokenizer.json"
     write_tokenizer_json(path, config.vocabulary, config.max_len)
     texts = imdb.evaluation_split.texts
-    assert check_tokenizer_json(path, Tokenizer(config.vocabulary, config.max_len), texts) == len(texts) + len(EDGE_CASES)
+    assert check_tokenizer_json(path, Tokenizer(config.vocabulary, config.max_len), texts) == len(texts) + len(
+        EDGE_CASES
+    )

@@ -43,7 +43,6 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    import warnings
 
     try:
         with warnings.catch_warnings():  # torch warns about odd bytes, then raises: the error says it

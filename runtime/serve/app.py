@@ -102,11 +102,13 @@ def _predictions(labels: list[str], probabilities: np.ndarray) -> list[dict[str,
     results = []
     for row in probabilities.tolist():  # (labels,) floats, exactly the float32 values
         best = max(range(len(row)), key=row.__getitem__)  # the first maximum, as np.argmax
-        results.append({
-            "label": labels[best],
-            "probability": row[best],
-            "probabilities": dict(zip(labels, row)),
-        })
+        results.append(
+            {
+                "label": labels[best],
+                "probability": row[best],
+                "probabilities": dict(zip(labels, row)),
+            }
+        )
     return results
 
 
@@ -136,7 +138,9 @@ async def _read_json(request: Request, max_body: int) -> Any:
     except UnicodeDecodeError:
         raise BadRequest(400, "request body is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise BadRequest(400, f"request body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        raise BadRequest(
+            400, f"request body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
 
 
 def _check_texts(texts: Any, where: str, max_texts: int) -> list[str]:
@@ -151,8 +155,15 @@ def _check_texts(texts: Any, where: str, max_texts: int) -> list[str]:
 
 
 def _json_type(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-             float: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -179,7 +190,10 @@ def _infer_texts(body: Any, max_texts: int) -> tuple[list[str], list[str] | None
         raise BadRequest(400, 'request body must be a JSON object {"inputs": [...]}')
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
-        raise BadRequest(400, '"inputs" must be a list of one tensor: {"name": "text", "datatype": "BYTES", "shape": [N], "data": [...]}')
+        raise BadRequest(
+            400,
+            '"inputs" must be a list of one tensor: {"name": "text", "datatype": "BYTES", "shape": [N], "data": [...]}',
+        )
     tensor = inputs[0]
     if tensor.get("datatype") != "BYTES":
         raise BadRequest(400, f'input datatype must be "BYTES", not {json.dumps(tensor.get("datatype"))}')
@@ -196,7 +210,9 @@ def _infer_texts(body: Any, max_texts: int) -> tuple[list[str], list[str] | None
     outputs = body.get("outputs")
     names = None
     if outputs is not None:
-        if not isinstance(outputs, list) or not all(isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs):
+        if not isinstance(outputs, list) or not all(
+            isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
+        ):
             raise BadRequest(400, '"outputs" must be a list of {"name": ...} objects')
         names = [o["name"] for o in outputs]
     return texts, names, body.get("id")
@@ -213,8 +229,9 @@ def create_app(options: ServeOptions, classifier: Classifier | None = None) -> F
         yield
         model.close()
 
-    app = FastAPI(title="edgelstm", version=__version__, lifespan=lifespan, docs_url=None,
-                  redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="edgelstm", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
 
     async def require_ready() -> Classifier:
         """The classifier; a request that comes while it loads waits for it (bounded)."""
@@ -289,19 +306,24 @@ def create_app(options: ServeOptions, classifier: Classifier | None = None) -> F
         require_model(requested)
         classifier = await require_ready()
         labels = classifier.labels
-        return _json({
-            "name": name,
-            "versions": [],
-            "platform": "onnxruntime_onnx",
-            "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
-            "outputs": [
-                {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(labels)]},
-                {"name": "label", "datatype": "BYTES", "shape": [-1]},
-            ],
-            "parameters": {"labels": labels, "arch": classifier.config.arch,
-                           "max_len": classifier.config.max_len,
-                           "int8": classifier.config.quantization is not None},
-        })
+        return _json(
+            {
+                "name": name,
+                "versions": [],
+                "platform": "onnxruntime_onnx",
+                "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
+                "outputs": [
+                    {"name": "probabilities", "datatype": "FP32", "shape": [-1, len(labels)]},
+                    {"name": "label", "datatype": "BYTES", "shape": [-1]},
+                ],
+                "parameters": {
+                    "labels": labels,
+                    "arch": classifier.config.arch,
+                    "max_len": classifier.config.max_len,
+                    "int8": classifier.config.quantization is not None,
+                },
+            }
+        )
 
     @app.get("/v2/models/{requested}/ready")
     async def model_ready(requested: str, request: Request) -> Response:
@@ -323,13 +345,24 @@ def create_app(options: ServeOptions, classifier: Classifier | None = None) -> F
             raise BadRequest(400, f"unknown outputs {unknown}; this model has {list(available)}")
         probabilities = await run(request, texts)
         tensors = {
-            "probabilities": {"name": "probabilities", "datatype": "FP32", "shape": [len(texts), len(labels)],
-                              "data": probabilities.reshape(-1).tolist()},
-            "label": {"name": "label", "datatype": "BYTES", "shape": [len(texts)],
-                      "data": [p["label"] for p in _predictions(labels, probabilities)]},
+            "probabilities": {
+                "name": "probabilities",
+                "datatype": "FP32",
+                "shape": [len(texts), len(labels)],
+                "data": probabilities.reshape(-1).tolist(),
+            },
+            "label": {
+                "name": "label",
+                "datatype": "BYTES",
+                "shape": [len(texts)],
+                "data": [p["label"] for p in _predictions(labels, probabilities)],
+            },
         }
-        response: dict[str, Any] = {"model_name": name, "model_version": "",
-                                    "outputs": [tensors[n] for n in wanted or available]}
+        response: dict[str, Any] = {
+            "model_name": name,
+            "model_version": "",
+            "outputs": [tensors[n] for n in wanted or available],
+        }
         if request_id is not None:
             response["id"] = request_id
         return _json(response)
@@ -345,12 +378,14 @@ def create_app(options: ServeOptions, classifier: Classifier | None = None) -> F
 
         app.mount("/", StaticFiles(directory=options.web, html=True), name="web")
     else:
+
         @app.get("/")
         async def home(request: Request) -> Response:
             request.state.route = "/"
             return PlainTextResponse(
                 f"edgelstm {__version__} serving model {name!r}.\n"
-                f"POST /predict with {{\"texts\": [...]}}, or POST /v2/models/{name}/infer (Open Inference Protocol v2).\n"
+                f'POST /predict with {{"texts": [...]}}, or POST /v2/models/{name}/infer '
+                "(Open Inference Protocol v2).\n"
                 "GET /metrics for Prometheus. (No browser page: this install has no web/ folder.)\n"
             )
 
@@ -389,6 +424,13 @@ class _Observed:
             texts = state.get("texts", 0)
             self.metrics.observe(route, status, texts, seconds)
             client = scope.get("client")
-            access_log.info('%s "%s %s HTTP/%s" %d %d texts %.2f ms',
-                            f"{client[0]}:{client[1]}" if client else "-", scope["method"], scope["path"],
-                            scope.get("http_version", "1.1"), status, texts, seconds * 1000)
+            access_log.info(
+                '%s "%s %s HTTP/%s" %d %d texts %.2f ms',
+                f"{client[0]}:{client[1]}" if client else "-",
+                scope["method"],
+                scope["path"],
+                scope.get("http_version", "1.1"),
+                status,
+                texts,
+                seconds * 1000,
+            )

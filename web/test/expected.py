@@ -71,7 +71,10 @@ def main() -> None:
         check_tokenizer_json(folder / "tokenizer.json", Classifier.load(model).tokenizer, reviews)
         expected = answers(model, reviews)
         (folder / "expected.json").write_text(json.dumps(expected, ensure_ascii=False), encoding="utf-8")
-        print(f"{folder}: {len(expected['cases'])} texts, Python {expected['python_ms_per_review']['median']:.3f} ms per review (median)")
+        print(
+            f"{folder}: {len(expected['cases'])} texts, "
+            f"Python {expected['python_ms_per_review']['median']:.3f} ms per review (median)"
+        )
 
 
 if __name__ == "__main__":
