@@ -69,7 +69,7 @@ def train(
     embed_dim: Annotated[Optional[int], typer.Option(min=1, help="[default: the --vectors' dimension, else from --preset]")] = None,
     hidden: Annotated[Optional[int], typer.Option(min=1, help=f"LSTM units per direction. {PRESET_HELP}")] = None,
     dense: Annotated[Optional[int], typer.Option(min=0, help=f"lstm head's hidden Dense width (0: none). {PRESET_HELP}")] = None,
-    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.95, help="Default: 0.2 lstm, 0.5 bilstm.")] = None,
+    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.95, help="On embeddings and the head's input. [default: from --preset; keras-imdb: 0.2 lstm, 0.5 bilstm]")] = None,
     word_dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.9, help=f"Share of training tokens replaced by the unknown word. {PRESET_HELP}")] = None,
     vectors: Annotated[Optional[Path], typer.Option(help="Word vectors to start the embedding from (word2vec/GloVe/fastText text format, e.g. from `edgelstm pretrain`).")] = None,
     freeze_vectors: Annotated[bool, typer.Option(help="Keep the embedding as --vectors set it.")] = False,
@@ -128,7 +128,7 @@ def train(
     config = ModelConfig(
         arch=chosen_arch, vocab_size=pick(vocab_size, "vocab_size"), max_len=pick(max_len, "max_len"),
         embed_dim=pick(embed_dim, "embed_dim"), hidden=pick(hidden, "hidden"), dense=pick(dense, "dense"),
-        dropout=DEFAULT_DROPOUT[chosen_arch] if dropout is None else dropout,
+        dropout=pick(dropout, "dropout") if pick(dropout, "dropout") is not None else DEFAULT_DROPOUT[chosen_arch],
     )
     options = TrainOptions(
         epochs=pick(epochs, "epochs"), batch_size=pick(batch_size, "batch_size"),

@@ -170,7 +170,7 @@ def test_keras_imdb_preset_is_the_examples_configuration():
     for key in ("epochs", "batch_size", "val_split", "patience", "min_count", "word_dropout", "weight_decay",
                 "lr_schedule"):
         assert keras[key] == options[key], key
-    assert keras["lr"] == options["learning_rate"]
+    assert keras["lr"] == options["learning_rate"] and keras["dropout"] is None  # DEFAULT_DROPOUT per arch
     assert set(PRESETS["default"]) == set(keras)
 
 
