@@ -73,7 +73,9 @@ def fasttext_baseline(train, test, ngrams: int) -> dict:
     import fasttext
 
     def lines(data):
-        return ["__label__" + label + " " + " ".join(words(text)) for text, label in zip(data.texts, data.labels)]
+        # shuffled (seeded): fastText learns in file order, and aclImdb is read label by label
+        order = np.random.default_rng(0).permutation(len(data.texts))
+        return ["__label__" + data.labels[i] + " " + " ".join(words(data.texts[i])) for i in order]
 
     test_lines = [" ".join(words(text)) for text in test.texts]
 
