@@ -4,7 +4,6 @@ reviews (whichever model is shipped: the floor comes from its own manifest)."""
 import json
 
 from conftest import needs_imdb
-
 from edgelstm import Classifier
 from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL
 

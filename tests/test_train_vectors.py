@@ -12,18 +12,17 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgelstm import Classifier  # noqa: E402
-from edgelstm.config import ModelConfig  # noqa: E402
-from edgelstm.data import Dataset, LabeledTexts  # noqa: E402
-from edgelstm.errors import DataError  # noqa: E402
-from edgelstm.tokenizer import OOV_ID, PAD_ID  # noqa: E402
-from edgelstm.train import TextClassifier, TrainOptions, load_checkpoint, train  # noqa: E402
-from edgelstm.train.presets import PRESETS  # noqa: E402
-from edgelstm.train.trainer import Encoded, _split, _tensors  # noqa: E402
-from edgelstm.train.vectors import read_vectors, vector_dim, write_vectors  # noqa: E402
-
-from conftest import IMDB, needs_imdb  # noqa: E402
-from test_train import small_config, toy_dataset  # noqa: E402
+from conftest import IMDB, needs_imdb
+from edgelstm import Classifier
+from edgelstm.config import ModelConfig
+from edgelstm.data import Dataset, LabeledTexts
+from edgelstm.errors import DataError
+from edgelstm.tokenizer import OOV_ID, PAD_ID
+from edgelstm.train import TextClassifier, TrainOptions, load_checkpoint, train
+from edgelstm.train.presets import PRESETS
+from edgelstm.train.trainer import Encoded, _split, _tensors
+from edgelstm.train.vectors import read_vectors, vector_dim, write_vectors
+from test_train import small_config, toy_dataset
 
 DATASETS = IMDB.parent
 UNSUP = DATASETS / "aclImdb_v1_unsup.tar.gz"
@@ -97,7 +96,7 @@ def test_vectors_of_another_dimension_are_refused(tmp_path):
 def test_explicit_validation_set_is_used_and_kept(tmp_path):
     dataset = toy_dataset(300)
     validation = toy_dataset(100, seed=5).train
-    model, history = train(dataset, small_config(), TrainOptions(epochs=2, batch_size=16), tmp_path / "m.pt",
+    model, _ = train(dataset, small_config(), TrainOptions(epochs=2, batch_size=16), tmp_path / "m.pt",
                            show_progress=False, validation=validation)
     metrics = model.config.metrics
     assert metrics["validation"] == "given" and metrics["train_examples"] == len(dataset.train)
