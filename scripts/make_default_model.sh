@@ -9,7 +9,7 @@
 #    is never read.
 # 2. The default recipe (train/presets.py): BiLSTM 64 units per direction, max+mean pooling,
 #    words seen at least twice in training (25,000 at most), embedding started from the vectors,
-#    dropout 0.3, word dropout 0.1, AdamW (weight decay 0.01) with a cosine learning rate over 10 epochs;
+#    dropout 0.3, word dropout 0.25, AdamW (weight decay 0.01) with a cosine learning rate over 10 epochs;
 #    early stopping on a movie-disjoint validation split (10% of the training reviews, grouped
 #    by the dataset's URL lists: no movie on both sides, as in IMDB's own train/test split).
 # 3. Export, int8 (the default batch-invariant recipe), ship with its manifest.
