@@ -1,4 +1,4 @@
-"""The accuracy table: trained models (fp32 and int8) and the TF-IDF baselines on one test split.
+"""The accuracy table: trained models (fp32 and int8), fastText and TF-IDF baselines on one test split.
 
     python benchmarks/accuracy.py --data ../shared/datasets/aclImdb_v1_labeled.tar.gz \
         --model "LSTM (example 4.1)=runs/lstm" --model "BiLSTM (example 4.2)=runs/bilstm" \
@@ -52,7 +52,15 @@ def main() -> None:
         lines.append(model_row(name, Path(folder), dataset.test))
         print(lines[-1], flush=True)
     if args.baselines:
-        from baselines import baseline
+        from baselines import baseline, fasttext_baseline
+
+        size = lambda n: f"{n / 1024 / 1024:.1f} MB"  # noqa: E731
+        for ngrams in (1, 2):
+            result = fasttext_baseline(dataset.train, dataset.test, ngrams)
+            quantized = (f"{result['ftz_test_accuracy']:.2%} (.ftz)", size(result["ftz_bytes"])) if ngrams > 1 else ("–", "–")
+            lines.append(f"| {result['name']} | {result['settings']} | {result['test_accuracy']:.2%} | {quantized[0]} "
+                         f"| {size(result['bytes'])} | {quantized[1]} | {result['train_seconds']:.0f} s, 1 thread | 10 |")
+            print(lines[-1], flush=True)
 
         for ngrams in (1, 2):
             result = baseline(dataset.train, dataset.test, ngrams)

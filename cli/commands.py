@@ -18,7 +18,10 @@ from edgelstm.serve import options as serve_defaults  # plain constants: loads n
 
 from . import _fail, _friendly_errors, app, log
 
-__all__ = ["Arch", "OutputFormat", "bench", "evaluate", "export", "info", "predict", "quantize", "train"]
+__all__ = [
+    "Arch", "OutputFormat", "Preset", "Schedule", "bench", "evaluate", "export", "info", "predict", "pretrain", "quantize",
+    "serve", "train",
+]
 
 PREDICT_CHUNK = 2048  # documents read, classified and printed at a time: bounds memory
 
@@ -50,23 +53,45 @@ DataOptions = {
 }
 
 
+class Preset(str, Enum):
+    default = "default"
+    keras_imdb = "keras-imdb"
+
+
+class Schedule(str, Enum):
+    constant = "constant"
+    cosine = "cosine"
+
+
+PRESET_HELP = "[default: from --preset]"
+
+
 @app.command()
 @_friendly_errors
 def train(
     data: Annotated[Path, typer.Argument(help="aclImdb folder or .tar.gz, CSV/TSV, JSONL, or fastText lines.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint to write.")] = Path("model.pt"),
-    arch: Annotated[Arch, typer.Option(help="lstm (Keras 4.1) or bilstm (4.2).")] = Arch[ModelConfig.arch],
-    vocab_size: Annotated[int, typer.Option(min=3, help="Embedding rows: padding, unknown, and words.")] = ModelConfig.vocab_size,
-    max_len: Annotated[int, typer.Option(min=1, help="Tokens kept per text (its last ones).")] = ModelConfig.max_len,
-    embed_dim: Annotated[int, typer.Option(min=1)] = ModelConfig.embed_dim,
-    hidden: Annotated[int, typer.Option(min=1, help="LSTM units per direction.")] = ModelConfig.hidden,
-    dense: Annotated[int, typer.Option(min=0, help="lstm head's hidden Dense width (0: none).")] = ModelConfig.dense,
-    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.95, help="Default: " + ", ".join(f"{v} {k}" for k, v in DEFAULT_DROPOUT.items()) + ".")] = None,
-    epochs: Annotated[int, typer.Option(min=1)] = 20,
-    batch_size: Annotated[int, typer.Option(min=1)] = 64,
-    val_split: Annotated[float, typer.Option(min=0.0, max=0.9)] = 0.1,
-    patience: Annotated[int, typer.Option(min=1, help="Early stopping on validation accuracy.")] = 5,
-    lr: Annotated[float, typer.Option(min=0.0, help="Adam learning rate.")] = 1e-3,
+    preset: Annotated[Preset, typer.Option(help="Recipe for every option left unset: default (README, Training) or keras-imdb (the Keras example exactly).")] = Preset.default,
+    arch: Annotated[Optional[Arch], typer.Option(help=f"lstm (Keras 4.1) or bilstm (4.2, max+mean pooled). {PRESET_HELP}", show_default=False)] = None,
+    vocab_size: Annotated[Optional[int], typer.Option(min=3, help=f"Most embedding rows: padding, unknown, and words. {PRESET_HELP}")] = None,
+    min_count: Annotated[Optional[int], typer.Option(min=1, help=f"Vocabulary: only words seen this often in training. {PRESET_HELP}")] = None,
+    max_len: Annotated[Optional[int], typer.Option(min=1, help=f"Tokens kept per text (its last ones). {PRESET_HELP}")] = None,
+    embed_dim: Annotated[Optional[int], typer.Option(min=1, help="[default: the --vectors' dimension, else from --preset]")] = None,
+    hidden: Annotated[Optional[int], typer.Option(min=1, help=f"LSTM units per direction. {PRESET_HELP}")] = None,
+    dense: Annotated[Optional[int], typer.Option(min=0, help=f"lstm head's hidden Dense width (0: none). {PRESET_HELP}")] = None,
+    dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.95, help="On embeddings and the head's input. [default: from --preset; keras-imdb: 0.2 lstm, 0.5 bilstm]")] = None,
+    word_dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.9, help=f"Share of training tokens replaced by the unknown word. {PRESET_HELP}")] = None,
+    vectors: Annotated[Optional[Path], typer.Option(help="Word vectors to start the embedding from (word2vec/GloVe/fastText text format, e.g. from `edgelstm pretrain`).")] = None,
+    freeze_vectors: Annotated[bool, typer.Option(help="Keep the embedding as --vectors set it.")] = False,
+    epochs: Annotated[Optional[int], typer.Option(min=1, help=PRESET_HELP)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(min=1, help=PRESET_HELP)] = None,
+    val: Annotated[Optional[Path], typer.Option(help="Labeled validation data (e.g. an official dev set) instead of a split of DATA.")] = None,
+    val_split: Annotated[Optional[float], typer.Option(min=0.0, max=0.9, help=f"Share of DATA held out for validation. {PRESET_HELP}")] = None,
+    val_groups: Annotated[Optional[Path], typer.Option(help="Keep related texts on one side of the validation split: a file with one group key per training text, or the aclImdb URL lists (folder or .tar.gz: reviews of one movie stay together).")] = None,
+    patience: Annotated[Optional[int], typer.Option(min=1, help=f"Early stopping on validation accuracy. {PRESET_HELP}")] = None,
+    lr: Annotated[Optional[float], typer.Option(min=0.0, help=f"Adam(W) learning rate. {PRESET_HELP}")] = None,
+    lr_schedule: Annotated[Optional[Schedule], typer.Option(help=f"constant, or cosine decay to 0 over --epochs. {PRESET_HELP}", show_default=False)] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(min=0.0, help=f"AdamW weight decay (0: Adam). {PRESET_HELP}")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same data, same CPU: same model.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, or cuda where available.")] = "cpu",
     threads: Annotated[int, typer.Option(min=1, help="CPU threads for PyTorch.")] = 1,
@@ -82,26 +107,54 @@ def train(
     progress: Annotated[bool, typer.Option(help="Show a progress bar per epoch.")] = True,
 ) -> None:
     """Train a classifier on labeled texts and print its test loss and accuracy."""
-    from edgelstm.data import load_dataset
+    from edgelstm.data import load_dataset, load_labeled
     from edgelstm.train import TrainOptions
     from edgelstm.train import train as run_training
+    from edgelstm.train.presets import PRESETS
 
     if device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             raise typer.BadParameter("CUDA is not available on this machine", param_hint="--device")
-    _check_output_checkpoint(output, [data, test], resume)
+    _check_output_checkpoint(output, [data, test, val], resume)
+    if val is not None and val_groups is not None:
+        raise typer.BadParameter("give --val or --val-groups, not both", param_hint="--val-groups")
+    recipe = PRESETS[preset.value]
+    pick = lambda value, name: recipe[name] if value is None else value  # noqa: E731
+    if embed_dim is None and vectors is not None:
+        from edgelstm.train.vectors import vector_dim
+
+        embed_dim = vector_dim(vectors)
+    chosen_arch = arch.value if arch is not None else recipe["arch"]
     dataset = load_dataset(data, test, text_column=text_column, label_column=label_column,
                            skip_bad_rows=skip_bad_rows)
+    validation = None
+    if val is not None:
+        validation = load_labeled(val, text_column=text_column, label_column=label_column,
+                                  skip_bad_rows=skip_bad_rows).evaluation_split
+    groups = None
+    if val_groups is not None:
+        from edgelstm.train.groups import read_groups
+
+        groups = read_groups(val_groups, data)
     config = ModelConfig(
-        arch=arch.value, vocab_size=vocab_size, max_len=max_len, embed_dim=embed_dim, hidden=hidden,
-        dense=dense, dropout=DEFAULT_DROPOUT[arch.value] if dropout is None else dropout,
+        arch=chosen_arch, vocab_size=pick(vocab_size, "vocab_size"), max_len=pick(max_len, "max_len"),
+        embed_dim=pick(embed_dim, "embed_dim"), hidden=pick(hidden, "hidden"), dense=pick(dense, "dense"),
+        dropout=pick(dropout, "dropout") if pick(dropout, "dropout") is not None else DEFAULT_DROPOUT[chosen_arch],
     )
-    options = TrainOptions(epochs=epochs, batch_size=batch_size, val_split=val_split, patience=patience,
-                           learning_rate=lr, seed=seed, device=device, limit=limit,
-                           threads=threads, keep_validation_texts=keep_validation_texts)
-    model, _ = run_training(dataset, config, options, output, resume=resume, show_progress=progress)
+    options = TrainOptions(
+        epochs=pick(epochs, "epochs"), batch_size=pick(batch_size, "batch_size"),
+        val_split=pick(val_split, "val_split"), patience=pick(patience, "patience"),
+        learning_rate=pick(lr, "lr"), seed=seed, device=device, limit=limit, threads=threads,
+        min_count=pick(min_count, "min_count"), word_dropout=pick(word_dropout, "word_dropout"),
+        weight_decay=pick(weight_decay, "weight_decay"),
+        lr_schedule=lr_schedule.value if lr_schedule is not None else recipe["lr_schedule"],
+        vectors=str(vectors) if vectors is not None else None, freeze_vectors=freeze_vectors,
+        keep_validation_texts=keep_validation_texts,
+    )
+    model, _ = run_training(dataset, config, options, output, resume=resume, show_progress=progress,
+                            validation=validation, groups=groups)
     metrics = model.config.metrics
     if "test_accuracy" in metrics:
         typer.echo(f"test loss {metrics['test_loss']:.4f}  test accuracy {metrics['test_accuracy']:.4f}")
@@ -128,6 +181,28 @@ def _check_output_checkpoint(output: Path, inputs: list[Optional[Path]], resume:
     except ModelError as exc:
         raise InputError(f"{output}: exists and is not an edgelstm checkpoint; refusing to overwrite it") from exc
     log.warning("%s: overwriting the existing checkpoint", output)
+
+
+@app.command()
+@_friendly_errors
+def pretrain(
+    texts: Annotated[list[Path], typer.Argument(help="Unlabeled texts: aclImdb folders or .tar.gz (their train split, labeled and unlabeled; never test), or text files with one text per line.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Word vectors to write (text format, for train --vectors).")] = Path("vectors.vec"),
+    dim: Annotated[int, typer.Option(min=1, help="Vector size (the model's --embed-dim).")] = 100,
+    epochs: Annotated[int, typer.Option(min=1)] = 5,
+    window: Annotated[int, typer.Option(min=1, help="Context words on each side.")] = 5,
+    min_count: Annotated[int, typer.Option(min=1, help="Words seen fewer times get no vector.")] = 3,
+    seed: Annotated[int, typer.Option(help="Same seed, same texts: same vectors.")] = 0,
+) -> None:
+    """Train word vectors (skip-gram word2vec, on edgelstm's tokenizer) on unlabeled texts of your domain."""
+    from edgelstm.train.pretrain import PretrainOptions, pretrain_vectors
+
+    stats = pretrain_vectors(texts, output, PretrainOptions(dim=dim, epochs=epochs, window=window,
+                                                            min_count=min_count, seed=seed))
+    log.info("%d texts, %d words read; vectors for %d words in %.0f s",
+             stats["texts"], stats["tokens"], stats["words"], stats["seconds"])
+    typer.echo(output)
+
 
 
 def _labeled_split(data: Path, **options):

@@ -1,5 +1,11 @@
-"""Training as in the Keras IMDB example: Adam, (binary) cross-entropy, batch 64, early stopping
-on validation accuracy with the best weights kept; reproducible on the CPU for a given seed."""
+"""Training: Adam(W), (binary) cross-entropy, early stopping on validation accuracy with the best
+weights kept; reproducible on the CPU for a given seed.
+
+With no options it is the Keras IMDB example's recipe (batch 64, constant learning rate, a random
+10% validation split, the most frequent words). Options add what larger vocabularies need
+(README, "Training"): word vectors to start from, word dropout, weight decay, a cosine learning
+rate, a vocabulary chosen by frequency, and validation data that does not leak: an explicit
+validation set, or a split by groups (for IMDB: reviews of one movie stay on one side)."""
 
 from __future__ import annotations
 
@@ -7,24 +13,27 @@ import copy
 import json
 import logging
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-
 from edgelstm.config import ModelConfig
 from edgelstm.data import Dataset, LabeledTexts
 from edgelstm.errors import DataError
 from edgelstm.files import atomic_write
-from edgelstm.tokenizer import RESERVED_IDS, Tokenizer, build_vocabulary, pad_batch
+from edgelstm.tokenizer import OOV_ID, PAD_ID, RESERVED_IDS, Tokenizer, build_vocabulary, pad_batch, words
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .model import TextClassifier
 from .plots import plot_history
 
-__all__ = ["Encoded", "TrainOptions", "evaluate", "train"]
+__all__ = ["Encoded", "LR_SCHEDULES", "TrainOptions", "evaluate", "train"]
+
+LR_SCHEDULES = ("constant", "cosine")
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,12 @@ class TrainOptions:
     # Keep the validation split's raw texts (up to HELD_OUT_CAP) in model.pt, to judge int8
     # recipes on later without --data. Off by default: whoever gets the checkpoint gets them.
     keep_validation_texts: bool = False
+    min_count: int = 1  # vocabulary: words seen at least this often (at most vocab_size - 2 of them)
+    word_dropout: float = 0.0  # training only: this share of tokens is replaced by the unknown id
+    weight_decay: float = 0.0  # > 0: AdamW's decoupled weight decay
+    lr_schedule: str = "constant"  # or "cosine": from learning_rate to 0 over all epochs' steps
+    vectors: str | None = None  # word vectors (text format) to start the embedding from
+    freeze_vectors: bool = False  # keep the embedding as initialised
 
 
 @dataclass
@@ -90,10 +105,51 @@ def _batches(lengths: list[int], batch_size: int, generator: torch.Generator | N
         yield batches[b]
 
 
-def _tensors(data: Encoded, rows: np.ndarray, device: str):
+def _tensors(data: Encoded, rows: np.ndarray, device: str, word_dropout: float = 0.0,
+             generator: torch.Generator | None = None):
     input_ids, lengths = pad_batch([data.sequences[i] for i in rows])
+    ids = torch.from_numpy(input_ids)  # (B, T)
+    if word_dropout > 0:
+        # Word dropout: the model must also judge a text by its other words, so it cannot lean
+        # on a few rare ones. Only in training: inference never sees it.
+        dropped = (torch.rand(ids.shape, generator=generator) < word_dropout) & (ids != PAD_ID)
+        ids = ids.masked_fill(dropped, OOV_ID)
     targets = torch.from_numpy(data.targets[rows]).to(device)
-    return torch.from_numpy(input_ids).to(device), torch.from_numpy(lengths), targets
+    return ids.to(device), torch.from_numpy(lengths), targets
+
+
+def _run_lstm(lstm: torch.nn.LSTM, direction: str, x: torch.Tensor) -> torch.Tensor:
+    """One direction of ``lstm`` over right-padded (B, T, E) input -> (B, T, H) outputs."""
+    weights = [getattr(lstm, f"{kind}_l0{direction}") for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    zeros = x.new_zeros(1, x.shape[0], lstm.hidden_size)
+    output, _, _ = torch.lstm(x, (zeros, zeros), weights, True, 1, 0.0, lstm.training, False, True)
+    return output
+
+
+def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """``model(input_ids, lengths)``, computed without packed sequences: the same logits (to
+    float rounding), several times faster to train on the CPU, where the backward pass of a
+    packed LSTM writes a whole-batch gradient per time step.
+
+    Right padding comes after every real step, so the forward direction's outputs at real steps
+    are exact; the backward direction runs forward over each row reversed within its length.
+    """
+    x = model.dropout(model.embedding(input_ids))  # (B, T, E)
+    lengths = lengths.to(x.device)
+    steps = torch.arange(x.shape[1], device=x.device)[None, :]  # (1, T)
+    real = steps < lengths[:, None]  # (B, T)
+    forward = _run_lstm(model.lstm, "", x)  # (B, T, H)
+    if model.config.arch == "lstm":
+        last = forward[torch.arange(x.shape[0], device=x.device), lengths - 1]  # (B, H)
+        return model.head(last)
+    reverse = torch.where(real, lengths[:, None] - 1 - steps, steps)  # (B, T): row-wise reversal
+    flip = reverse[:, :, None].expand(-1, -1, x.shape[2])
+    backward = _run_lstm(model.lstm, "_reverse", x.gather(1, flip))
+    backward = backward.gather(1, reverse[:, :, None].expand(-1, -1, backward.shape[2]))
+    y = torch.cat([forward, backward], dim=2).masked_fill(~real[:, :, None], 0.0)  # (B, T, 2H)
+    largest = y.masked_fill(~real[:, :, None], float("-inf")).amax(dim=1)  # (B, 2H)
+    mean = y.sum(dim=1) / lengths.to(y.dtype)[:, None]  # (B, 2H)
+    return model.head(torch.cat([largest, mean], dim=1))  # (B, outputs)
 
 
 @torch.no_grad()
@@ -103,25 +159,61 @@ def evaluate(model: TextClassifier, data: Encoded, device: str, batch_size: int 
     total_loss, correct = 0.0, 0
     for rows in _batches(data.lengths, batch_size, None):
         input_ids, lengths, targets = _tensors(data, rows, device)
-        logits = model(input_ids, lengths)
+        logits = forward_padded(model, input_ids, lengths)
         total_loss += model.loss(logits, targets).item() * len(rows)
         correct += (model.probabilities(logits).argmax(dim=1) == targets).sum().item()
     n = max(len(data.sequences), 1)
     return total_loss / n, correct / n
 
 
-def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions):
+def _split(order: np.ndarray, val_split: float, groups: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, validation rows) of the shuffled ``order``. With groups, whole groups go to
+    validation (first come, first taken, in shuffled order) until it holds ``val_split``."""
+    wanted = round(len(order) * val_split)
+    if groups is None:
+        return order[wanted:], order[:wanted]
+    sizes = Counter(groups[row] for row in order)
+    taken: set[str] = set()
+    held = 0
+    for row in order:  # groups in the order the shuffle first meets them
+        if held >= wanted:
+            break
+        if groups[row] not in taken:
+            taken.add(groups[row])
+            held += sizes[groups[row]]
+    in_val = np.array([groups[row] in taken for row in order], dtype=bool)
+    return order[~in_val], order[in_val]
+
+
+def _vocabulary(texts: Sequence[str], vocab_size: int, min_count: int) -> list[str]:
+    """The most frequent words seen at least ``min_count`` times, ``vocab_size - 2`` at most."""
+    if min_count <= 1:
+        return build_vocabulary(texts, vocab_size)  # exactly the Keras example's rule
+    counts = Counter(w for text in texts for w in words(text))
+    ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda item: (-item[1], item[0]))
+    return [w for w, _ in ranked[: max(vocab_size - RESERVED_IDS, 0)]]
+
+
+def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions,
+             validation: LabeledTexts | None, groups: Sequence[str] | None):
     """Split off validation data, build the vocabulary on the rest, encode every split."""
     rng = np.random.default_rng(options.seed)
     order = rng.permutation(len(dataset.train))
     if options.limit:
         order = order[: options.limit]
-    n_val = int(round(len(order) * options.val_split))
-    train_part, val_part = dataset.train.subset(order[n_val:]), dataset.train.subset(order[:n_val])
+    if groups is not None and len(groups) != len(dataset.train):
+        raise DataError(f"{len(groups)} validation groups for {len(dataset.train)} training texts")
+    if validation is not None:
+        train_rows, val_rows = order, order[:0]
+    else:
+        train_rows, val_rows = _split(order, options.val_split, groups)
+    train_part = dataset.train.subset(train_rows)
+    val_part = validation if validation is not None else dataset.train.subset(val_rows)
+    n_val = len(val_part)
     labels = sorted(set(train_part.labels))
     if len(labels) < 2:
         raise DataError("the training split has fewer than two labels")
-    vocabulary = build_vocabulary(train_part.texts, config.vocab_size)
+    vocabulary = _vocabulary(train_part.texts, config.vocab_size, options.min_count)
     config = replace(config, labels=labels, vocabulary=vocabulary, vocab_size=len(vocabulary) + RESERVED_IDS)
     tokenizer = Tokenizer(vocabulary, config.max_len)
     test = dataset.test
@@ -150,19 +242,21 @@ def _progress(show: bool):
     )
 
 
-def _train_epoch(model, optimizer, data: Encoded, options: TrainOptions, epoch: int, bar) -> tuple[float, float]:
+def _train_epoch(model, optimizer, scheduler, data: Encoded, options: TrainOptions, epoch: int, bar) -> tuple[float, float]:
     model.train()
     generator = torch.Generator().manual_seed(options.seed * 1000 + epoch)
     n = len(data.sequences)
     task = bar.add_task(f"epoch {epoch}/{options.epochs}", total=n, loss=0.0, accuracy=0.0)
     total_loss, correct, seen = 0.0, 0, 0
     for rows in _batches(data.lengths, options.batch_size, generator):
-        input_ids, lengths, targets = _tensors(data, rows, options.device)
-        logits = model(input_ids, lengths)  # (B, outputs)
+        input_ids, lengths, targets = _tensors(data, rows, options.device, options.word_dropout, generator)
+        logits = forward_padded(model, input_ids, lengths)  # (B, outputs)
         loss = model.loss(logits, targets)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         total_loss += loss.item() * len(rows)
         correct += (model.probabilities(logits).argmax(dim=1) == targets).sum().item()
         seen += len(rows)
@@ -178,8 +272,13 @@ def train(
     *,
     resume: bool = False,
     show_progress: bool = True,
+    validation: LabeledTexts | None = None,
+    groups: Sequence[str] | None = None,
 ) -> tuple[TextClassifier, list[dict[str, Any]]]:
     """Train, keep the best epoch's weights, evaluate on the test split, write ``output``.
+
+    ``validation`` replaces the random validation split (early stopping and the best epoch are
+    judged on it); ``groups`` (one key per training text) keeps each group on one side of it.
 
     After every epoch ``output`` is rewritten atomically with the best weights so far and the
     state needed by ``resume=True`` to continue after an interruption.
@@ -187,25 +286,29 @@ def train(
     output = Path(output)
     torch.set_num_threads(options.threads)
     torch.manual_seed(options.seed)
-    config, data, held_out = _prepare(dataset, config, options)
+    if options.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}")
+    config, data, held_out = _prepare(dataset, config, options, validation, groups)
     log.info(
         "%d train / %d validation examples, %d labels, vocabulary %d",
         len(data["train"].sequences), len(data["val"].sequences) if data["val"] else 0,
         len(config.labels), config.vocab_size,
     )
-    model = TextClassifier(config).to(options.device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=options.learning_rate)
+    model = TextClassifier(config)
+    coverage = _init_vectors(model, options) if options.vectors else None
+    model = model.to(options.device)
+    optimizer, scheduler = _optimizer(model, options, len(data["train"].sequences))
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"epoch": 0, "val_accuracy": -1.0, "state": copy.deepcopy(model.state_dict())}
     first_epoch = 1
     if resume and output.exists():
-        first_epoch, history, best = _restore(output, model, optimizer, config, options)
+        first_epoch, history, best = _restore(output, model, optimizer, scheduler, config, options)
     with _progress(show_progress) as bar:
         for epoch in range(first_epoch, options.epochs + 1):
             if epoch - best["epoch"] > options.patience and best["epoch"]:
                 break
             epoch_start = time.perf_counter()
-            train_loss, train_acc = _train_epoch(model, optimizer, data["train"], options, epoch, bar)
+            train_loss, train_acc = _train_epoch(model, optimizer, scheduler, data["train"], options, epoch, bar)
             val_loss, val_acc = evaluate(model, data["val"], options.device) if data["val"] else (train_loss, train_acc)
             history.append({
                 "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
@@ -216,9 +319,13 @@ def train(
                      epoch, train_loss, train_acc, val_loss, val_acc)
             if val_acc > best["val_accuracy"]:
                 best = {"epoch": epoch, "val_accuracy": val_acc, "state": copy.deepcopy(model.state_dict())}
-            _save_progress(output, model, optimizer, best, history, options, epoch)
+            _save_progress(output, model, optimizer, scheduler, best, history, options, epoch)
     model.load_state_dict(best["state"])
     config.metrics = _final_metrics(model, data, options, history, best)
+    if coverage is not None:
+        config.metrics["vectors_coverage"] = coverage
+    config.metrics["validation"] = ("given" if validation is not None else
+                                    "grouped split" if groups is not None else "random split")
     save_checkpoint(output, model, history, held_out=held_out if options.keep_validation_texts else None)
     history_path = output.with_suffix(".history.json")
     atomic_write(history_path, lambda tmp: tmp.write_text(json.dumps(history, indent=1)))
@@ -241,19 +348,56 @@ def _final_metrics(model, data, options, history, best) -> dict[str, Any]:
     return metrics
 
 
-def _save_progress(output, model, optimizer, best, history, options, epoch) -> None:
+def _init_vectors(model: TextClassifier, options: TrainOptions) -> float:
+    """Copy the vectors of the vocabulary's words into the embedding; the share of words found."""
+    from .vectors import read_vectors
+
+    vocabulary = model.config.vocabulary
+    found = read_vectors(options.vectors, vocabulary)  # type: ignore[arg-type]
+    if found.file_words and found.dim != model.config.embed_dim:
+        raise DataError(f"{options.vectors}: vectors of dimension {found.dim}, the embedding has "
+                        f"{model.config.embed_dim} (set --embed-dim {found.dim})")
+    rows = {w: i + RESERVED_IDS for i, w in enumerate(vocabulary)}
+    with torch.no_grad():
+        for word, vector in zip(found.words, found.vectors):
+            model.embedding.weight[rows[word]] = torch.from_numpy(vector)
+    if options.freeze_vectors:
+        model.embedding.weight.requires_grad_(False)
+    coverage = len(found.words) / max(len(vocabulary), 1)
+    log.info("word vectors: %d of %d vocabulary words (%.1f%%) found among the file's %d; the rest "
+             "keep their random start", len(found.words), len(vocabulary), 100 * coverage, found.file_words)
+    return round(coverage, 4)
+
+
+def _optimizer(model: TextClassifier, options: TrainOptions, n_train: int):
+    """Adam (the example's) or, with weight decay, AdamW; and the learning-rate schedule."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if options.weight_decay > 0:
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(
+            parameters, lr=options.learning_rate, weight_decay=options.weight_decay)
+    else:
+        optimizer = torch.optim.Adam(parameters, lr=options.learning_rate)
+    if options.lr_schedule == "constant":
+        return optimizer, None
+    steps = options.epochs * -(-n_train // options.batch_size)
+    cosine = lambda step: 0.5 * (1 + float(np.cos(np.pi * min(step, steps) / steps)))
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
+
+
+def _save_progress(output, model, optimizer, scheduler, best, history, options, epoch) -> None:
     """Checkpoint with the best weights so far, plus what --resume needs to continue."""
     last_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best["state"])
     save_checkpoint(output, model, history, resume={
         "epoch": epoch, "options": asdict(options), "last_state": last_state,
         "optimizer": optimizer.state_dict(), "best_epoch": best["epoch"],
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "best_val_accuracy": best["val_accuracy"], "torch_rng": torch.get_rng_state(),
     })
     model.load_state_dict(last_state)
 
 
-def _restore(output, model, optimizer, config, options):
+def _restore(output, model, optimizer, scheduler, config, options):
     state = load_checkpoint(output)
     resume = state.get("resume")
     if resume is None:
@@ -263,6 +407,8 @@ def _restore(output, model, optimizer, config, options):
         raise DataError(f"{output}: was trained on other data or settings; cannot resume")
     model.load_state_dict(resume["last_state"])
     optimizer.load_state_dict(resume["optimizer"])
+    if scheduler is not None and resume.get("scheduler"):
+        scheduler.load_state_dict(resume["scheduler"])
     torch.set_rng_state(resume["torch_rng"])
     best = {"epoch": resume["best_epoch"], "val_accuracy": resume["best_val_accuracy"],
             "state": state["state_dict"]}

@@ -1,0 +1,71 @@
+"""Validation groups: one key per training text, so that related texts stay on one side of the
+validation split (``edgelstm train --val-groups``).
+
+For aclImdb the dataset's own URL lists give the key: line i of ``train/urls_<label>.txt`` is
+the movie of review ``train/<label>/<i>_<rating>.txt``. A random split puts reviews of one movie
+on both sides and validation then overrates words that name the movie; IMDB's test set holds
+other movies.
+"""
+
+from __future__ import annotations
+
+import re
+import tarfile
+from pathlib import Path
+
+from edgelstm.errors import DataError
+
+__all__ = ["read_groups"]
+
+_URL_LIST = re.compile(r"(?:^|/)train/urls_([^/]+)\.txt$")
+_TRAIN_REVIEW = re.compile(r"(?:^|/)train/([^/]+)/(\d+)_[^/]*\.txt$")
+_UNLABELED = "unsup"
+
+
+def _is_archive(path: Path) -> bool:
+    return path.name.endswith((".tar.gz", ".tgz", ".tar"))
+
+
+def _files(path: Path, keep: re.Pattern[str], read: bool) -> list[tuple[str, bytes]]:
+    """(name, bytes or b"") of the files whose name matches, sorted by name (the order in
+    which edgelstm reads an aclImdb folder or archive)."""
+    if path.is_dir():
+        names = sorted(p.relative_to(path).as_posix() for p in path.rglob("*.txt"))
+        return [(n, (path / n).read_bytes() if read else b"") for n in names if keep.search(n)]
+    try:
+        with tarfile.open(path) as archive:
+            members = sorted((m for m in archive if m.isfile() and keep.search(m.name)), key=lambda m: m.name)
+            return [(m.name, archive.extractfile(m).read() if read else b"") for m in members]  # type: ignore[union-attr]
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise DataError(f"{path}: cannot read archive ({exc})") from None
+
+
+def read_groups(groups: str | Path, data: str | Path) -> list[str]:
+    """One group key per training text of ``data``, in the order edgelstm reads them.
+
+    ``groups`` is either the aclImdb URL lists (folder or archive holding
+    ``train/urls_<label>.txt``; then ``data`` must be an aclImdb folder or archive), or a text
+    file with one key per line, line i for training text i.
+    """
+    groups, data = Path(groups), Path(data)
+    if not groups.exists():
+        raise DataError(f"{groups}: not found")
+    if not (groups.is_dir() or _is_archive(groups)):
+        with open(groups, encoding="utf-8-sig") as f:
+            return [line.rstrip("\n") for line in f]
+    urls = {}
+    for name, content in _files(groups, _URL_LIST, read=True):
+        label = _URL_LIST.search(name).group(1)  # type: ignore[union-attr]
+        urls[label] = content.decode("utf-8").splitlines()
+    if not urls:
+        raise DataError(f"{groups}: no train/urls_<label>.txt (the aclImdb URL lists)")
+    keys = []
+    for name, _ in _files(data, _TRAIN_REVIEW, read=False):
+        label, number = _TRAIN_REVIEW.search(name).groups()  # type: ignore[union-attr]
+        if label == _UNLABELED:
+            continue
+        try:
+            keys.append(urls[label][int(number)])
+        except (KeyError, IndexError):
+            raise DataError(f"{groups}: no URL for {name} of {data}") from None
+    return keys
