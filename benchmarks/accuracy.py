@@ -57,9 +57,13 @@ def main() -> None:
         size = lambda n: f"{n / 1024 / 1024:.1f} MB"  # noqa: E731
         for ngrams in (1, 2):
             result = fasttext_baseline(dataset.train, dataset.test, ngrams)
-            quantized = (f"{result['ftz_test_accuracy']:.2%} (.ftz)", size(result["ftz_bytes"])) if ngrams > 1 else ("–", "–")
-            lines.append(f"| {result['name']} | {result['settings']} | {result['test_accuracy']:.2%} | {quantized[0]} "
-                         f"| {size(result['bytes'])} | {quantized[1]} | {result['train_seconds']:.0f} s, 1 thread | 10 |")
+            quantized = ("–", "–")
+            if ngrams > 1:
+                quantized = (f"{result['ftz_test_accuracy']:.2%} (.ftz)", size(result["ftz_bytes"]))
+            lines.append(f"| {result['name']} | {result['settings']} | {result['test_accuracy']:.2%} "
+                         f"| {quantized[0]} "
+                         f"| {size(result['bytes'])} | {quantized[1]} "
+                         f"| {result['train_seconds']:.0f} s, 1 thread | 10 |")
             print(lines[-1], flush=True)
 
         for ngrams in (1, 2):

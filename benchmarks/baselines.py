@@ -23,10 +23,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from edgelstm.data import load_labeled
-from edgelstm.tokenizer import words
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+
+from edgelstm.data import load_labeled
+from edgelstm.tokenizer import words
 
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 _LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -48,7 +49,9 @@ def baseline(train, test, ngrams: int, seed: int = 0) -> dict:
     order = np.random.default_rng(seed).permutation(len(train.texts))
     n_val = len(order) // 10
     fit_rows, val_rows = order[n_val:], order[:n_val]
-    pick = lambda rows, xs: [xs[i] for i in rows]
+    def pick(rows, xs):
+        return [xs[i] for i in rows]
+
     scores = {}
     for c in C_GRID:
         vectorizer, model = _fit(pick(fit_rows, train.texts), pick(fit_rows, train.labels), ngrams, c)

@@ -3,9 +3,9 @@ reviews (whichever model is shipped: the floor comes from its own manifest)."""
 
 import json
 
-from tests.helpers import needs_imdb
 from edgelstm import Classifier
 from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL
+from tests.helpers import needs_imdb
 
 SAMPLE = 5000  # fixed (seed 0) sample of the 25,000 test reviews
 # The manifest's accuracy is on all 25,000; a 5,000-review sample's differs by about 0.4 points

@@ -12,7 +12,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from tests.helpers import IMDB, needs_imdb
 from edgelstm import Classifier
 from edgelstm.config import ModelConfig
 from edgelstm.data import Dataset, LabeledTexts
@@ -22,6 +21,7 @@ from edgelstm.train import TextClassifier, TrainOptions, load_checkpoint, train
 from edgelstm.train.presets import PRESETS
 from edgelstm.train.trainer import Encoded, _split, _tensors
 from edgelstm.train.vectors import read_vectors, vector_dim, write_vectors
+from tests.helpers import IMDB, needs_imdb
 from tests.test_train import small_config, toy_dataset
 
 DATASETS = IMDB.parent

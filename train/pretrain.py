@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from edgelstm.errors import DataError
+from edgelstm.files import atomic_write
 from edgelstm.tokenizer import words
 
-from .checkpoint import atomic_write
 from .vectors import write_vectors
 
 __all__ = ["PretrainOptions", "pretrain_vectors", "read_unlabeled"]

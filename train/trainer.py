@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from edgelstm.config import ModelConfig
 from edgelstm.data import Dataset, LabeledTexts
 from edgelstm.errors import DataError
@@ -242,7 +243,9 @@ def _progress(show: bool):
     )
 
 
-def _train_epoch(model, optimizer, scheduler, data: Encoded, options: TrainOptions, epoch: int, bar) -> tuple[float, float]:
+def _train_epoch(
+    model, optimizer, scheduler, data: Encoded, options: TrainOptions, epoch: int, bar
+) -> tuple[float, float]:
     model.train()
     generator = torch.Generator().manual_seed(options.seed * 1000 + epoch)
     n = len(data.sequences)
@@ -380,7 +383,10 @@ def _optimizer(model: TextClassifier, options: TrainOptions, n_train: int):
     if options.lr_schedule == "constant":
         return optimizer, None
     steps = options.epochs * -(-n_train // options.batch_size)
-    cosine = lambda step: 0.5 * (1 + float(np.cos(np.pi * min(step, steps) / steps)))
+
+    def cosine(step: int) -> float:  # the share of the learning rate at this step: 1 -> 0
+        return 0.5 * (1 + float(np.cos(np.pi * min(step, steps) / steps)))
+
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, cosine)
 
 

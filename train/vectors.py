@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from edgelstm.errors import DataError
 
 __all__ = ["WordVectors", "read_vectors", "vector_dim", "write_vectors"]
@@ -82,7 +83,9 @@ def write_vectors(path: Path, words: Sequence[str], vectors: np.ndarray) -> None
     """Write the text format with a ``<count> <dimension>`` header (what fastText writes)."""
     with open(path, "w", encoding="utf-8") as f:
         f.write(f"{len(words)} {vectors.shape[1]}\n")
-        f.writelines(word + " " + " ".join(f"{v:.5f}" for v in vector.tolist()) + "\n" for word, vector in zip(words, vectors))
+        f.writelines(
+            word + " " + " ".join(f"{v:.5f}" for v in vector.tolist()) + "\n" for word, vector in zip(words, vectors)
+        )
 
 
 def vector_dim(path: str | Path) -> int:
