@@ -25,7 +25,7 @@ edgelstm pretrain "$IMDB" "$DATASETS/aclImdb_v1_unsup.tar.gz" -o "$WORK/imdb-vec
     --dim 100 --epochs 5 --window 5 --min-count 3 --seed 0
 edgelstm train "$IMDB" -o "$WORK/model.pt" --preset default --vectors "$WORK/imdb-vectors.vec" \
     --val-groups "$DATASETS/aclImdb_v1_urls.tar.gz" --seed 0 --threads 1 --no-progress
-edgelstm export "$WORK/model.pt" -o "$WORK" --int8
+edgelstm export "$WORK/model.pt" -o "$WORK" --int8 --data "$IMDB"
 if [[ "${SHIP:-1}" != 0 ]]; then
     python scripts/ship_model.py "$WORK/model.int8.onnx" --history "$WORK/model.history.json" \
         --curves "$WORK/model.history.png" --data "$IMDB" --command "scripts/make_default_model.sh $*"
