@@ -13,6 +13,7 @@ from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL
 from edgelstm.files import file_sha256
 
 MAX_BYTES = 4 * 1024 * 1024  # the package stays small
+SHIPPED_TOKENIZER = SHIPPED_MODEL.removesuffix(".int8.onnx") + ".tokenizer.json"
 
 
 def main() -> None:
@@ -32,9 +33,13 @@ def main() -> None:
     target = SHIPPED_DIR / SHIPPED_MODEL
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.model, target)
+    # the export's tokenizer.json travels with the model, for other languages (web/ serves it)
+    shutil.copyfile(args.model.with_name("tokenizer.json"), SHIPPED_DIR / SHIPPED_TOKENIZER)
     manifest = {
         "file": SHIPPED_MODEL,
         "sha256": file_sha256(target),
+        "tokenizer": SHIPPED_TOKENIZER,
+        "tokenizer_sha256": file_sha256(SHIPPED_DIR / SHIPPED_TOKENIZER),
         "bytes": target.stat().st_size,
         "command": args.command,
         "architecture": {k: getattr(config, k) for k in ("arch", "vocab_size", "max_len", "embed_dim", "hidden")},

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from edgelstm.classifier import SHIPPED_DIR
 from edgelstm.data import LabeledTexts
 from edgelstm.tokenizer import Tokenizer
 
@@ -112,8 +113,7 @@ def test_all_imdb_test_reviews_get_identical_ids(imdb, tmp_path):
     from edgelstm import Classifier
 
     config = Classifier.default().config
-    path = tmp_path / "tokenizer.json"
-    write_tokenizer_json(path, config.vocabulary, config.max_len)
+    path = SHIPPED_DIR / "sentiment-en.tokenizer.json"  # shipped beside the model (web/ serves it)
     texts = imdb.evaluation_split.texts
     assert check_tokenizer_json(path, Tokenizer(config.vocabulary, config.max_len), texts) == len(texts) + len(
         EDGE_CASES
