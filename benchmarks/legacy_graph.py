@@ -9,42 +9,19 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import torch
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from edgelstm.config import INPUTS, METADATA_KEY, OUTPUTS
+from edgelstm.export.graph import OPSET, _gates, _Graph, _head  # what both formats share
 from edgelstm.train.model import TextClassifier
 
 __all__ = ["build_legacy_onnx"]
 
-OPSET = 17
 _DTYPES = {"int64": TensorProto.INT64, "float32": TensorProto.FLOAT}
-# PyTorch stacks LSTM gates as (input, forget, cell, output); ONNX as (input, output, forget, cell).
-_TORCH_TO_ONNX_GATES = [0, 3, 1, 2]
 
 
 def _value_info(spec):
     return helper.make_tensor_value_info(spec.name, _DTYPES[spec.dtype], list(spec.axes))
-
-
-def _gates(weight: torch.Tensor) -> np.ndarray:
-    chunks = weight.detach().cpu().float().numpy().reshape(4, -1, *weight.shape[1:])
-    return np.concatenate([chunks[i] for i in _TORCH_TO_ONNX_GATES])
-
-
-class _Graph:
-    """Collects nodes and initializers; each ``op`` returns its output's name."""
-
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
-
-    def const(self, name: str, value) -> str:
-        self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
-        return name
-
-    def op(self, op_type: str, inputs: list[str], output: str, **attrs) -> str:
-        self.nodes.append(helper.make_node(op_type, inputs, [output], name=output, **attrs))
-        return output
 
 
 def _lstm(g: _Graph, lstm: torch.nn.LSTM, x: str, lengths: str) -> tuple[str, str]:
@@ -66,13 +43,6 @@ def _lstm(g: _Graph, lstm: torch.nn.LSTM, x: str, lengths: str) -> tuple[str, st
     return "lstm.Y", "lstm.Y_h"
 
 
-def _dense(g: _Graph, layer: torch.nn.Linear, x: str, name: str) -> str:
-    """MatMul + Add rather than Gemm: onnxruntime's dynamic int8 quantizer handles MatMul."""
-    weight = g.const(f"{name}.weight", layer.weight.detach().cpu().float().numpy().T)  # (in, out)
-    bias = g.const(f"{name}.bias", layer.bias.detach().cpu().float().numpy())
-    return g.op("Add", [g.op("MatMul", [x, weight], f"{name}.matmul"), bias], name)
-
-
 def _masked_pooling(g: _Graph, y: str, input_ids: str, lengths: str) -> str:
     """Max and mean over each text's real steps: Y (T, 2, B, H) -> (B, 4H)."""
     seq = g.op("Transpose", [y], "seq.btdh", perm=[2, 0, 1, 3])  # (B, T, 2, H)
@@ -91,16 +61,6 @@ def _masked_pooling(g: _Graph, y: str, input_ids: str, lengths: str) -> str:
     count = g.op("Cast", [g.op("Unsqueeze", [lengths, axis_1], "lengths.col")], "lengths.f", to=TensorProto.FLOAT)
     mean = g.op("Div", [total, count], "pool.mean")  # (B, 2H)
     return g.op("Concat", [largest, mean], "features", axis=1)  # (B, 4H)
-
-
-def _head(g: _Graph, head: torch.nn.Module, x: str, output: str) -> str:
-    layers = list(head) if isinstance(head, torch.nn.Sequential) else [head]
-    dense = [m for m in layers if isinstance(m, torch.nn.Linear)]
-    for i, layer in enumerate(dense):  # Dropout is the identity at inference
-        x = _dense(g, layer, x, output if i == len(dense) - 1 else f"dense{i}")
-        if i < len(dense) - 1:
-            x = g.op("Relu", [x], f"dense{i}.relu")
-    return x
 
 
 def build_legacy_onnx(model: TextClassifier) -> onnx.ModelProto:

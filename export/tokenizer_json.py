@@ -45,7 +45,7 @@ from .validate import ExportValidationError
 
 __all__ = [
     "EDGE_CASES", "PAD_TOKEN", "UNK_TOKEN", "TokenizerJsonError", "check_tokenizer_json", "encode_with",
-    "export_tokenizer_json", "tokenizer_json", "write_tokenizer_json",
+    "export_tokenizer_json", "main", "tokenizer_json", "write_tokenizer_json",
 ]
 
 log = logging.getLogger(__name__)

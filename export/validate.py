@@ -12,7 +12,7 @@ from edgelstm.errors import EdgelstmError
 from edgelstm.tokenizer import RESERVED_IDS, pad_batch
 from edgelstm.train.model import TextClassifier
 
-__all__ = ["ATOL", "ExportValidationError", "validate_onnx", "sample_sequences"]
+__all__ = ["ATOL", "ExportValidationError", "sample_sequences", "validate_onnx", "validation_cases"]
 
 ATOL = 1e-5  # on every output; float32 LSTMs agree to ~1e-7 when the graph is right
 

@@ -26,7 +26,7 @@ from .classifier import Classifier
 from .config import ModelConfig
 from .timing import interleaved_latencies, median_length_text
 
-__all__ = ["BenchResult", "flop_per_token", "run_benchmark", "to_markdown"]
+__all__ = ["BenchResult", "flop_per_token", "matmul_gflops", "run_benchmark", "to_markdown"]
 
 LATENCY_RUNS = 300
 ROUNDS = 3

@@ -181,8 +181,13 @@ def test_open_inference_protocol_routes(server, classifier):
 
 def test_metrics_and_home_page(server):
     server.post_json("/predict", {"texts": ["one", "two", "three"]})
-    status, body = server.request("GET", "/metrics")
-    text = body.decode()
+    deadline = time.monotonic() + 30  # the second worker may still be loading its model
+    while True:
+        status, body = server.request("GET", "/metrics")
+        text = body.decode()
+        if "edgelstm_ready_workers 2.0" in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert status == 200
     assert re.search(r'edgelstm_requests_total\{route="/predict",status="200"\} [1-9]', text)
     assert re.search(r'edgelstm_texts_total\{route="/predict",status="200"\} [1-9]', text)
@@ -396,9 +401,20 @@ def test_micro_batching_gives_in_process_answers(tmp_path):
             assert abs(body["predictions"][0]["probability"] - local.probability) <= TOLERANCE
 
 
-def test_micro_batching_is_refused_for_a_batch_dependent_model():
+def test_micro_batching_is_refused_for_a_batch_dependent_model(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from edgelstm.config import METADATA_KEY
+
+    # a model whose int8 recipe quantizes activations per batch (as --activation-int8 records it)
+    proto = onnx.load(str(TINY_LSTM))
+    config = json.loads(next(p.value for p in proto.metadata_props if p.key == METADATA_KEY))
+    config["quantization"] = {"recipe": {"name": "dynamic-all-s8"}, "batch_invariant": False}
+    del proto.metadata_props[:]
+    onnx.helper.set_model_props(proto, {METADATA_KEY: json.dumps(config)})
+    model = tmp_path / "dynamic.onnx"
+    onnx.save(proto, str(model))
     result = subprocess.run(
-        [sys.executable, "-m", "edgelstm.cli", "serve", "--port", "0", "--batch-wait-ms", "5"],
+        [sys.executable, "-m", "edgelstm.cli", "serve", "--model", str(model), "--port", "0", "--batch-wait-ms", "5"],
         capture_output=True,
         text=True,
         timeout=60,

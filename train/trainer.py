@@ -32,7 +32,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .model import TextClassifier
 from .plots import plot_history
 
-__all__ = ["Encoded", "LR_SCHEDULES", "TrainOptions", "evaluate", "train"]
+__all__ = ["Encoded", "LR_SCHEDULES", "TrainOptions", "evaluate", "forward_padded", "train"]
 
 LR_SCHEDULES = ("constant", "cosine")
 

@@ -374,9 +374,21 @@ def create_app(options: ServeOptions, classifier: Classifier | None = None) -> F
         return Response(content, media_type=media_type)
 
     if options.web is not None and (options.web / "index.html").is_file():
+        from fastapi.routing import APIRoute
         from fastapi.staticfiles import StaticFiles
+        from starlette.routing import Match
 
-        app.mount("/", StaticFiles(directory=options.web, html=True), name="web")
+        static = StaticFiles(directory=options.web, html=True)
+        api_routes = [route for route in app.routes if isinstance(route, APIRoute)]
+
+        # A route, not a mount at "/": a mount would answer GET /predict with the page's 404
+        # where the API's 405 is right.
+        @app.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
+        async def web_page(request: Request, path: str) -> Response:
+            if any(route.matches(request.scope)[0] == Match.PARTIAL for route in api_routes):
+                return _error(405, "Method Not Allowed")
+            request.state.route = "/"
+            return await static.get_response(path or ".", request.scope)
     else:
 
         @app.get("/")
