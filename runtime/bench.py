@@ -67,10 +67,15 @@ def _predict_command() -> list[str]:
     return [script] if script else [sys.executable, "-m", "edgelstm.cli"]
 
 
-def matmul_gflops(threads: int) -> float:
-    """One float32 matrix multiply's GFLOP/s on ``threads`` threads (onnxruntime's MLAS)."""
+def matmul_gflops(threads: int) -> float | None:
+    """One float32 matrix multiply's GFLOP/s on ``threads`` threads (onnxruntime's MLAS); None
+    without the onnx package, which builds the probe (measuring models never needs it)."""
     import onnxruntime as ort
-    from onnx import TensorProto, helper
+
+    try:
+        from onnx import TensorProto, helper
+    except ModuleNotFoundError:
+        return None
 
     n = 512
     graph = helper.make_graph(
@@ -124,7 +129,7 @@ def run_benchmark(
     machine = {
         "cpu": _cpu_name(), "cores": os.cpu_count(), "threads": threads, "python": platform.python_version(),
         "texts": len(texts), "median_tokens": int(np.median(lengths)),
-        "matmul_gflops_1_thread": round(matmul_gflops(1), 1),
+        "matmul_gflops_1_thread": None if (gflops := matmul_gflops(1)) is None else round(gflops, 1),
         "import_torch_s": _median_cmd_seconds([sys.executable, "-c", "import torch"]) if cold_start else None,
         "flop_per_token": flop_per_token(classifiers[0].config),
     }
@@ -154,7 +159,7 @@ def to_markdown(results: list[BenchResult], machine: dict[str, Any]) -> str:
     lines = [
         f"Machine: {machine['cpu']}, {machine['cores']} cores; {machine['threads']} inference thread(s); "
         f"Python {machine['python']}. {machine['texts']} texts, median {machine['median_tokens']} tokens. "
-        f"One-thread float32 matmul: {machine['matmul_gflops_1_thread']} GFLOP/s; "
+        f"One-thread float32 matmul: {machine['matmul_gflops_1_thread'] or 'not measured (needs onnx)'} GFLOP/s; "
         f"the model needs {machine['flop_per_token'] / 1000:.1f} kFLOP per token.",
         "",
         "| model | size | batch-1 p50 | batch-1 p99 | texts/s | GFLOP/s | accuracy | cold start |",

@@ -93,8 +93,9 @@ def test_info_labels_whose_metrics_they_are(tmp_path):
     """The shipped int8 model's metrics say which model they belong to; a tampered copy warns."""
     import shutil
 
-    import onnx
     from typer.testing import CliRunner
+
+    onnx = pytest.importorskip("onnx")
 
     from edgelstm import classifier
     from edgelstm.cli import app

@@ -313,6 +313,8 @@ EVALUATION_DATA_CASES = [
 @pytest.mark.parametrize(("name", "file", "content", "command", "code", "message"), EVALUATION_DATA_CASES,
                          ids=[c[0] for c in EVALUATION_DATA_CASES])
 def test_evaluation_data_errors(tmp_path, name, file, content, command, code, message):
+    if command == "quantize":
+        pytest.importorskip("onnx", reason="quantizing needs onnx (the train extra)")
     data = tmp_path / file if content is None else write(tmp_path / file, content)
     model = write(tmp_path / "model.onnx", TINY_LSTM.read_bytes())
     args = {"evaluate": ["evaluate", model, data],
