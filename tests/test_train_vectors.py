@@ -96,7 +96,8 @@ def test_vectors_of_another_dimension_are_refused(tmp_path):
 def test_explicit_validation_set_is_used_and_kept(tmp_path):
     dataset = toy_dataset(300)
     validation = toy_dataset(100, seed=5).train
-    model, _ = train(dataset, small_config(), TrainOptions(epochs=2, batch_size=16, keep_validation_texts=True), tmp_path / "m.pt",
+    options = TrainOptions(epochs=2, batch_size=16, keep_validation_texts=True)
+    model, _ = train(dataset, small_config(), options, tmp_path / "m.pt",
                            show_progress=False, validation=validation)
     metrics = model.config.metrics
     assert metrics["validation"] == "given" and metrics["train_examples"] == len(dataset.train)
