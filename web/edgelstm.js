@@ -86,7 +86,7 @@ export function wordsV1(tokenizerJson, maxLen) {
 /**
  * Load model.onnx (and tokenizer.json beside it, or options.tokenizerUrl).
  * options.ort: an onnxruntime module (default: onnxruntime-node in Node, onnxruntime-web else).
- * Returns { config, classify(text), encode(text), session }.
+ * Returns { config, classify(text), classifyBatch(texts), encode(text), session }.
  */
 export async function load(modelUrl, options = {}) {
   const ort = options.ort ?? (await import(IS_NODE ? "onnxruntime-node" : "onnxruntime-web"));
@@ -100,21 +100,33 @@ export async function load(modelUrl, options = {}) {
   const encode = wordsV1(JSON.parse(new TextDecoder().decode(tokenizerBytes)), config.max_len);
   const session = await ort.InferenceSession.create(modelBytes, options.sessionOptions ?? {});
 
-  async function classify(text) {
-    const ids = encode(text);
+  /** Many texts in one padded batch (B, longest); each text's answer is the one it gets alone. */
+  async function classifyBatch(texts) {
+    const sequences = texts.map(encode);
+    const batch = sequences.length;
+    const longest = Math.max(...sequences.map((ids) => ids.length));
+    const inputIds = new BigInt64Array(batch * longest); // 0 = padding, after each text's ids
+    sequences.forEach((ids, row) => inputIds.set(BigInt64Array.from(ids, BigInt), row * longest));
     const feeds = {};
     for (const name of session.inputNames) {
-      if (name === "input_ids") feeds[name] = new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, ids.length]);
-      else if (name === "lengths") feeds[name] = new ort.Tensor("int64", BigInt64Array.of(BigInt(ids.length)), [1]);
+      if (name === "input_ids") feeds[name] = new ort.Tensor("int64", inputIds, [batch, longest]);
+      else if (name === "lengths") feeds[name] = new ort.Tensor("int64", BigInt64Array.from(sequences, (ids) => BigInt(ids.length)), [batch]);
       // lstm models (format_version 2) take the recurrent state: zeros = the start of a text.
-      else if (name === "initial_h" || name === "initial_c") feeds[name] = new ort.Tensor("float32", new Float32Array(config.hidden), [1, config.hidden]);
+      else if (name === "initial_h" || name === "initial_c") feeds[name] = new ort.Tensor("float32", new Float32Array(batch * config.hidden), [batch, config.hidden]);
       else throw new Error(`model input ${name} is unknown to this module`);
     }
     const outputs = await session.run(feeds, ["probabilities"]);
-    const probabilities = Array.from(outputs.probabilities.data);
-    const best = probabilities.indexOf(Math.max(...probabilities));
-    return { label: config.labels[best], probability: probabilities[best], probabilities, ids };
+    const width = config.labels.length;
+    return sequences.map((ids, row) => {
+      const probabilities = Array.from(outputs.probabilities.data.slice(row * width, (row + 1) * width));
+      const best = probabilities.indexOf(Math.max(...probabilities));
+      return { label: config.labels[best], probability: probabilities[best], probabilities, ids };
+    });
   }
 
-  return { config, session, encode, classify };
+  async function classify(text) {
+    return (await classifyBatch([text]))[0];
+  }
+
+  return { config, session, encode, classify, classifyBatch };
 }

@@ -29,6 +29,12 @@ for (const name of Object.keys(SOURCES)) {
     const worst = assertSameProbabilities(expected, got);
     console.log(`node ${name}: largest difference from Python ${worst.toExponential(2)}`);
   });
+
+  test(`node ${name}: a padded batch of every text gives Python's answers (within 1e-5)`, { todo }, async () => {
+    const batched = await model.classifyBatch(expected.cases.map((c) => c.text));
+    const worst = assertSameProbabilities(expected, batched);
+    console.log(`node ${name}: padded batch of ${batched.length}, largest difference from Python ${worst.toExponential(2)}`);
+  });
 }
 
 test("load refuses a file that is not an edgelstm model", async () => {
