@@ -63,6 +63,11 @@ class Schedule(str, Enum):
     cosine = "cosine"
 
 
+class Keep(str, Enum):
+    best = "best"
+    last = "last"
+
+
 PRESET_HELP = "[default: from --preset]"
 
 
@@ -83,12 +88,15 @@ def train(
     word_dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.9, help=f"Share of training tokens replaced by the unknown word. {PRESET_HELP}")] = None,
     vectors: Annotated[Optional[Path], typer.Option(help="Word vectors to start the embedding from (word2vec/GloVe/fastText text format, e.g. from `edgelstm pretrain`).")] = None,
     freeze_vectors: Annotated[bool, typer.Option(help="Keep the embedding as --vectors set it.")] = False,
+    unlabeled: Annotated[Optional[list[Path]], typer.Option(help="Unlabeled texts to learn from as well, labeled by --teacher (aclImdb folders or .tar.gz: their train split; or one text per line). Repeatable.")] = None,
+    teacher: Annotated[Optional[list[str]], typer.Option(help="What labels --unlabeled: 'ngram' (an n-gram logistic regression fitted on the training split; the distill extra) or an earlier model file; repeat to average several. [default: ngram]", show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option(min=1, help=PRESET_HELP)] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help=PRESET_HELP)] = None,
     val: Annotated[Optional[Path], typer.Option(help="Labeled validation data (e.g. an official dev set) instead of a split of DATA.")] = None,
     val_split: Annotated[Optional[float], typer.Option(min=0.0, max=0.9, help=f"Share of DATA held out for validation. {PRESET_HELP}")] = None,
     val_groups: Annotated[Optional[Path], typer.Option(help="Keep related texts on one side of the validation split: a file with one group key per training text, or the aclImdb URL lists (folder or .tar.gz: reviews of one movie stay together).")] = None,
     patience: Annotated[Optional[int], typer.Option(min=1, help=f"Early stopping on validation accuracy. {PRESET_HELP}")] = None,
+    keep: Annotated[Keep, typer.Option(help="The weights to keep: the epoch with the best validation accuracy (early stopping), or the last epoch (all --epochs run).")] = Keep.best,
     lr: Annotated[Optional[float], typer.Option(min=0.0, help=f"Adam(W) learning rate. {PRESET_HELP}")] = None,
     lr_schedule: Annotated[Optional[Schedule], typer.Option(help=f"constant, or cosine decay to 0 over --epochs. {PRESET_HELP}", show_default=False)] = None,
     weight_decay: Annotated[Optional[float], typer.Option(min=0.0, help=f"AdamW weight decay (0: Adam). {PRESET_HELP}")] = None,
@@ -117,9 +125,14 @@ def train(
 
         if not torch.cuda.is_available():
             raise typer.BadParameter("CUDA is not available on this machine", param_hint="--device")
-    _check_output_checkpoint(output, [data, test, val], resume)
+    from edgelstm.train.distill import NGRAM_TEACHER
+
+    teacher_files = [Path(t) for t in teacher or [] if t != NGRAM_TEACHER]
+    _check_output_checkpoint(output, [data, test, val, *(unlabeled or []), *teacher_files], resume)
     if val is not None and val_groups is not None:
         raise typer.BadParameter("give --val or --val-groups, not both", param_hint="--val-groups")
+    if teacher and not unlabeled:
+        raise typer.BadParameter("a teacher labels --unlabeled texts; give those too", param_hint="--teacher")
     recipe = PRESETS[preset.value]
     pick = lambda value, name: recipe[name] if value is None else value  # noqa: E731
     if embed_dim is None and vectors is not None:
@@ -145,7 +158,7 @@ def train(
     )
     options = TrainOptions(
         epochs=pick(epochs, "epochs"), batch_size=pick(batch_size, "batch_size"),
-        val_split=pick(val_split, "val_split"), patience=pick(patience, "patience"),
+        val_split=pick(val_split, "val_split"), patience=pick(patience, "patience"), keep=keep.value,
         learning_rate=pick(lr, "lr"), seed=seed, device=device, limit=limit, threads=threads,
         min_count=pick(min_count, "min_count"), word_dropout=pick(word_dropout, "word_dropout"),
         weight_decay=pick(weight_decay, "weight_decay"),
@@ -153,8 +166,15 @@ def train(
         vectors=str(vectors) if vectors is not None else None, freeze_vectors=freeze_vectors,
         keep_validation_texts=keep_validation_texts,
     )
+    unlabeled_texts = None
+    if unlabeled:
+        from edgelstm.train.pretrain import read_unlabeled
+
+        unlabeled_texts = list(read_unlabeled(unlabeled))
+        if teacher:
+            options.teachers = tuple(teacher)
     model, _ = run_training(dataset, config, options, output, resume=resume, show_progress=progress,
-                            validation=validation, groups=groups)
+                            validation=validation, groups=groups, unlabeled=unlabeled_texts)
     metrics = model.config.metrics
     if "test_accuracy" in metrics:
         typer.echo(f"test loss {metrics['test_loss']:.4f}  test accuracy {metrics['test_accuracy']:.4f}")
@@ -163,12 +183,13 @@ def train(
 
 def _check_output_checkpoint(output: Path, inputs: list[Optional[Path]], resume: bool) -> None:
     """``train -o`` may replace an earlier checkpoint (and says so), nothing else: not its own
-    data, not a folder, not a file that is not an edgelstm checkpoint."""
+    data (or unlabeled texts, or a teacher model), not a folder, not a file that is not an edgelstm
+    checkpoint."""
     from edgelstm.errors import InputError
 
     for source in inputs:
         if source is not None and source.exists() and output.exists() and output.samefile(source):
-            raise InputError(f"{output}: refusing to overwrite the training data with the checkpoint")
+            raise InputError(f"{output}: refusing to overwrite the training data (or a teacher) with the checkpoint")
     if output.is_dir():
         raise InputError(f"{output}: is a directory; give --output a file name such as model.pt")
     if not output.exists() or resume:

@@ -10,7 +10,7 @@ from __future__ import annotations
 __all__ = [
     "EXIT_BROKEN_PIPE", "EXIT_CODES", "EXIT_DATA", "EXIT_ERROR", "EXIT_EXPORT_VALIDATION", "EXIT_INPUT",
     "EXIT_INTERRUPTED", "EXIT_MISSING_EXTRA", "EXIT_MODEL", "EXIT_OK", "EXIT_QUANTIZATION", "EXIT_USAGE",
-    "DataError", "EdgelstmError", "InputError", "ModelError",
+    "DataError", "EdgelstmError", "InputError", "MissingExtraError", "ModelError",
 ]
 
 EXIT_OK = 0
@@ -21,7 +21,7 @@ EXIT_INPUT = 4
 EXIT_DATA = 5
 EXIT_EXPORT_VALIDATION = 6  # edgelstm.export.validate.ExportValidationError
 EXIT_QUANTIZATION = 7  # edgelstm.export.quantize.QuantizationError
-EXIT_MISSING_EXTRA = 8  # torch or onnx is needed but not installed
+EXIT_MISSING_EXTRA = 8  # an extra's package is needed but not installed (torch, onnx, gensim, ...)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`... | head`)
 
@@ -51,3 +51,9 @@ class DataError(EdgelstmError):
     """Training or evaluation data is malformed (the message names the file and line)."""
 
     exit_code = EXIT_DATA
+
+
+class MissingExtraError(EdgelstmError):
+    """A feature needs a package of an extra that is not installed (the message names the extra)."""
+
+    exit_code = EXIT_MISSING_EXTRA

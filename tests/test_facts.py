@@ -97,9 +97,10 @@ def test_the_version_has_one_home():
 def test_cli_choices_match_the_training_names():
     """typer needs Enums at import (no torch there): they must list exactly training's names."""
     pytest.importorskip("torch", reason="the presets live in edgelstm.train (train extra)")
-    from edgelstm.cli.commands import Preset, Schedule
+    from edgelstm.cli.commands import Keep, Preset, Schedule
     from edgelstm.train.presets import PRESETS
-    from edgelstm.train.trainer import LR_SCHEDULES
+    from edgelstm.train.trainer import KEEP_EPOCHS, LR_SCHEDULES
 
     assert [p.value for p in Preset] == list(PRESETS)
     assert tuple(s.value for s in Schedule) == LR_SCHEDULES
+    assert tuple(k.value for k in Keep) == KEEP_EPOCHS

@@ -106,7 +106,12 @@ class TextClassifier(nn.Module):
         return torch.softmax(logits, dim=1)
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Binary cross-entropy for two labels, cross-entropy for more (targets: (B,) ids)."""
+        """Binary cross-entropy for two labels, cross-entropy for more. ``targets``: (B,) label
+        ids, or (B, L) label probabilities (a teacher's, for distillation)."""
+        if targets.ndim == 2:
+            if self.config.num_outputs == 1:
+                return nn.functional.binary_cross_entropy_with_logits(logits[:, 0], targets[:, 1])
+            return nn.functional.cross_entropy(logits, targets)
         if self.config.num_outputs == 1:
             return nn.functional.binary_cross_entropy_with_logits(
                 logits[:, 0], targets.to(logits.dtype)

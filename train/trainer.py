@@ -32,9 +32,13 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .model import TextClassifier
 from .plots import plot_history
 
-__all__ = ["Encoded", "LR_SCHEDULES", "TrainOptions", "evaluate", "forward_padded", "train"]
+__all__ = ["Encoded", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions", "evaluate", "forward_padded", "train"]
 
 LR_SCHEDULES = ("constant", "cosine")
+# Which epoch's weights training keeps: the best validation accuracy (early stopping), or the
+# last (every epoch runs: the end of a cosine schedule, where validation is too small to tell
+# the last epochs apart)
+KEEP_EPOCHS = ("best", "last")
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ class TrainOptions:
     batch_size: int = 64
     val_split: float = 0.1
     patience: int = 5  # epochs without a better validation accuracy before stopping
+    keep: str = "best"  # KEEP_EPOCHS
     learning_rate: float = 1e-3  # Adam's (and Keras') default
     seed: int = 0
     device: str = "cpu"
@@ -60,16 +65,32 @@ class TrainOptions:
     lr_schedule: str = "constant"  # or "cosine": from learning_rate to 0 over all epochs' steps
     vectors: str | None = None  # word vectors (text format) to start the embedding from
     freeze_vectors: bool = False  # keep the embedding as initialised
+    # Label unlabeled texts (train(unlabeled=...)) with these: "ngram" or model files (distill.py)
+    teachers: tuple[str, ...] = ("ngram",)
 
 
 @dataclass
 class Encoded:
     sequences: list[list[int]]
-    targets: np.ndarray  # (N,) label ids
+    targets: np.ndarray  # (N,) label ids (of a teacher-labeled text: its most probable label)
+    # (N, L) label probabilities to train on, when some texts are teacher-labeled (labeled
+    # texts: one-hot); None: ``targets``
+    soft_targets: np.ndarray | None = None
+    teacher_labeled: int = 0  # the last ones of ``sequences``
 
     @property
     def lengths(self) -> list[int]:
         return [len(s) for s in self.sequences]
+
+    def with_teacher_labeled(self, sequences: list[list[int]], probabilities: np.ndarray) -> Encoded:
+        """These texts plus unlabeled ones with their teachers' (N, L) probabilities."""
+        one_hot = np.eye(probabilities.shape[1], dtype=np.float32)[self.targets]  # (N, L)
+        return Encoded(
+            self.sequences + sequences,
+            np.concatenate([self.targets, probabilities.argmax(axis=1)]),
+            np.concatenate([one_hot, probabilities.astype(np.float32)]),
+            self.teacher_labeled + len(sequences),
+        )
 
     @classmethod
     def of(cls, data: LabeledTexts, tokenizer: Tokenizer, labels: list[str]) -> Encoded:
@@ -115,7 +136,8 @@ def _tensors(data: Encoded, rows: np.ndarray, device: str, word_dropout: float =
         # on a few rare ones. Only in training: inference never sees it.
         dropped = (torch.rand(ids.shape, generator=generator) < word_dropout) & (ids != PAD_ID)
         ids = ids.masked_fill(dropped, OOV_ID)
-    targets = torch.from_numpy(data.targets[rows]).to(device)
+    chosen = data.targets if data.soft_targets is None else data.soft_targets
+    targets = torch.from_numpy(chosen[rows]).to(device)  # (B,) label ids or (B, L) probabilities
     return ids.to(device), torch.from_numpy(lengths), targets
 
 
@@ -196,8 +218,10 @@ def _vocabulary(texts: Sequence[str], vocab_size: int, min_count: int) -> list[s
 
 
 def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions,
-             validation: LabeledTexts | None, groups: Sequence[str] | None):
-    """Split off validation data, build the vocabulary on the rest, encode every split."""
+             validation: LabeledTexts | None, groups: Sequence[str] | None,
+             unlabeled: Sequence[str] | None = None):
+    """Split off validation data, build the vocabulary on the rest, encode every split; add the
+    unlabeled texts to training with their teachers' probabilities."""
     rng = np.random.default_rng(options.seed)
     order = rng.permutation(len(dataset.train))
     if options.limit:
@@ -220,12 +244,31 @@ def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions,
     test = dataset.test
     if test is not None and options.limit:
         test = test.subset(rng.permutation(len(test))[: options.limit])
+    train_encoded = Encoded.of(train_part, tokenizer, labels)
+    if unlabeled:
+        texts = _new_texts(unlabeled, [train_part, val_part, test], options.limit)
+        from .distill import teacher_probabilities
+
+        probabilities = teacher_probabilities(options.teachers, train_part, labels, texts)
+        train_encoded = train_encoded.with_teacher_labeled([tokenizer.encode(t) for t in texts], probabilities)
     encoded = {
-        "train": Encoded.of(train_part, tokenizer, labels),
+        "train": train_encoded,
         "val": Encoded.of(val_part, tokenizer, labels) if n_val else None,
         "test": Encoded.of(test, tokenizer, labels) if test is not None else None,
     }
     return config, encoded, val_part
+
+
+def _new_texts(unlabeled: Sequence[str], known: Sequence[LabeledTexts | None], limit: int | None) -> list[str]:
+    """The unlabeled texts that are not also training, validation or test texts (a teacher's
+    label for a validation or test text would leak into training), at most ``limit``."""
+    seen = {text for part in known if part is not None for text in part.texts}
+    texts = [text for text in unlabeled if text not in seen]
+    if len(texts) < len(unlabeled):
+        log.info("%d unlabeled texts are also labeled texts; left out", len(unlabeled) - len(texts))
+    if not texts:
+        raise DataError("no unlabeled texts besides the labeled ones")
+    return texts[:limit] if limit else texts
 
 
 def _progress(show: bool):
@@ -261,7 +304,8 @@ def _train_epoch(
         if scheduler is not None:
             scheduler.step()
         total_loss += loss.item() * len(rows)
-        correct += (model.probabilities(logits).argmax(dim=1) == targets).sum().item()
+        labels = targets if targets.ndim == 1 else targets.argmax(dim=1)  # (B,)
+        correct += (model.probabilities(logits).argmax(dim=1) == labels).sum().item()
         seen += len(rows)
         bar.update(task, advance=len(rows), loss=total_loss / seen, accuracy=correct / seen)
     return total_loss / seen, correct / seen
@@ -277,11 +321,14 @@ def train(
     show_progress: bool = True,
     validation: LabeledTexts | None = None,
     groups: Sequence[str] | None = None,
+    unlabeled: Sequence[str] | None = None,
 ) -> tuple[TextClassifier, list[dict[str, Any]]]:
     """Train, keep the best epoch's weights, evaluate on the test split, write ``output``.
 
     ``validation`` replaces the random validation split (early stopping and the best epoch are
     judged on it); ``groups`` (one key per training text) keeps each group on one side of it.
+    ``unlabeled`` texts join the training texts with ``options.teachers``' probabilities as
+    their targets (distill.py).
 
     After every epoch ``output`` is rewritten atomically with the best weights so far and the
     state needed by ``resume=True`` to continue after an interruption.
@@ -291,10 +338,13 @@ def train(
     torch.manual_seed(options.seed)
     if options.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}")
-    config, data, held_out = _prepare(dataset, config, options, validation, groups)
+    if options.keep not in KEEP_EPOCHS:
+        raise ValueError(f"keep must be one of {KEEP_EPOCHS}")
+    config, data, held_out = _prepare(dataset, config, options, validation, groups, unlabeled)
     log.info(
-        "%d train / %d validation examples, %d labels, vocabulary %d",
-        len(data["train"].sequences), len(data["val"].sequences) if data["val"] else 0,
+        "%d train (%d teacher-labeled) / %d validation examples, %d labels, vocabulary %d",
+        len(data["train"].sequences), data["train"].teacher_labeled,
+        len(data["val"].sequences) if data["val"] else 0,
         len(config.labels), config.vocab_size,
     )
     model = TextClassifier(config)
@@ -308,7 +358,7 @@ def train(
         first_epoch, history, best = _restore(output, model, optimizer, scheduler, config, options)
     with _progress(show_progress) as bar:
         for epoch in range(first_epoch, options.epochs + 1):
-            if epoch - best["epoch"] > options.patience and best["epoch"]:
+            if epoch - best["epoch"] > options.patience and best["epoch"] and options.keep == "best":
                 break
             epoch_start = time.perf_counter()
             train_loss, train_acc = _train_epoch(model, optimizer, scheduler, data["train"], options, epoch, bar)
@@ -320,13 +370,16 @@ def train(
             })
             log.info("epoch %d: loss %.4f acc %.4f, val_loss %.4f val_acc %.4f",
                      epoch, train_loss, train_acc, val_loss, val_acc)
-            if val_acc > best["val_accuracy"]:
+            if val_acc > best["val_accuracy"] or options.keep == "last":
                 best = {"epoch": epoch, "val_accuracy": val_acc, "state": copy.deepcopy(model.state_dict())}
             _save_progress(output, model, optimizer, scheduler, best, history, options, epoch)
     model.load_state_dict(best["state"])
     config.metrics = _final_metrics(model, data, options, history, best)
     if coverage is not None:
         config.metrics["vectors_coverage"] = coverage
+    if unlabeled:
+        config.metrics["teacher_labeled_examples"] = data["train"].teacher_labeled
+        config.metrics["teachers"] = [Path(t).name for t in options.teachers]
     config.metrics["validation"] = ("given" if validation is not None else
                                     "grouped split" if groups is not None else "random split")
     save_checkpoint(output, model, history, held_out=held_out if options.keep_validation_texts else None)
