@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgelstm.errors import DataError
+from edgelstm.errors import DataError, MissingExtraError
 from edgelstm.files import atomic_write
 from edgelstm.tokenizer import words
 
@@ -84,7 +84,7 @@ def pretrain_vectors(paths: Sequence[str | Path], output: Path, options: Pretrai
     try:
         from gensim.models import Word2Vec
     except ImportError:
-        raise DataError("pretraining needs gensim: pip install 'edgelstm[pretrain]'") from None
+        raise MissingExtraError("pretraining needs gensim: pip install 'edgelstm[pretrain]'") from None
 
     start = time.perf_counter()
     corpus = [tokens for tokens in map(words, read_unlabeled(paths)) if tokens]
