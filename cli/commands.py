@@ -19,7 +19,7 @@ from edgelstm.serve import options as serve_defaults  # plain constants: loads n
 from . import _fail, _friendly_errors, app, log
 
 __all__ = [
-    "Arch", "OutputFormat", "Preset", "Schedule", "bench", "evaluate", "export", "info", "predict", "pretrain", "quantize",
+    "Arch", "Keep", "OutputFormat", "Preset", "Schedule", "bench", "evaluate", "export", "info", "predict", "pretrain", "quantize",
     "serve", "train",
 ]
 
@@ -88,8 +88,8 @@ def train(
     word_dropout: Annotated[Optional[float], typer.Option(min=0.0, max=0.9, help=f"Share of training tokens replaced by the unknown word. {PRESET_HELP}")] = None,
     vectors: Annotated[Optional[Path], typer.Option(help="Word vectors to start the embedding from (word2vec/GloVe/fastText text format, e.g. from `edgelstm pretrain`).")] = None,
     freeze_vectors: Annotated[bool, typer.Option(help="Keep the embedding as --vectors set it.")] = False,
-    unlabeled: Annotated[Optional[list[Path]], typer.Option(help="Unlabeled texts to learn from as well, labeled by --teacher (aclImdb folders or .tar.gz: their train split; or one text per line). Repeatable.")] = None,
-    teacher: Annotated[Optional[list[str]], typer.Option(help="What labels --unlabeled: 'ngram' (an n-gram logistic regression fitted on the training split; the distill extra) or an earlier model file; repeat to average several. [default: ngram]", show_default=False)] = None,
+    unlabeled: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Unlabeled texts to learn from as well, labeled by --teacher (aclImdb folders or .tar.gz: their train split; or one text per line). Repeatable.")] = None,
+    teacher: Annotated[Optional[list[str]], typer.Option(metavar="<ngram|path>", help="What labels --unlabeled: 'ngram' (an n-gram logistic regression fitted on the training split; the distill extra) or an earlier model file; repeat to average several. [default: ngram]", show_default=False)] = None,
     epochs: Annotated[Optional[int], typer.Option(min=1, help=PRESET_HELP)] = None,
     batch_size: Annotated[Optional[int], typer.Option(min=1, help=PRESET_HELP)] = None,
     val: Annotated[Optional[Path], typer.Option(help="Labeled validation data (e.g. an official dev set) instead of a split of DATA.")] = None,
