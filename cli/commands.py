@@ -499,7 +499,8 @@ def info(
     # chosen recipe's measurement on the held-out texts, next to fp32's on the same texts.
     trained = "fp32 model" if quantization else "this model"
     for key, value in sorted(config.metrics.items()):
-        rows[f"{key} ({trained})"] = f"{value:.4f}" if isinstance(value, float) else str(value)
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)  # e.g. teachers
+        rows[f"{key} ({trained})"] = f"{value:.4f}" if isinstance(value, float) else shown
     texts = quantization.get("validation_texts", "?")  # int8's check on held-out texts, next to fp32's
     for key, label in (("fp32_accuracy", "fp32 model"), ("accuracy", "this int8 model")):
         if isinstance(quantization.get(key), float):

@@ -130,6 +130,8 @@ def test_distillation_on_real_reviews_end_to_end(unlabeled_reviews, tmp_path):  
 
     result = run_cli("export", student, "-o", tmp_path / "out", "--int8", "--data", IMDB)  # checks parity itself
     assert result.returncode == 0, result.stderr
+    info = run_cli("info", tmp_path / "out" / "model.int8.onnx")
+    assert info.returncode == 0 and "ngram, teacher.pt" in info.stdout, info.stderr
     reviews = unlabeled_reviews.read_text().splitlines()[:64]
     onnx = Classifier.load(tmp_path / "out" / "model.onnx").predict_proba(reviews)
     np.testing.assert_allclose(onnx, Classifier.load(student).predict_proba(reviews), atol=1e-5)
