@@ -34,6 +34,18 @@ def trained(imdb, tmp_path_factory):
     return models
 
 
+@pytest.fixture(autouse=True)
+def _edgelstm_logger():
+    """The CLI, run in-process (CliRunner), points the ``edgelstm`` logger at its own stream and
+    stops propagation; give the next test the logger as it was (caplog sees library logs)."""
+    import logging
+
+    logger = logging.getLogger("edgelstm")
+    saved = logger.handlers[:], logger.level, logger.propagate
+    yield
+    logger.handlers[:], logger.level, logger.propagate = saved[0], saved[1], saved[2]
+
+
 SLOW_FIXTURES = {"imdb", "trained"}  # read the 50k-review archive or train on it
 
 
