@@ -103,7 +103,7 @@ def train(
     seed: Annotated[int, typer.Option(help="Same seed, same data, same CPU: same model.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, or cuda where available.")] = "cpu",
     threads: Annotated[int, typer.Option(min=1, help="CPU threads for PyTorch.")] = 1,
-    limit: Annotated[Optional[int], typer.Option(min=10, help="Use a random subset of this many train (and test) texts.")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=10, help="Use a random subset of this many train (and test) texts, and the first this many --unlabeled ones.")] = None,
     test: Annotated[Optional[Path], typer.Option(help="Labeled test data, if DATA has no test split.")] = None,
     text_column: Annotated[str, DataOptions["text_column"]] = "text",
     label_column: Annotated[str, DataOptions["label_column"]] = "label",
