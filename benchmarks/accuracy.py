@@ -4,13 +4,14 @@
         --model "LSTM (example 4.1)=runs/lstm" --model "BiLSTM (example 4.2)=runs/bilstm" \
         --baselines --out benchmarks/ACCURACY.md
 
-Each model folder holds model.pt (its metrics: training time, epochs), model.onnx and
-model.int8.onnx, as written by `edgelstm train` and `edgelstm export --int8`.
+Each model folder holds model.onnx and model.int8.onnx (their metrics: epochs, accuracy) and, where
+`train -o FOLDER/model.pt` wrote it, model.history.json (the training time).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from edgelstm import Classifier
@@ -23,10 +24,13 @@ def model_row(name: str, folder: Path, test) -> str:
     fp32_accuracy = fp32.evaluate(test.texts, test.labels)["accuracy"]
     int8_accuracy = int8.evaluate(test.texts, test.labels)["accuracy"]
     size = lambda p: f"{p.stat().st_size / 1024:.0f} KiB"  # noqa: E731
+    history = folder / "model.history.json"  # beside the export when `train -o` wrote it there
+    minutes = (f"{sum(e['seconds'] for e in json.loads(history.read_text())) / 60:.0f} min"
+               if history.exists() else "–")
     shape = f"{c.arch}, vocab {c.vocab_size}, {c.embed_dim}/{c.hidden}, max {c.max_len}, dropout {c.dropout}"
     return (f"| {name} | {shape} | {fp32_accuracy:.2%} | {int8_accuracy:.2%} "
             f"({int8.config.quantization['recipe']['name']}) | {size(folder / 'model.onnx')} | "
-            f"{size(folder / 'model.int8.onnx')} | {m['train_seconds'] / 60:.0f} min | "
+            f"{size(folder / 'model.int8.onnx')} | {minutes} | "
             f"{m['epochs_run']} (best {m['best_epoch']}) |")
 
 

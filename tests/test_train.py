@@ -33,6 +33,26 @@ def small_config(arch="lstm"):
     return ModelConfig(arch=arch, vocab_size=30, max_len=20, embed_dim=8, hidden=8, dense=8)
 
 
+def test_same_seed_same_exported_file(tmp_path, monkeypatch):
+    """Training twice, then exporting: byte-identical model.onnx, however long each run took (no
+    wall time in the metadata)."""
+    pytest.importorskip("onnx")
+    import time
+
+    from edgelstm.export import export_checkpoint
+    from edgelstm.train import trainer
+
+    files = []
+    for run, slower in (("a", 1), ("b", 7)):  # run b's clock runs 7 times as fast: a slow machine
+        monkeypatch.setattr(trainer.time, "perf_counter", lambda: time.monotonic() * slower)
+        checkpoint = tmp_path / run / "model.pt"
+        checkpoint.parent.mkdir()
+        train(toy_dataset(), small_config("bilstm"), TrainOptions(epochs=2, seed=3, batch_size=16), checkpoint,
+              show_progress=False)
+        files.append(export_checkpoint(checkpoint, tmp_path / run / "export")[0][0].read_bytes())
+    assert files[0] == files[1]
+
+
 @pytest.mark.parametrize("arch", ["lstm", "bilstm"])
 def test_same_seed_same_model(tmp_path, arch):
     options = TrainOptions(epochs=2, seed=3, batch_size=16)
