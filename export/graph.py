@@ -110,20 +110,13 @@ def _real_steps(g: _Graph, input_ids: str, lengths: str) -> tuple[str, str]:
 
 
 def _reversal_index(g: _Graph, positions: str, mask: str) -> str:
-    """(B, T, 1): for each row, step t reads step lengths-1-t on real steps, itself on padding."""
-    last = g.op("Sub", ["lengths.b1", "one"], "last.b1")  # (B, 1)
-    index = g.op("Where", [mask, g.op("Sub", [last, positions], "reversed_positions"), positions],
-                 "reversed_index")  # (B, T)
-    return g.op("Unsqueeze", [index, "axis_2"], "reversed_index.bt1")
-
-
-def _reverse_real_steps(g: _Graph, x: str, index: str, name: str) -> str:
-    """(B, T, W) -> (B, T, W) with each row's real steps reversed, padding left in place.
+    """(B, T): for each row, step t reads step lengths-1-t on real steps, itself on padding.
 
     ONNX ReverseSequence would do it, but tract (0.23) cannot run it; GatherElements runs everywhere.
     """
-    index = g.op("Expand", [index, g.op("Shape", [x], f"{name}.shape")], f"{name}.index")  # (B, T, W)
-    return g.op("GatherElements", [x, index], name, axis=1)
+    last = g.op("Sub", ["lengths.b1", "one"], "last.b1")  # (B, 1)
+    return g.op("Where", [mask, g.op("Sub", [last, positions], "reversed_positions"), positions],
+                "reversed_index")  # (B, T)
 
 
 def _masked_pooling(g: _Graph, seq: str, mask: str, lengths: str) -> str:
@@ -170,23 +163,26 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
             g.op("Squeeze", [state, axis_0], spec.name)  # (B, H)
         features = _at_last_real_step(g, y, lengths, hidden)  # (B, H)
     else:
-        # the backward direction: a forward LSTM over each row's real steps reversed, reversed back
+        # the backward direction: a forward LSTM over each row's real steps reversed
         zeros = _zero_state(g, input_ids, hidden)
         positions, mask = _real_steps(g, input_ids, lengths)
         g.const("axis_2", np.array([2], np.int64))
         axis_1 = g.const("axis.1d", np.array([1], np.int64))
-        reversal = _reversal_index(g, positions, mask)  # (B, T, 1)
+        reversal = _reversal_index(g, positions, mask)  # (B, T)
 
         def batch_major(y: str, name: str) -> str:  # Y (T, 1, B, H) -> (B, T, H)
             return g.op("Transpose", [g.op("Squeeze", [y, axis_1], f"{name}.tbh")], f"{name}.bth", perm=[1, 0, 2])
 
         y_forward = batch_major(_forward_lstm(g, model.lstm, "", "lstm.forward", x, zeros, zeros), "lstm.forward")
-        reversed_x = _reverse_real_steps(g, embedded, reversal, "embedded.reversed")  # (B, T, E)
+        # Reversing the ids (B, T) and looking them up costs less than reversing the vectors (B, T, E).
+        reversed_ids = g.op("GatherElements", [input_ids, reversal], "input_ids.reversed", axis=1)  # (B, T)
+        reversed_x = g.op("Gather", ["embedding.weight", reversed_ids], "embedded.reversed")  # (B, T, E)
         reversed_x = g.op("Transpose", [reversed_x], "embedded.reversed.tbe", perm=[1, 0, 2])  # (T, B, E)
         y_reversed = batch_major(_forward_lstm(g, model.lstm, "_reverse", "lstm.backward", reversed_x, zeros, zeros),
                                  "lstm.backward")
-        y_backward = _reverse_real_steps(g, y_reversed, reversal, "lstm.backward.unreversed")
-        seq = g.op("Concat", [y_forward, y_backward], "seq", axis=2)  # (B, T, 2H): forward then backward
+        # Not reversed back: max and mean pooling over the real steps do not depend on their order,
+        # and the reversal keeps real steps real and padding in place, so one mask serves both.
+        seq = g.op("Concat", [y_forward, y_reversed], "seq", axis=2)  # (B, T, 2H): forward, backward
         features = _masked_pooling(g, seq, mask, lengths)  # (B, 4H)
     probabilities, logits = (spec.name for spec in OUTPUTS)
     _head(g, model.head, features, logits)  # (B, outputs)
