@@ -44,7 +44,7 @@ def test_same_seed_same_exported_file(tmp_path, monkeypatch):
 
     files = []
     for run, slower in (("a", 1), ("b", 7)):  # run b's clock runs 7 times as fast: a slow machine
-        monkeypatch.setattr(trainer.time, "perf_counter", lambda: time.monotonic() * slower)
+        monkeypatch.setattr(trainer.time, "perf_counter", lambda factor=slower: time.monotonic() * factor)
         checkpoint = tmp_path / run / "model.pt"
         checkpoint.parent.mkdir()
         train(toy_dataset(), small_config("bilstm"), TrainOptions(epochs=2, seed=3, batch_size=16), checkpoint,
