@@ -105,6 +105,12 @@ def running_server(tmp_path: Path, *args: str) -> Iterator[Server]:
             time.sleep(0.05)
         else:
             pytest.fail(f"server never became ready: {log.read_text(encoding='utf-8')}")
+        # /v2/health/ready answers for the worker it reaches: wait until every worker is ready
+        workers = int(args[args.index("--workers") + 1]) if "--workers" in args else 1
+        while f"edgelstm_ready_workers {workers}.0" not in server.request("GET", "/metrics")[1].decode():
+            if time.monotonic() > deadline:
+                pytest.fail(f"not every worker became ready: {log.read_text(encoding='utf-8')}")
+            time.sleep(0.05)
         yield server
     finally:
         if process.poll() is None:
@@ -181,13 +187,8 @@ def test_open_inference_protocol_routes(server, classifier):
 
 def test_metrics_and_home_page(server):
     server.post_json("/predict", {"texts": ["one", "two", "three"]})
-    deadline = time.monotonic() + 30  # the second worker may still be loading its model
-    while True:
-        status, body = server.request("GET", "/metrics")
-        text = body.decode()
-        if "edgelstm_ready_workers 2.0" in text or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
+    status, body = server.request("GET", "/metrics")  # running_server waited for both workers
+    text = body.decode()
     assert status == 200
     assert re.search(r'edgelstm_requests_total\{route="/predict",status="200"\} [1-9]', text)
     assert re.search(r'edgelstm_texts_total\{route="/predict",status="200"\} [1-9]', text)
