@@ -41,6 +41,9 @@ def test_teacher_labeled_texts_join_training_with_their_probabilities():
     assert both.sequences == [[5, 6], [7], [8, 9, 10]] and both.teacher_labeled == 1
     np.testing.assert_array_equal(both.targets, [1, 0, 1])
     np.testing.assert_array_equal(both.soft_targets, np.array([[0, 1], [1, 0], [0.3, 0.7]], np.float32))
+    more = both.with_teacher_labeled([[11]], np.array([[0.9, 0.1]], np.float32))  # keeps the earlier ones
+    np.testing.assert_array_equal(more.soft_targets[2:], np.array([[0.3, 0.7], [0.9, 0.1]], np.float32))
+    assert more.teacher_labeled == 2 and list(more.targets) == [1, 0, 1, 0]
     _, _, targets = _tensors(both, np.array([2, 0]), "cpu")
     torch.testing.assert_close(targets, torch.tensor([[0.3, 0.7], [0.0, 1.0]]))
 

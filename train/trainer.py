@@ -84,11 +84,13 @@ class Encoded:
 
     def with_teacher_labeled(self, sequences: list[list[int]], probabilities: np.ndarray) -> Encoded:
         """These texts plus unlabeled ones with their teachers' (N, L) probabilities."""
-        one_hot = np.eye(probabilities.shape[1], dtype=np.float32)[self.targets]  # (N, L)
+        own = self.soft_targets
+        if own is None:
+            own = np.eye(probabilities.shape[1], dtype=np.float32)[self.targets]  # (N, L) one-hot
         return Encoded(
             self.sequences + sequences,
             np.concatenate([self.targets, probabilities.argmax(axis=1)]),
-            np.concatenate([one_hot, probabilities.astype(np.float32)]),
+            np.concatenate([own, probabilities.astype(np.float32)]),
             self.teacher_labeled + len(sequences),
         )
 
