@@ -12,7 +12,7 @@ import torch
 from onnx import TensorProto, helper
 
 from edgelstm.config import INPUTS, METADATA_KEY, OUTPUTS
-from edgelstm.export.graph import OPSET, _gates, _Graph, _head  # what both formats share
+from edgelstm.export.graph import OPSET, _gates, _Graph, _outputs  # what both formats share
 from edgelstm.train.model import TextClassifier
 
 __all__ = ["build_legacy_onnx"]
@@ -76,14 +76,7 @@ def build_legacy_onnx(model: TextClassifier) -> onnx.ModelProto:
         features = g.op("Squeeze", [y_h, g.const("axis0", np.array([0], np.int64))], "features")  # (B, H)
     else:
         features = _masked_pooling(g, y, input_ids, lengths)  # (B, 4H)
-    probabilities, logits = (spec.name for spec in OUTPUTS)
-    _head(g, model.head, features, logits)  # (B, outputs)
-    if config.num_outputs == 1:
-        positive = g.op("Sigmoid", [logits], "positive")  # (B, 1)
-        negative = g.op("Sub", [g.const("one_f", np.array(1.0, np.float32)), positive], "negative")
-        g.op("Concat", [negative, positive], probabilities, axis=1)  # (B, 2)
-    else:
-        g.op("Softmax", [logits], probabilities, axis=1)
+    _outputs(g, model, features)
     graph = helper.make_graph(
         g.nodes, "edgelstm", [_value_info(s) for s in INPUTS], [_value_info(s) for s in OUTPUTS],
         g.initializers,

@@ -143,6 +143,18 @@ def _head(g: _Graph, head: torch.nn.Module, x: str, output: str) -> str:
     return x
 
 
+def _outputs(g: _Graph, model: TextClassifier, features: str) -> None:
+    """The head on the (B, features): the ``logits`` (B, outputs) and ``probabilities`` (B, labels) outputs."""
+    probabilities, logits = (spec.name for spec in OUTPUTS)
+    _head(g, model.head, features, logits)  # (B, outputs)
+    if model.config.num_outputs == 1:
+        positive = g.op("Sigmoid", [logits], "positive")  # (B, 1)
+        negative = g.op("Sub", [g.const("one_f", np.array(1.0, np.float32)), positive], "negative")
+        g.op("Concat", [negative, positive], probabilities, axis=1)  # (B, 2)
+    else:
+        g.op("Softmax", [logits], probabilities, axis=1)
+
+
 def build_onnx(model: TextClassifier) -> onnx.ModelProto:
     """The model as an ONNX graph with dynamic batch and sequence axes (see edgelstm.config)."""
     config = model.config
@@ -184,14 +196,7 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
         # and the reversal keeps real steps real and padding in place, so one mask serves both.
         seq = g.op("Concat", [y_forward, y_reversed], "seq", axis=2)  # (B, T, 2H): forward, backward
         features = _masked_pooling(g, seq, mask, lengths)  # (B, 4H)
-    probabilities, logits = (spec.name for spec in OUTPUTS)
-    _head(g, model.head, features, logits)  # (B, outputs)
-    if config.num_outputs == 1:
-        positive = g.op("Sigmoid", [logits], "positive")  # (B, 1)
-        negative = g.op("Sub", [g.const("one_f", np.array(1.0, np.float32)), positive], "negative")
-        g.op("Concat", [negative, positive], probabilities, axis=1)  # (B, 2)
-    else:
-        g.op("Softmax", [logits], probabilities, axis=1)
+    _outputs(g, model, features)
     graph = helper.make_graph(
         g.nodes, "edgelstm", [_value_info(s, hidden) for s in inputs], [_value_info(s, hidden) for s in outputs],
         g.initializers,
