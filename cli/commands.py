@@ -19,7 +19,7 @@ from edgelstm.serve import options as serve_defaults  # plain constants: loads n
 from . import _fail, _friendly_errors, app, log
 
 __all__ = [
-    "Arch", "Keep", "OutputFormat", "Preset", "Schedule", "bench", "evaluate", "export", "info", "predict", "pretrain", "quantize",
+    "Arch", "Keep", "OutputFormat", "Preset", "ReportFormat", "Schedule", "bench", "evaluate", "export", "info", "predict", "pretrain", "quantize",
     "serve", "train",
 ]
 
@@ -45,6 +45,11 @@ Arch = Enum("Arch", {name: name for name in ARCHS}, type=str)  # type: ignore[mi
 class OutputFormat(str, Enum):
     text = "text"
     jsonl = "jsonl"
+
+
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
 
 
 DataOptions = {
@@ -365,15 +370,25 @@ def evaluate(
     text_column: Annotated[str, DataOptions["text_column"]] = "text",
     label_column: Annotated[str, DataOptions["label_column"]] = "label",
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip malformed rows instead of failing.")] = False,
+    output_format: Annotated[ReportFormat, typer.Option(
+        "--format", help="text: accuracy, loss, macro-F1, each label's precision, recall and F1, and the "
+                         "confusion matrix; json: the same as one JSON object.")] = ReportFormat.text,
 ) -> None:
-    """Print the accuracy and loss of a model on labeled data."""
+    """Print the accuracy, loss, macro-F1, per-label precision/recall/F1 and confusion matrix of a model on labeled data."""
     if len(paths) > 2 or (len(paths) == 2 and model):
         raise typer.BadParameter("give at most one model and one data path", param_hint="[MODEL] DATA")
     *model_path, data = paths
     classifier = _classifier(model_path[0] if model_path else model)
     split = _labeled_split(data, text_column=text_column, label_column=label_column, skip_bad_rows=skip_bad_rows)
     result = classifier.evaluate(split.texts, split.labels)
-    typer.echo(f"accuracy {result['accuracy']:.4f}  loss {result['loss']:.4f}  examples {result['examples']}")
+    if output_format is ReportFormat.json:
+        typer.echo(json.dumps({"labels": list(classifier.config.labels), **result}, ensure_ascii=False))
+        return
+    from edgelstm.metrics import format_report
+
+    typer.echo(f"accuracy {result['accuracy']:.4f}  loss {result['loss']:.4f}  macro-F1 {result['macro_f1']:.4f}"
+               f"  examples {result['examples']}")
+    typer.echo(format_report(result))
 
 
 def _format(prediction, output_format: OutputFormat) -> str:

@@ -15,6 +15,7 @@ import numpy as np
 from .config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS, ModelConfig
 from .errors import DataError, ModelError
 from .files import file_sha256
+from .metrics import classification_report
 from .tokenizer import Tokenizer, pad_batch
 
 if TYPE_CHECKING:
@@ -275,8 +276,10 @@ class Classifier:
 
         return StreamBatch(self, n)
 
-    def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
-        """Accuracy and mean cross-entropy (binary cross-entropy for two labels) on labeled texts."""
+    def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+        """Accuracy, mean cross-entropy (binary cross-entropy for two labels), macro-F1, each
+        label's precision, recall and F1 (``per_label``) and the confusion matrix (``confusion``,
+        rows: true label in the model's label order) on labeled texts (``edgelstm.metrics``)."""
         texts, labels = list(_checked_texts(texts)), list(_checked_texts(labels, "labels"))
         if len(texts) != len(labels):
             raise ValueError(f"evaluate() got {len(texts)} texts but {len(labels)} labels")
@@ -290,5 +293,5 @@ class Classifier:
         probabilities = self.predict_proba(texts)  # (N, labels)
         chosen = probabilities[np.arange(len(targets)), targets]
         loss = -np.log(np.clip(chosen.astype(np.float64), 1e-7, 1.0)).mean()
-        accuracy = (probabilities.argmax(axis=1) == targets).mean()
-        return {"accuracy": float(accuracy), "loss": float(loss), "examples": len(targets)}
+        report = classification_report(self.config.labels, targets, probabilities.argmax(axis=1))
+        return {"accuracy": report.pop("accuracy"), "loss": float(loss), "examples": len(targets), **report}
