@@ -19,7 +19,7 @@ from edgelstm.serve import options as serve_defaults  # plain constants: loads n
 from . import _fail, _friendly_errors, app, log
 
 __all__ = [
-    "Arch", "Keep", "OutputFormat", "Preset", "ReportFormat", "Schedule", "bench", "evaluate", "export", "info", "predict", "pretrain", "quantize",
+    "Arch", "ClassWeight", "Keep", "OutputFormat", "Preset", "ReportFormat", "Schedule", "bench", "evaluate", "export", "info", "predict", "pretrain", "quantize",
     "serve", "train",
 ]
 
@@ -73,6 +73,11 @@ class Keep(str, Enum):
     last = "last"
 
 
+class ClassWeight(str, Enum):
+    none = "none"
+    balanced = "balanced"
+
+
 PRESET_HELP = "[default: from --preset]"
 
 
@@ -105,6 +110,8 @@ def train(
     lr: Annotated[Optional[float], typer.Option(min=0.0, help=f"Adam(W) learning rate. {PRESET_HELP}")] = None,
     lr_schedule: Annotated[Optional[Schedule], typer.Option(help=f"constant, or cosine decay to 0 over --epochs. {PRESET_HELP}", show_default=False)] = None,
     weight_decay: Annotated[Optional[float], typer.Option(min=0.0, help=f"AdamW weight decay (0: Adam). {PRESET_HELP}")] = None,
+    class_weight: Annotated[Optional[ClassWeight], typer.Option(help=f"Loss weight per label: none, or balanced (inverse to the label's share of the training texts). {PRESET_HELP}", show_default=False)] = None,
+    distill_weight: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=f"Share of the training texts' targets taken from the n-gram teacher (fitted on the other folds; the distill extra), the rest from their labels. {PRESET_HELP}")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same data, same CPU: same model.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, or cuda where available.")] = "cpu",
     threads: Annotated[int, typer.Option(min=1, help="CPU threads for PyTorch.")] = 1,
@@ -123,7 +130,7 @@ def train(
     from edgelstm.data import load_dataset, load_labeled
     from edgelstm.train import TrainOptions
     from edgelstm.train import train as run_training
-    from edgelstm.train.presets import PRESETS
+    from edgelstm.train.presets import ADAPTIVE_PRESET, PRESETS, adapt, describe_recipe
 
     if device.startswith("cuda"):
         import torch
@@ -138,7 +145,7 @@ def train(
         raise typer.BadParameter("give --val or --val-groups, not both", param_hint="--val-groups")
     if teacher and not unlabeled:
         raise typer.BadParameter("a teacher labels --unlabeled texts; give those too", param_hint="--teacher")
-    recipe = PRESETS[preset.value]
+    recipe = dict(PRESETS[preset.value])
     pick = lambda value, name: recipe[name] if value is None else value  # noqa: E731
     if embed_dim is None and vectors is not None:
         from edgelstm.train.vectors import vector_dim
@@ -147,6 +154,18 @@ def train(
     chosen_arch = arch.value if arch is not None else recipe["arch"]
     dataset = load_dataset(data, test, text_column=text_column, label_column=label_column,
                            skip_bad_rows=skip_bad_rows)
+    adapted = None
+    if preset.value == ADAPTIVE_PRESET:
+        given = {"max_len": max_len, "word_dropout": word_dropout, "epochs": epochs, "patience": patience,
+                 "class_weight": class_weight, "distill_weight": distill_weight, "lr": lr, "dropout": dropout}
+        adapted = adapt(dataset.train.texts, dataset.train.labels, preset.value)
+        overridden = sorted(name for name in adapted["chosen"] if given.get(name, None) is not None)
+        for name in overridden:  # an explicit flag wins: recorded as such
+            adapted["chosen"].pop(name)
+            adapted["why"].pop(name)
+        adapted["overridden"] = overridden
+        recipe.update(adapted["chosen"])
+        log.info("%s", describe_recipe(adapted))
     validation = None
     if val is not None:
         validation = load_labeled(val, text_column=text_column, label_column=label_column,
@@ -167,6 +186,8 @@ def train(
         learning_rate=pick(lr, "lr"), seed=seed, device=device, limit=limit, threads=threads,
         min_count=pick(min_count, "min_count"), word_dropout=pick(word_dropout, "word_dropout"),
         weight_decay=pick(weight_decay, "weight_decay"),
+        class_weight=class_weight.value if class_weight is not None else recipe["class_weight"],
+        distill_weight=pick(distill_weight, "distill_weight"), recipe=adapted,
         lr_schedule=lr_schedule.value if lr_schedule is not None else recipe["lr_schedule"],
         vectors=str(vectors) if vectors is not None else None, freeze_vectors=freeze_vectors,
         keep_validation_texts=keep_validation_texts,
@@ -182,7 +203,11 @@ def train(
                             validation=validation, groups=groups, unlabeled=unlabeled_texts)
     metrics = model.config.metrics
     if "test_accuracy" in metrics:
-        typer.echo(f"test loss {metrics['test_loss']:.4f}  test accuracy {metrics['test_accuracy']:.4f}")
+        from edgelstm.metrics import format_report, report_from_confusion
+
+        typer.echo(f"test loss {metrics['test_loss']:.4f}  test accuracy {metrics['test_accuracy']:.4f}  "
+                   f"test macro-F1 {metrics['test_macro_f1']:.4f}")
+        typer.echo(format_report(report_from_confusion(model.config.labels, metrics["test_confusion"])))
     log.info("wrote %s (best epoch %d of %d)", output, metrics["best_epoch"], metrics["epochs_run"])
 
 
@@ -513,7 +538,16 @@ def info(
     # Training's metrics are the fp32 model's (an int8 file inherits them); int8's own are the
     # chosen recipe's measurement on the held-out texts, next to fp32's on the same texts.
     trained = "fp32 model" if quantization else "this model"
-    for key, value in sorted(config.metrics.items()):
+    metrics = dict(config.metrics)
+    recipe = metrics.pop("recipe", None)
+    if isinstance(recipe, dict):  # what the adaptive recipe saw and chose (train/presets.py: adapt)
+        data = recipe.get("data", {})
+        rows["recipe"] = (f"{recipe.get('preset')}, adapted to {data.get('texts')} texts, {data.get('labels')} labels, "
+                          f"median {data.get('median_tokens')} tokens"
+                          + (f"; set by flags: {', '.join(recipe['overridden'])}" if recipe.get("overridden") else ""))
+        for name, value in recipe.get("chosen", {}).items():
+            rows[f"recipe: {name}"] = f"{value} ({recipe.get('why', {}).get(name, '')})"
+    for key, value in sorted(metrics.items()):
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)  # e.g. teachers
         rows[f"{key} ({trained})"] = f"{value:.4f}" if isinstance(value, float) else shown
     texts = quantization.get("validation_texts", "?")  # int8's check on held-out texts, next to fp32's

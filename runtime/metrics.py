@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["classification_report", "format_report"]
+__all__ = ["classification_report", "format_report", "report_from_confusion"]
 
 
 def classification_report(labels: Sequence[str], targets: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
@@ -22,9 +22,16 @@ def classification_report(labels: Sequence[str], targets: np.ndarray, predicted:
     precision 0 (and never seen: recall 0), as scikit-learn's ``zero_division=0``.
     """
     targets, predicted = np.asarray(targets, np.int64), np.asarray(predicted, np.int64)
-    n = len(labels)
-    confusion = np.zeros((n, n), np.int64)
+    confusion = np.zeros((len(labels), len(labels)), np.int64)
     np.add.at(confusion, (targets, predicted), 1)
+    return report_from_confusion(labels, confusion)
+
+
+def report_from_confusion(labels: Sequence[str], confusion: np.ndarray | list[list[int]]) -> dict[str, Any]:
+    """The report of a confusion matrix (``confusion[i][j]``: texts of label i predicted as j):
+    everything in it follows from the matrix, so a model's metadata keeps only the matrix."""
+    confusion = np.asarray(confusion, np.int64)
+    n = len(labels)
     correct = np.diag(confusion).astype(np.float64)
     support, chosen = confusion.sum(axis=1), confusion.sum(axis=0)
     precision = np.divide(correct, chosen, out=np.zeros(n), where=chosen > 0)
@@ -32,7 +39,7 @@ def classification_report(labels: Sequence[str], targets: np.ndarray, predicted:
     total = precision + recall
     f1 = np.divide(2 * precision * recall, total, out=np.zeros(n), where=total > 0)
     return {
-        "accuracy": float(correct.sum() / max(len(targets), 1)),
+        "accuracy": float(correct.sum() / max(int(confusion.sum()), 1)),
         "macro_f1": float(f1.mean()) if n else 0.0,
         "per_label": {
             label: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
