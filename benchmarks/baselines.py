@@ -27,6 +27,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from edgelstm.data import load_labeled
+from edgelstm.metrics import classification_report
 from edgelstm.tokenizer import words
 
 C_GRID = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -43,6 +44,14 @@ def _fit(texts, labels, ngrams: int, c: float):
 
 def _accuracy(vectorizer, model, texts, labels) -> float:
     return float((model.predict(vectorizer.transform(texts)) == np.asarray(labels)).mean())
+
+
+def _macro_f1(predicted, labels) -> float:
+    """The unweighted mean of the labels' F1 (edgelstm.metrics, as ``edgelstm evaluate``)."""
+    names = sorted(set(labels) | set(predicted))
+    index = {name: i for i, name in enumerate(names)}
+    return classification_report(names, np.array([index[y] for y in labels]),
+                                 np.array([index[p] for p in predicted]))["macro_f1"]
 
 
 def baseline(train, test, ngrams: int, seed: int = 0) -> dict:
@@ -64,6 +73,7 @@ def baseline(train, test, ngrams: int, seed: int = 0) -> dict:
         "name": f"TF-IDF + logistic regression, {'unigrams' if ngrams == 1 else 'unigrams+bigrams'}",
         "C": best_c, "val_accuracy": scores[best_c], "features": len(vectorizer.vocabulary_),
         "test_accuracy": _accuracy(vectorizer, model, test.texts, test.labels), "train_seconds": round(seconds, 1),
+        "test_macro_f1": _macro_f1(list(model.predict(vectorizer.transform(test.texts))), test.labels),
     }
 
 
@@ -85,6 +95,10 @@ def fasttext_baseline(train, test, ngrams: int) -> dict:
         predicted, _ = model.predict(test_lines)
         return float(np.mean([p[0] == "__label__" + y for p, y in zip(predicted, test.labels)]))
 
+    def macro_f1(model) -> float:
+        predicted, _ = model.predict(test_lines)
+        return _macro_f1([p[0].removeprefix("__label__") for p in predicted], test.labels)
+
     with tempfile.TemporaryDirectory() as tmp:
         train_file = Path(tmp) / "train.txt"
         train_file.write_text("\n".join(lines(train)) + "\n", encoding="utf-8")
@@ -95,7 +109,7 @@ def fasttext_baseline(train, test, ngrams: int) -> dict:
         result = {
             "name": f"fastText, {'unigrams' if ngrams == 1 else 'unigrams+bigrams'}",
             "settings": f"dim {FASTTEXT['dim']}, {FASTTEXT['epoch']} epochs, word n-grams {ngrams}",
-            "test_accuracy": accuracy(model), "train_seconds": round(seconds, 1),
+            "test_accuracy": accuracy(model), "test_macro_f1": macro_f1(model), "train_seconds": round(seconds, 1),
             "bytes": (Path(tmp) / "model.bin").stat().st_size,
         }
         if ngrams > 1:

@@ -44,9 +44,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 # last max_len tokens), rounded up to a multiple of MAX_LEN_STEP, never above the preset's
 MAX_LEN_QUANTILE = 0.99
 MAX_LEN_STEP = 10
-# word dropout: the preset's value on texts with a median of this many tokens or more; shorter
-# texts get proportionally less (dropping 1 word in 4 of a 5-word phrase removes its meaning)
-WORD_DROPOUT_FULL_AT = 100
 
 
 def _quantile(sorted_values: Sequence[int], share: float) -> int:
@@ -75,10 +72,6 @@ def adapt(texts: Sequence[str], labels: Sequence[str], preset: str = ADAPTIVE_PR
     chosen["max_len"] = min(base["max_len"], fit)
     why["max_len"] = (f"{MAX_LEN_QUANTILE:.0%} of the texts have at most {data['p99_tokens']} tokens"
                       + (f"; at most {base['max_len']}" if fit > base["max_len"] else ""))
-    share = min(1.0, data["median_tokens"] / WORD_DROPOUT_FULL_AT)
-    chosen["word_dropout"] = round(base["word_dropout"] * share, 2)
-    why["word_dropout"] = (f"median text {data['median_tokens']} tokens"
-                           + (f" (< {WORD_DROPOUT_FULL_AT}): scaled down" if share < 1 else ""))
     return {"preset": preset, "data": data, "chosen": chosen, "why": why}
 
 
