@@ -135,14 +135,14 @@ def test_crossfit_teacher_never_labels_a_text_it_was_fitted_on(monkeypatch):
 
 
 def test_adapt_on_short_texts_and_keeps_long_review_values():
-    short = adapt(["a b c"] * 98 + ["a " * 40, "a " * 300], ["x", "y"] * 50)
-    assert short["chosen"]["max_len"] == 40  # 99% have at most 40 tokens
-    assert short["chosen"]["word_dropout"] == round(PRESETS["default"]["word_dropout"] * 3 / 100, 2)
-    assert short["data"] == {"texts": 100, "labels": 2, "median_tokens": 3, "p99_tokens": 40,
+    short = adapt(["a b c"] * 196 + ["a " * 40] * 3 + ["a " * 300], ["x", "y"] * 100)
+    assert short["chosen"] == {"max_len": 40}  # 99% have at most 40 tokens
+    assert short["why"]["max_len"] == "99% of the texts have at most 40 tokens"
+    assert short["data"] == {"texts": 200, "labels": 2, "median_tokens": 3, "p99_tokens": 40,
                              "smallest_label_share": 0.5}
     long = adapt(["word " * 600] * 10, ["x"] * 5 + ["y"] * 5)
-    assert long["chosen"] == {"max_len": PRESETS["default"]["max_len"],
-                              "word_dropout": PRESETS["default"]["word_dropout"]}
+    assert long["chosen"] == {"max_len": PRESETS["default"]["max_len"]}
+    assert long["why"]["max_len"] == "99% of the texts have at most 600 tokens; at most 500"
 
 
 def test_adapt_on_imdb_keeps_the_tuned_values(imdb):
