@@ -19,8 +19,8 @@ import pytest
 
 from edgelstm import Classifier
 from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL
-from edgelstm.invariance import INVARIANCE_TOLERANCE
 from edgelstm.errors import EXIT_DATA, EXIT_INPUT, EXIT_MISSING_EXTRA, ClusterError, DataError, InputError, ModelError
+from edgelstm.invariance import INVARIANCE_TOLERANCE
 from tests.helpers import TINY_LSTM, run_python
 
 NO_RAY = """
