@@ -44,44 +44,58 @@ def _ray():
     return ray
 
 
-def _descendants() -> list[tuple[int, str]]:
-    """(pid, command line) of every live process below this one (Ray's raylet, workers, ...)."""
-    parents: dict[int, int] = {}
-    names: dict[int, str] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+MARK = "EDGELSTM_TEST_RAY"  # in the environment of every process the module's Ray starts
+
+
+def _processes() -> dict[int, tuple[int, str, bytes]]:
+    """pid -> (parent pid, command line, environment) of every live process."""
+    found = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z":  # zombies are gone, only not yet reaped
-            parents[int(entry)], names[int(entry)] = int(fields[1]), cmdline.strip()
-    found, frontier = [], {os.getpid()}
-    while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier}
-        found += [(pid, names[pid]) for pid in frontier]
+        if fields[0] != "Z":  # a zombie is gone, only not yet reaped
+            found[int(entry)] = (int(fields[1]), cmdline.strip(), environ)
     return found
 
 
-def _wait_until_gone(timeout_s: float = 30.0) -> list[tuple[int, str]]:
+def _descendants() -> list[tuple[int, str]]:
+    """(pid, command line) of every live process below this one (Ray's raylet, workers, ...)."""
+    processes = _processes()
+    found, frontier = [], {os.getpid()}
+    while frontier:
+        frontier = {pid for pid, (parent, _, _) in processes.items() if parent in frontier}
+        found += [(pid, processes[pid][1]) for pid in frontier]
+    return found
+
+
+def _left_behind(timeout_s: float = 30.0) -> list[tuple[int, str]]:
+    """Processes this module's Ray started that are still alive after timeout_s, wherever they
+    were re-parented (found by the mark in their environment)."""
+    mark = f"{MARK}={os.getpid()}".encode()
     deadline = time.monotonic() + timeout_s
-    while (left := _descendants()) and time.monotonic() < deadline:
+    while True:
+        left = [(pid, cmdline) for pid, (_, cmdline, environ) in _processes().items()
+                if pid != os.getpid() and mark in environ.split(b"\0")]
+        if not left or time.monotonic() > deadline:
+            return left
         time.sleep(0.5)
-    return left
 
 
 @pytest.fixture(scope="module")
 def local_ray():
     """A local Ray cluster of 2 CPUs (this machine's size), shut down after the module's tests."""
     ray = _ray()
+    os.environ[MARK] = str(os.getpid())
     if not ray.is_initialized():
         ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     yield ray
     ray.shutdown()
-    assert not _wait_until_gone(), "Ray processes left behind"
+    del os.environ[MARK]
+    assert not _left_behind(), "Ray processes left behind"
 
 
 @pytest.fixture(scope="module")
