@@ -38,6 +38,9 @@ HANG_GUARD_S = 240  # a job that has not finished by then is taken as hung (each
 
 
 def _ray():
+    # A job left running by a failed test must not start a new cluster after the module's is
+    # shut down (Ray connects on first use by default); read when ray is first imported.
+    os.environ.setdefault("RAY_ENABLE_AUTO_CONNECT", "0")
     pytest.importorskip("ray.data", reason="the ray extra is not installed (pip install '.[ray]')")
     import ray
 
@@ -94,8 +97,9 @@ def local_ray():
         ray.init(num_cpus=2, include_dashboard=False, logging_level=logging.WARNING)
     yield ray
     ray.shutdown()
+    left = _left_behind()
     del os.environ[MARK]
-    assert not _left_behind(), "Ray processes left behind"
+    assert not left, f"Ray processes left behind: {left}"
 
 
 @pytest.fixture(scope="module")
