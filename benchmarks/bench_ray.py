@@ -73,7 +73,7 @@ def main() -> None:
 
     n = len(texts)
     print(f"{n} IMDB test reviews ({words:.0f} words on average); Ray {ray.__version__}; {args.cpus} CPUs "
-          f"({os.cpu_count()} on the machine, shared with other work while measured)\n")
+          f"({os.cpu_count()} on the machine; load average {os.getloadavg()[1]:.1f} over the last 5 minutes)\n")
     print("| what | seconds | rows/s |")
     print("| --- | ---: | ---: |")
     print(f"| plain loop: `Classifier.predict`, 1 thread | {plain_s:.2f} | {n / plain_s:,.0f} |")
