@@ -404,7 +404,7 @@ def score(
         try:
             if output_format == "parquet":
                 scored.write_parquet(where)
-            else:  # 15 digits (pandas' most): each float32 probability reads back exactly
+            else:  # 15 decimals (pandas' most; its default of 10 would round the probabilities)
                 scored.write_json(where, double_precision=15, force_ascii=False)
         except ray.exceptions.GetTimeoutError as exc:
             raise ClusterError(f"the actors did not start within {start_timeout_s} s: the cluster lacks "

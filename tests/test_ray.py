@@ -19,7 +19,16 @@ import pytest
 
 from edgelstm import Classifier
 from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL
-from edgelstm.errors import EXIT_DATA, EXIT_INPUT, EXIT_MISSING_EXTRA, ClusterError, DataError, InputError, ModelError
+from edgelstm.errors import (
+    EXIT_CLUSTER,
+    EXIT_DATA,
+    EXIT_INPUT,
+    EXIT_MISSING_EXTRA,
+    ClusterError,
+    DataError,
+    InputError,
+    ModelError,
+)
 from edgelstm.invariance import INVARIANCE_TOLERANCE
 from tests.helpers import TINY_LSTM, run_python
 
@@ -363,8 +372,13 @@ def test_cli_scores_a_multi_file_dataset_as_edgelstm_predict(local_ray, imdb, tm
     result = runner.invoke(app, ["score", str(records), "-o", str(tmp_path / "out-jsonl"), "--format", "jsonl",
                                  "--prefix", "model_"])
     assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for shard in result.stdout.split() for line in Path(shard).read_text().splitlines()]
-    single = runner.invoke(app, ["predict", "--format", "jsonl", "-"], input="\n".join(texts) + "\n")
+    # one row per "\n": texts may hold U+2028 or U+0085, which JSON leaves unescaped and splitlines() splits on
+    rows = [json.loads(line) for shard in result.stdout.split() for line in Path(shard).read_text().split("\n")
+            if line]
+    lines = tmp_path / "reviews.txt"
+    lines.write_text("\n".join(texts) + "\n")
+    single = runner.invoke(app, ["predict", "--format", "jsonl", str(lines)])
+    assert single.exit_code == 0, single.output
     expected = [json.loads(line) for line in single.stdout.splitlines()]
     assert sorted(r["id"] for r in rows) == list(range(len(texts)))
     for row in rows:
@@ -387,6 +401,10 @@ def test_cli_errors_have_their_exit_codes(local_ray, tmp_path):
     records.write_text('{"body": "a film"}\n')
     result = runner.invoke(app, ["score", str(records), "-o", str(tmp_path / "out")])
     assert result.exit_code == EXIT_DATA and "no column 'text'" in result.output
+    docs = tmp_path / "docs.txt"
+    docs.write_text("a film\n")
+    result = runner.invoke(app, ["score", str(docs), "-o", str(tmp_path / "out"), "--actors", "2"])
+    assert result.exit_code == EXIT_CLUSTER and "ray#44687" in result.output  # 2 actors on 2 CPUs would hang
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "keep.parquet").write_text("mine")
