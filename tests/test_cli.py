@@ -132,7 +132,7 @@ def _fasttext(path, rows=20):
 
 # (name, what -o points at: "data" or file bytes, message); the file must be unchanged after.
 TRAIN_OUTPUT_CASES = [
-    ("its own data", "data", "refusing to overwrite the training data"),
+    ("its own data", "data", "one of this command's inputs; refusing to overwrite it"),
     ("a text file", b"notes I keep\n", "not an edgelstm checkpoint"),
     ("a zip that is not a checkpoint", b"PK\x05\x06" + b"\x00" * 18, "not an edgelstm checkpoint"),
 ]
