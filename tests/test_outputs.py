@@ -10,7 +10,7 @@ import pytest
 from edgelstm import Classifier
 from edgelstm.errors import EXIT_INPUT, InputError
 from edgelstm.files import check_output
-from tests.helpers import TINY_BILSTM, TINY_LSTM, run_cli
+from tests.helpers import TINY_LSTM, run_cli
 
 
 def _labeled_csv(path, labels=("neg", "pos"), rows=20):
@@ -153,3 +153,13 @@ def test_export_into_an_existing_file_is_an_input_error(two_checkpoints, tmp_pat
     result = run_cli("export", two_checkpoints["two"], "-o", existing)
     _refused(result, "exists and is not a folder")
     assert existing.read_text() == "mine\n"
+
+
+# --- 4. labels the model does not know: one check (edgelstm.data.label_targets), exit 5 -----------
+
+def test_export_int8_with_labels_the_model_does_not_know_is_a_data_error(two_checkpoints, tmp_path):
+    data = _labeled_csv(tmp_path / "test.csv", labels=("negative", "positive"))
+    result = run_cli("export", two_checkpoints["two"], "-o", tmp_path / "out", "--int8", "--data", data)
+    assert result.returncode == 5, result.stderr
+    assert "labels ['negative', 'positive'] are not among" in result.stderr and result.stderr.count("\n") == 1
+    assert not (tmp_path / "out" / "model.onnx").exists()

@@ -28,8 +28,8 @@ from edgelstm.errors import DataError
 from edgelstm.files import atomic_write
 from edgelstm.tokenizer import OOV_ID, PAD_ID, RESERVED_IDS, Tokenizer, build_vocabulary, pad_batch, words
 
-from .distill import NGRAM_TEACHER
 from .checkpoint import check_train_outputs, history_paths, load_checkpoint, save_checkpoint
+from .distill import NGRAM_TEACHER
 from .model import TextClassifier
 from .plots import plot_history
 
