@@ -17,7 +17,7 @@ from edgelstm.files import atomic_write, check_output
 
 from .model import TextClassifier
 
-__all__ = ["check_train_outputs", "save_checkpoint", "load_checkpoint", "load_held_out", "load_model"]
+__all__ = ["check_train_outputs", "history_paths", "save_checkpoint", "load_checkpoint", "load_held_out", "load_model"]
 
 CHECKPOINT_FORMAT = "edgelstm-checkpoint"
 
