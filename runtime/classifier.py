@@ -247,6 +247,7 @@ class Classifier:
         ``source`` names it in errors. Answers are those of ``Classifier.load`` on the same file."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be the model's bytes, not {type(data).__name__}")
+        _check_threads(threads)
         if not data:
             raise ModelError(f"{source}: model is empty (0 bytes)")
         backend = OnnxBackend(Path(source), threads, data=bytes(data))
