@@ -714,6 +714,17 @@ def test_a_kept_alive_connection_cannot_trickle_its_next_request(guarded):
     assert _json_error(received)[0] == 408
 
 
+def test_pipelined_requests_are_answered_in_order_then_a_partial_one_times_out(guarded):
+    request = b"GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    predict = b'{"texts": ["fine"]}'
+    post = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s" % (len(predict), predict)
+    received, after = _raw(guarded, request + post + request + b"GET /v2/hea")
+    assert after is not None and after < HEADER_TIMEOUT_S + SLACK_S
+    answers = received.split(b"HTTP/1.1 ")[1:]
+    assert [a[:3] for a in answers] == [b"200", b"200", b"200", b"408"], received[:600]
+    assert answers[1].endswith(b"}]}") and b'"predictions"' in answers[1]
+
+
 def test_bytes_that_are_not_http_get_a_json_400(guarded):
     received, after = _raw(guarded, b"\x16\x03\x01\x02\x00 not http at all\r\n\r\n")
     assert after is not None and after < SLACK_S

@@ -82,13 +82,24 @@ def http_protocol(options: ServeOptions) -> type:
                 self._arm(header_timeout, self._headers_late)
 
         def on_headers_complete(self) -> None:
-            self._arm(body_timeout, self._body_late)
-            super().on_headers_complete()
+            self._disarm()
+            super().on_headers_complete()  # starts the app, or queues the request behind the one running
+            cycle = self.cycle
+            if cycle is not None and not any(queued is cycle for queued, _ in self.pipeline):
+                self._arm(body_timeout, lambda: self._body_late(cycle))
 
         def on_message_complete(self) -> None:
             self._disarm()
             self._started = False
             super().on_message_complete()
+
+        def on_response_complete(self) -> None:
+            # A queued (pipelined) request starts now; uvicorn stopped reading while it waited,
+            # so its body deadline starts now too.
+            starting = self.pipeline[-1][0] if self.pipeline else None
+            super().on_response_complete()
+            if starting is not None and starting.more_body and not self.transport.is_closing():
+                self._arm(body_timeout, lambda: self._body_late(starting))
 
         def _arm(self, seconds: float, late: Any) -> None:
             self._disarm()
@@ -107,15 +118,17 @@ def http_protocol(options: ServeOptions) -> type:
 
         def _headers_late(self) -> None:
             self._deadline = None
+            if self.cycle is not None and not self.cycle.response_complete:
+                self.cycle.keep_alive = False  # an answer is being written: close after it, not in it
+                return
             if not self._started:  # nothing sent: an idle connection, closed quietly
                 self.transport.close()
                 return
             self._refuse(408, f"request headers not received within {header_timeout:g} s")
 
-        def _body_late(self) -> None:
+        def _body_late(self, cycle: Any) -> None:
             self._deadline = None
-            cycle = self.cycle
-            if cycle is None or cycle.response_started:  # answered without its body: just close
+            if cycle.response_started:  # answered without waiting for its body: just close
                 self.transport.close()
                 return
             # The app is waiting for the body: it now reads a disconnect, and what it sends is dropped.
