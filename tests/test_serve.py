@@ -725,6 +725,14 @@ def test_pipelined_requests_are_answered_in_order_then_a_partial_one_times_out(g
     assert answers[1].endswith(b"}]}") and b'"predictions"' in answers[1]
 
 
+def test_headers_over_the_size_limit_get_a_431_at_once(guarded):
+    from edgelstm.serve.protocol import MAX_HEADER_BYTES
+
+    received, after = _raw(guarded, b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (MAX_HEADER_BYTES + 1024))
+    assert after is not None and after < SLACK_S  # not held until the header timeout
+    assert _json_error(received) == (431, f"request headers are over the limit of {MAX_HEADER_BYTES} bytes")
+
+
 def test_bytes_that_are_not_http_get_a_json_400(guarded):
     received, after = _raw(guarded, b"\x16\x03\x01\x02\x00 not http at all\r\n\r\n")
     assert after is not None and after < SLACK_S

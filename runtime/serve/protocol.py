@@ -8,11 +8,13 @@
   ``header_timeout_s`` of the connection opening (or of the request's first byte on a kept-alive
   connection), its body within ``body_timeout_s`` after them. Late: 408 and the connection closes.
   An idle new connection that sent nothing is closed without an answer.
+- A cap on the size of a request's headers, ``MAX_HEADER_BYTES``: more is 431 and closed
+  (httptools has none, so within the header timeout a fast client could send gigabytes).
 - A cap on open connections per worker: the connection past ``max_connections`` gets 503 and is
   closed at once (uvicorn's ``limit_concurrency`` only answers once a request's headers arrive,
   so connections that never finish them were not counted against anything).
 - Its errors in the app's form, ``{"error": ...}`` as JSON, where uvicorn writes ``text/plain``:
-  the 400 for bytes that are not HTTP, the 408s and the 503 above.
+  the 400 for bytes that are not HTTP, and the 408s, the 431 and the 503 above.
 
 httptools only (the serve extra installs it): uvicorn's h11 protocol has other hooks.
 """
@@ -28,9 +30,11 @@ from typing import Any
 from .options import ServeOptions
 from .schemas import error_body
 
-__all__ = ["http_protocol", "raw_error"]
+__all__ = ["MAX_HEADER_BYTES", "http_protocol", "raw_error"]
 
 log = logging.getLogger(__name__)
+
+MAX_HEADER_BYTES = 64 * 1024  # a request line and headers; browsers send a few KiB
 
 
 def raw_error(status: int, reason: str) -> bytes:
@@ -55,6 +59,7 @@ def http_protocol(options: ServeOptions) -> type:
     class Protocol(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
         _started = False  # a byte of the current request has arrived
+        _header_bytes = -1  # bytes received while its headers were incomplete; -1: not in its headers
 
         def connection_made(self, transport: Any) -> None:
             sock = transport.get_extra_info("socket")
@@ -71,6 +76,13 @@ def http_protocol(options: ServeOptions) -> type:
             self._disarm()
             super().connection_lost(exc)
 
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._header_bytes >= 0 and not self.transport.is_closing():  # still in the headers
+                self._header_bytes += len(data)
+                if self._header_bytes > MAX_HEADER_BYTES:
+                    self._refuse(431, f"request headers are over the limit of {MAX_HEADER_BYTES} bytes")
+
         def send_400_response(self, msg: str) -> None:  # bytes that httptools cannot parse
             self._refuse(400, "the request is not valid HTTP/1.1")
 
@@ -78,11 +90,13 @@ def http_protocol(options: ServeOptions) -> type:
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._started = True
+            self._header_bytes = 0
             if self._deadline is None:  # a new connection's deadline runs from its opening
                 self._arm(header_timeout, self._headers_late)
 
         def on_headers_complete(self) -> None:
             self._disarm()
+            self._header_bytes = -1
             super().on_headers_complete()  # starts the app, or queues the request behind the one running
             cycle = self.cycle
             if cycle is not None and not any(queued is cycle for queued, _ in self.pipeline):
