@@ -125,16 +125,21 @@ def http_protocol(options: ServeOptions) -> type:
                 self._deadline = None
 
         def _refuse(self, status: int, reason: str) -> None:
+            """Answer ``status`` and close, or, while an earlier (pipelined) request is still being
+            answered, read no more and close after that answer: never an answer inside another."""
             self._disarm()
-            if not self.transport.is_closing():
-                self.transport.write(raw_error(status, reason))
-                self.transport.close()
+            if self.transport.is_closing():
+                return
+            earlier = self.cycle
+            if earlier is not None and not earlier.response_complete and not earlier.disconnected:
+                earlier.keep_alive = False
+                self.flow.pause_reading()
+                return
+            self.transport.write(raw_error(status, reason))
+            self.transport.close()
 
         def _headers_late(self) -> None:
             self._deadline = None
-            if self.cycle is not None and not self.cycle.response_complete:
-                self.cycle.keep_alive = False  # an answer is being written: close after it, not in it
-                return
             if not self._started:  # nothing sent: an idle connection, closed quietly
                 self.transport.close()
                 return
