@@ -1,6 +1,9 @@
 // The page in the system Chromium (headless, onnxruntime-web wasm) gives Python's answers.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, test } from "node:test";
 import puppeteer from "puppeteer-core";
@@ -61,9 +64,9 @@ test("a bad ?model= shows an error on the page instead of loading forever", asyn
 const PYTHON = process.env.PYTHON ?? "python"; // the one `npm test`'s pretest runs
 const WEB = fileURLToPath(new URL("..", import.meta.url));
 
-async function startEdgelstmServe() {
+async function startEdgelstmServe(web = WEB) {
   const child = spawn(PYTHON, ["-m", "edgelstm.cli", "serve", "--port", "0", "--workers", "1", "--threads", "1",
-    "--web", WEB], { stdio: ["ignore", "ignore", "pipe"] });
+    "--web", web], { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`edgelstm serve did not start:\n${log}`)), 60_000);
@@ -95,6 +98,24 @@ test("the page served by edgelstm serve --web loads its model and classifies", a
   } finally {
     child.kill("SIGTERM");
     await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.on("exit", resolve)));
+  }
+});
+
+test("the page says so when its scripts are missing (npm ci not run)", async () => {
+  const web = mkdtempSync(join(tmpdir(), "edgelstm-web-"));
+  for (const file of ["index.html", "page.js", "edgelstm.js"]) copyFileSync(join(WEB, file), join(web, file));
+  const { child, port } = await startEdgelstmServe(web);
+  try {
+    const page = await browser.newPage(); // no error listeners: the 404s are expected here
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForSelector("body[data-ready=error]", { timeout: 60_000 });
+    const shown = await page.$eval("#result", (result) => result.textContent);
+    assert.match(shown, /^could not load the page's scripts \(in web\/, run npm ci\): /);
+    await page.close();
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((resolve) => (child.exitCode !== null ? resolve() : child.on("exit", resolve)));
+    rmSync(web, { recursive: true, force: true });
   }
 });
 
