@@ -82,3 +82,30 @@ def test_the_shipped_models_figures_are_its_manifests():
     assert f"`edgelstm/shipped/sentiment-en.int8.onnx` ({manifest['bytes'] / 2**20:.1f} MiB" in text
     assert f"(sha256 `{manifest['sha256'][:8]}…`)" in text
     assert f"| {round(manifest['bytes'] / 1024)} KiB | **" in text  # the side-by-side table's shipped row
+
+
+def test_the_shipped_model_is_served_with_batch_wait():
+    # README, Serve: --batch-wait-ms is allowed for the shipped model (its int8 is weights-s8)
+    from edgelstm import Classifier
+    from edgelstm.serve.options import batching_refusal
+
+    assert batching_refusal(Classifier.default().config) is None
+
+
+def test_the_shipped_model_answers_the_same_on_1_and_2_threads_alone_and_batched():
+    # README, Serve: predict (all cores), serve --workers 2 (one thread each) and micro-batches agree
+    import json
+
+    import numpy as np
+
+    from edgelstm import Classifier
+    from tests.helpers import DATA
+
+    golden = json.loads((DATA / "golden-tokenizer.json").read_text(encoding="utf-8"))
+    texts = ["A wonderful film, I loved it.", "Dull and far too long.", "A wonderful film."] + [
+        case["text"] for case in golden["cases"]]
+    one, two = Classifier.default(threads=1), Classifier.default(threads=2)
+    alone = np.vstack([one.predict_proba([text]) for text in texts])
+    for classifier in (one, two):
+        assert np.abs(classifier.predict_proba(texts, batch_size=64) - alone).max() <= 1e-6
+        assert np.abs(np.vstack([classifier.predict_proba([t]) for t in texts]) - alone).max() <= 1e-6
