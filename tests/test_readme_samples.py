@@ -4,14 +4,17 @@ its figures of the shipped model are its manifest's."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 import shutil
 import sys
 
+import numpy as np
 import pytest
 
+from edgelstm import Classifier
 from edgelstm.classifier import shipped_manifest
-from tests.helpers import REPO, run_python
+from tests.helpers import DATA, REPO, run_python
 
 SCRIPT = REPO / "scripts" / "readme_samples.py"
 README = REPO / "README.md"
@@ -86,7 +89,6 @@ def test_the_shipped_models_figures_are_its_manifests():
 
 def test_the_shipped_model_is_served_with_batch_wait():
     # README, Serve: --batch-wait-ms is allowed for the shipped model (its int8 is weights-s8)
-    from edgelstm import Classifier
     from edgelstm.serve.options import batching_refusal
 
     assert batching_refusal(Classifier.default().config) is None
@@ -94,13 +96,6 @@ def test_the_shipped_model_is_served_with_batch_wait():
 
 def test_the_shipped_model_answers_the_same_on_1_and_2_threads_alone_and_batched():
     # README, Serve: predict (all cores), serve --workers 2 (one thread each) and micro-batches agree
-    import json
-
-    import numpy as np
-
-    from edgelstm import Classifier
-    from tests.helpers import DATA
-
     golden = json.loads((DATA / "golden-tokenizer.json").read_text(encoding="utf-8"))
     texts = ["A wonderful film, I loved it.", "Dull and far too long.", "A wonderful film."] + [
         case["text"] for case in golden["cases"]]

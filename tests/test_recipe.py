@@ -4,6 +4,7 @@ scripts/make_default_model.sh refuses others before it starts, the manifest reco
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import subprocess
@@ -83,7 +84,5 @@ def test_ship_model_records_the_installed_versions(tmp_path):
     shipped.mkdir()
     done = run_python(SCRIPTS / "ship_model.py", model, "--command", "test", "--into", shipped)
     assert done.returncode == 0, done.stderr
-    import json
-
     manifest = json.loads((shipped / "sentiment-en.int8.json").read_text(encoding="utf-8"))
     assert manifest["versions"] == recipe_versions.installed(list(recipe_versions.pinned()))
