@@ -9,7 +9,8 @@
 #   result is then a model of about the same accuracy, not the same bytes (README, "How the
 #   shipped model is made").
 # Needs the train, pretrain and distill extras, at the versions of scripts/recipe-constraints.txt.
-# About 40 minutes on 2 idle cores (README, "How the shipped model is made"); more on a busy machine.
+# About 35-40 minutes on 2 idle cores (README, "How the shipped model is made": the steps' measured
+# times); far longer on a shared machine (step 1 alone: 32 minutes at a load average of 15).
 #
 # 1. Word vectors (skip-gram word2vec, dim 100, 5 epochs, seed 0, one thread) on IMDB's own
 #    unlabeled text: the 25,000 training reviews and the 50,000 unlabeled ones. The test split
