@@ -83,7 +83,7 @@ def test_the_shipped_models_figures_are_its_manifests():
     assert f"**{int8:.2%} test accuracy in int8** ({fp32:.2%} fp32)" in text
     assert f"**The shipped model: {int8:.2%} on the 25,000 test reviews in int8**" in text
     assert f"`edgelstm/shipped/sentiment-en.int8.onnx` ({manifest['bytes'] / 2**20:.1f} MiB" in text
-    assert f"(sha256 `{manifest['sha256'][:8]}…`)" in text
+    assert f"sha256 `{manifest['sha256'][:8]}…`" in text
     assert f"| {round(manifest['bytes'] / 1024)} KiB | **" in text  # the side-by-side table's shipped row
 
 
