@@ -15,6 +15,7 @@ import typer
 from edgelstm.config import ARCHS, DEFAULT_DROPOUT, ModelConfig
 from edgelstm.errors import EXIT_ERROR, EXIT_MISSING_EXTRA, InputError
 from edgelstm.serve import options as serve_defaults  # plain constants: loads no web framework
+from edgelstm.train.presets import DEFAULT_PRESET, KEEP_EPOCHS, LR_SCHEDULES, PRESETS
 
 from . import _fail, _friendly_errors, app, log
 
@@ -53,19 +54,10 @@ DataOptions = {
 }
 
 
-class Preset(str, Enum):
-    default = "default"
-    keras_imdb = "keras-imdb"
-
-
-class Schedule(str, Enum):
-    constant = "constant"
-    cosine = "cosine"
-
-
-class Keep(str, Enum):
-    best = "best"
-    last = "last"
+# typer wants Enums for choices: built from training's names (edgelstm.train.presets loads no torch)
+Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]
+Schedule = Enum("Schedule", {name: name for name in LR_SCHEDULES}, type=str)  # type: ignore[misc]
+Keep = Enum("Keep", {name: name for name in KEEP_EPOCHS}, type=str)  # type: ignore[misc]
 
 
 PRESET_HELP = "[default: from --preset]"
@@ -76,7 +68,7 @@ PRESET_HELP = "[default: from --preset]"
 def train(
     data: Annotated[Path, typer.Argument(help="aclImdb folder or .tar.gz, CSV/TSV, JSONL, or fastText lines.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint to write.")] = Path("model.pt"),
-    preset: Annotated[Preset, typer.Option(help="Recipe for every option left unset: default (README, Training) or keras-imdb (the Keras example exactly).")] = Preset.default,
+    preset: Annotated[Preset, typer.Option(help="Recipe for every option left unset: default (README, Training) or keras-imdb (the Keras example exactly).")] = Preset[DEFAULT_PRESET],
     arch: Annotated[Optional[Arch], typer.Option(help=f"lstm (Keras 4.1) or bilstm (4.2, max+mean pooled). {PRESET_HELP}", show_default=False)] = None,
     vocab_size: Annotated[Optional[int], typer.Option(min=3, help=f"Most embedding rows: padding, unknown, and words. {PRESET_HELP}")] = None,
     min_count: Annotated[Optional[int], typer.Option(min=1, help=f"Vocabulary: only words seen this often in training. {PRESET_HELP}")] = None,
@@ -96,7 +88,7 @@ def train(
     val_split: Annotated[Optional[float], typer.Option(min=0.0, max=0.9, help=f"Share of DATA held out for validation. {PRESET_HELP}")] = None,
     val_groups: Annotated[Optional[Path], typer.Option(help="Keep related texts on one side of the validation split: a file with one group key per training text, or the aclImdb URL lists (folder or .tar.gz: reviews of one movie stay together).")] = None,
     patience: Annotated[Optional[int], typer.Option(min=1, help=f"Early stopping on validation accuracy. {PRESET_HELP}")] = None,
-    keep: Annotated[Keep, typer.Option(help="The weights to keep: the epoch with the best validation accuracy (early stopping), or the last epoch (all --epochs run).")] = Keep.best,
+    keep: Annotated[Keep, typer.Option(help="The weights to keep: the epoch with the best validation accuracy (early stopping), or the last epoch (all --epochs run).")] = Keep[KEEP_EPOCHS[0]],
     lr: Annotated[Optional[float], typer.Option(min=0.0, help=f"Adam(W) learning rate. {PRESET_HELP}")] = None,
     lr_schedule: Annotated[Optional[Schedule], typer.Option(help=f"constant, or cosine decay to 0 over --epochs. {PRESET_HELP}", show_default=False)] = None,
     weight_decay: Annotated[Optional[float], typer.Option(min=0.0, help=f"AdamW weight decay (0: Adam). {PRESET_HELP}")] = None,
@@ -469,47 +461,9 @@ def info(
     model: Annotated[Optional[Path], typer.Argument(help="A model file [default: $EDGELSTM_MODEL, else the shipped model].")] = None,
 ) -> None:
     """Print what a model is: architecture, sizes, labels, vocabulary, int8 recipe, metrics, checksum."""
-    from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL, default_model_path, shipped_manifest
-    from edgelstm.files import file_sha256
+    from edgelstm.classifier import default_model_path
 
-    path = model or default_model_path()
-    config = _classifier(path).config
-    sha256 = file_sha256(path)
-    shipped = SHIPPED_DIR / SHIPPED_MODEL
-    is_shipped = path.exists() and shipped.exists() and path.resolve() == shipped.resolve()
-    if is_shipped and sha256 != shipped_manifest()["sha256"]:
-        log.warning("warning: %s: checksum differs from the recorded one (modified or damaged); "
-                    "reinstall edgelstm", path)
-    quantization = config.quantization or {}
-    rows = {
-        "file": str(path),
-        "sha256": sha256,
-        "size": f"{path.stat().st_size / 1024:.0f} KiB",
-        "architecture": f"{config.arch}: embedding {config.vocab_size}x{config.embed_dim}, {config.hidden} units"
-                        + (" per direction" if config.arch == "bilstm" else f", dense {config.dense}"),
-        "labels": ", ".join(config.labels),
-        "vocabulary": f"{config.vocab_size} ids ({len(config.vocabulary)} words), tokenizer {config.tokenizer}",
-        "max length": f"{config.max_len} tokens (the last ones are kept)",
-        "int8 recipe": str((quantization.get("recipe") or {}).get("name", "?")) if quantization else "none (fp32)",
-        **({"batch-invariant int8": "yes" if quantization.get("batch_invariant") else
-            "NO: answers depend on the batch"} if quantization else {}),
-        "format version": str(config.format_version),
-    }
-    # Training's metrics are the fp32 model's (an int8 file inherits them); int8's own are the
-    # chosen recipe's measurement on the held-out texts, next to fp32's on the same texts.
-    trained = "fp32 model" if quantization else "this model"
-    for key, value in sorted(config.metrics.items()):
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)  # e.g. teachers
-        rows[f"{key} ({trained})"] = f"{value:.4f}" if isinstance(value, float) else shown
-    texts = quantization.get("validation_texts", "?")  # int8's check on held-out texts, next to fp32's
-    for key, label in (("fp32_accuracy", "fp32 model"), ("accuracy", "this int8 model")):
-        if isinstance(quantization.get(key), float):
-            rows[f"held-out accuracy ({label}, {texts} texts)"] = f"{quantization[key]:.4f}"
-    if is_shipped:  # its manifest records the int8 file's own test-split accuracy
-        int8_test = shipped_manifest().get("int8_test") or {}
-        if "accuracy" in int8_test:
-            rows[f"test_accuracy (this int8 model, {int8_test.get('examples', '?')} texts)"] = \
-                f"{int8_test['accuracy']:.4f}"
+    rows = _classifier(model or default_model_path()).describe()
     width = max(map(len, rows))
     for key, value in rows.items():
         typer.echo(f"{key:<{width}}  {value}")

@@ -1,4 +1,8 @@
-"""Export a checkpoint to a self-validated ONNX file (needs the ``train`` extra)."""
+"""Export a checkpoint to a self-validated ONNX file (needs the ``train`` extra).
+
+Imports nothing heavy: the names that need torch (``build_onnx``, ``validate_onnx``) or onnx
+(``quantize_checked``) load on first use (PEP 562).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,13 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgelstm.errors import ExportValidationError, QuantizationError
 from edgelstm.files import publish, staging_folder
+
+from .recipes import ACCURACY_BUDGET, DEFAULT_RECIPE, RECIPES
 
 if TYPE_CHECKING:
     from edgelstm.bench import BenchResult
-from .quantize import (
-    ACCURACY_BUDGET,
-    DEFAULT_RECIPE,
-    RECIPES,
-    QuantizationError,
-    quantize_checked,
-)
 
 __all__ = [
     "ATOL", "OPSET", "RECIPES", "DEFAULT_RECIPE", "ExportValidationError", "QuantizationError", "build_onnx",
@@ -28,8 +28,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # torch-needing parts load on first use, so `edgelstm quantize` (onnx only) never imports torch
-_LAZY = {"OPSET": ".graph", "build_onnx": ".graph", "ATOL": ".validate", "ExportValidationError": ".validate",
-         "validate_onnx": ".validate"}
+_LAZY = {"OPSET": ".graph", "build_onnx": ".graph", "ATOL": ".validate", "validate_onnx": ".validate",
+         "quantize_checked": ".quantize"}
 
 
 def __getattr__(name: str) -> Any:
@@ -62,6 +62,7 @@ def export_checkpoint(
     from edgelstm.train.checkpoint import load_model
 
     from .graph import build_onnx
+    from .quantize import quantize_checked
     from .validate import ATOL, validate_onnx
 
     model = load_model(Path(checkpoint))

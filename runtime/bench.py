@@ -24,6 +24,7 @@ import numpy as np
 
 from .classifier import Classifier
 from .config import ModelConfig
+from .predictions import accuracy, label_targets
 from .timing import interleaved_latencies, median_length_text
 
 __all__ = ["BenchResult", "flop_per_token", "matmul_gflops", "run_benchmark", "to_markdown"]
@@ -102,22 +103,20 @@ def run_benchmark(
 ) -> tuple[list[BenchResult], dict[str, Any]]:
     """Measure every model on the same texts; returns the rows and a description of the run."""
     classifiers = [Classifier.load(path, threads=threads) for path in models]
+    targets = label_targets(labels, classifiers[0].labels)  # unknown labels fail before any timing
     results = [BenchResult(_name(p, c), str(p), Path(p).stat().st_size) for p, c in zip(models, classifiers)]
     lengths = [len(s) for s in classifiers[0].encode(texts)]
     median_text = median_length_text(classifiers[0], texts)
     latencies = interleaved_latencies(classifiers, median_text, LATENCY_RUNS, ROUNDS)
-    targets = None
     for result, classifier, lat in zip(results, classifiers, latencies):
         result.latency_p50_ms = statistics.median(lat)
         result.latency_p99_ms = float(np.percentile(lat, 99))
         start = time.perf_counter()
         probabilities = classifier.predict_proba(texts)
         seconds = time.perf_counter() - start
-        if targets is None:
-            targets = np.array([classifier.labels.index(label) for label in labels])
         result.throughput = len(texts) / seconds
         result.gflops = sum(lengths) * flop_per_token(classifier.config) / seconds / 1e9
-        result.accuracy = float((probabilities.argmax(1) == targets).mean())
+        result.accuracy = accuracy(probabilities, targets)
     if cold_start:
         with tempfile.TemporaryDirectory() as tmp:
             review = Path(tmp) / "one_review.txt"
@@ -139,8 +138,8 @@ def run_benchmark(
 def _name(path: Path, classifier: Classifier) -> str:
     if str(path).endswith(".pt"):
         return "PyTorch eager (.pt)"
-    if classifier.config.quantization:
-        return f"onnxruntime int8 ({classifier.config.quantization['recipe']['name']})"
+    if classifier.config.quantization is not None:
+        return f"onnxruntime int8 ({classifier.config.quantization.recipe_name})"
     return "onnxruntime fp32"
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from .config import check_label
 from .errors import DataError, InputError
 
-__all__ = ["HELD_OUT_CAP", "LabeledTexts", "Dataset", "load_dataset", "load_labeled"]
+__all__ = ["HELD_OUT_CAP", "LabeledTexts", "Dataset", "aclimdb_files", "is_aclimdb", "load_dataset", "load_labeled"]
 
 # At most this many held-out texts judge int8 recipes: sampled from --data, or kept in model.pt.
 HELD_OUT_CAP = 5000
@@ -67,13 +67,14 @@ class Dataset:
         return self.test if self.test is not None else self.train
 
 
-def _is_aclimdb_archive(path: Path) -> bool:
-    return path.name.endswith((".tar.gz", ".tgz", ".tar"))
+def is_aclimdb(path: Path) -> bool:
+    """Whether ``path`` is read as the aclImdb layout: a folder, or a (.tar.gz, .tgz, .tar) archive."""
+    return path.is_dir() or path.name.endswith((".tar.gz", ".tgz", ".tar"))
 
 
 def _read_aclimdb(path: Path) -> Dataset:
     splits = {"train": LabeledTexts(), "test": LabeledTexts()}
-    for name, read in _aclimdb_files(path):
+    for name, read in aclimdb_files(path):
         match = _ACLIMDB_FILE.search(name)
         if not match or match.group(2) in _UNLABELED:
             continue
@@ -83,8 +84,9 @@ def _read_aclimdb(path: Path) -> Dataset:
     return Dataset(splits["train"], splits["test"] or None)
 
 
-def _aclimdb_files(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    """(name, read) pairs in a stable (sorted) order, from a folder or straight from a tar."""
+def aclimdb_files(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """(name, read) pairs in a stable (sorted) order, from a folder (its .txt files) or straight
+    from a tar: the one reader of the aclImdb layout (labeled texts, URL lists, unlabeled texts)."""
     if path.is_dir():
         # Links are skipped, as in archives: a link could point anywhere outside the folder.
         files = []
@@ -216,7 +218,7 @@ def load_labeled(
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    if path.is_dir() or _is_aclimdb_archive(path):
+    if is_aclimdb(path):
         return _read_aclimdb(path)
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):

@@ -49,7 +49,7 @@ def test_default_recipes_are_batch_and_thread_invariant(int8_models, reviews, ar
     sequences = Classifier.load(path).encode(reviews.texts[:1000])
     result = batch_invariance(path, sequences)
     assert result.holds(), result.largest_difference
-    assert Classifier.load(path).config.quantization["batch_invariant"] is True
+    assert Classifier.load(path).config.quantization.batch_invariant is True
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: r.name)
@@ -59,7 +59,7 @@ def test_default_recipes_keep_the_fp32_answers(trained, int8_models, reviews, ar
     ops = {node.op_type for node in onnx.load(str(int8_path)).graph.node}
     assert not {"DynamicQuantizeLSTM", "MatMulInteger", "DynamicQuantizeLinear"} & ops
     fp32, int8 = Classifier.load(fp32_path), Classifier.load(int8_path)
-    assert int8.config.quantization["recipe"]["name"] == recipe.name
+    assert int8.config.quantization.recipe_name == recipe.name
     matrices = {t.name: list(t.dims) for t in onnx.load(str(fp32_path)).graph.initializer
                 if len(t.dims) >= 2 and not t.name.endswith(".B")}  # LSTM biases (1, 8H) stay float32
     stored = {t.name: t for t in onnx.load(str(int8_path)).graph.initializer}
@@ -88,8 +88,9 @@ def test_checked_quantization_records_accuracy_not_timings(trained, reviews, tmp
     assert recipe == RECIPES[0]
     assert [m.name for m in table] == ["onnxruntime fp32", f"onnxruntime int8 ({RECIPES[0].name})"]
     quantization = Classifier.load(output).config.quantization
-    assert quantization["validation_texts"] == 300 and quantization["batch_invariant"] is True
-    assert "measurements" not in quantization and "latency_ms" not in str(quantization)
+    assert quantization.validation_texts == 300 and quantization.batch_invariant is True
+    assert set(quantization.to_dict()) == {"recipe", "batch_invariant", "accuracy_budget", "validation_texts",
+                                           "fp32_accuracy", "accuracy", "agreement"}  # nothing timed
     result = subprocess.run([sys.executable, "-m", "edgelstm.cli", "predict", "--model", str(output), "-"],
                             input="a wonderful film\nawful\n", capture_output=True, text=True)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
@@ -116,7 +117,7 @@ def test_dynamic_recipes_need_the_explicit_option_and_say_so(trained, tmp_path):
                               "--activation-int8"], capture_output=True, text=True)
     assert allowed.returncode == 0, allowed.stderr
     assert "WARNING" not in allowed.stderr  # onnxruntime's quantizer logs stay quiet
-    assert Classifier.load(tmp_path / "d.onnx").config.quantization["batch_invariant"] is False
+    assert Classifier.load(tmp_path / "d.onnx").config.quantization.batch_invariant is False
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.onnx"]  # no scratch files left beside it
 
 
@@ -146,5 +147,5 @@ def test_quantize_and_bench_need_no_torch(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", block_torch], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert Classifier.load(tmp_path / "tiny.int8.onnx").config.quantization["batch_invariant"] is True
+    assert Classifier.load(tmp_path / "tiny.int8.onnx").config.quantization.batch_invariant is True
     import edgelstm.bench  # noqa: F401 - the measuring module lives in the runtime room

@@ -1,0 +1,52 @@
+"""One answer of a classifier, its one JSON form, and how answers are scored against labels.
+
+Shared by ``Classifier``, streaming, the CLI, the benchmark and the int8 check, so that a
+prediction is printed, served and counted the same way everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import DataError
+
+__all__ = ["Prediction", "accuracy", "label_targets", "to_prediction"]
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    probability: float  # of ``label``
+    probabilities: dict[str, float]  # every label's
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``predict --format jsonl``, the server's ``/predict``)."""
+        return {"label": self.label, "probability": self.probability, "probabilities": self.probabilities}
+
+
+def to_prediction(labels: Sequence[str], row: np.ndarray) -> Prediction:
+    """The ``Prediction`` of one row of probabilities, columns in the order of ``labels``."""
+    best = int(np.argmax(row))
+    return Prediction(
+        label=labels[best],
+        probability=float(row[best]),
+        probabilities={label: float(p) for label, p in zip(labels, row)},
+    )
+
+
+def label_targets(labels: Sequence[str], model_labels: Sequence[str]) -> np.ndarray:
+    """(N,) column indices of ``labels`` among ``model_labels``; a DataError names unknown ones."""
+    index = {label: i for i, label in enumerate(model_labels)}
+    unknown = sorted(set(labels) - index.keys())
+    if unknown:
+        raise DataError(f"labels {unknown} are not among the model's {list(model_labels)}")
+    return np.array([index[label] for label in labels], np.int64)
+
+
+def accuracy(probabilities: np.ndarray, targets: np.ndarray) -> float:
+    """The share of rows of (N, labels) ``probabilities`` whose most probable column is the target."""
+    return float((np.asarray(probabilities).argmax(axis=1) == targets).mean())
