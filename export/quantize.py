@@ -44,10 +44,11 @@ from .recipes import (
 
 if TYPE_CHECKING:
     from edgelstm.bench import BenchResult
+    from edgelstm.classifier import Classifier
 
 __all__ = [
     "RECIPES", "ACTIVATION_RECIPES", "DEFAULT_RECIPE", "Recipe", "QuantizationError", "quantize",
-    "quantize_checked", "quantize_model", "is_int8",
+    "quantize_checked", "quantize_file", "quantize_model", "is_int8",
 ]
 
 log = logging.getLogger(__name__)
@@ -202,14 +203,21 @@ def quantize_checked(
         raise QuantizationError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES_BY_NAME)}")
     chosen = RECIPES_BY_NAME[recipe]
     source = Path(fp32_path).read_bytes()  # read once: the input may be replaced meanwhile
-    candidate = quantize_model(onnx.load_from_string(source), chosen, name=fp32_path)
     with tempfile.TemporaryDirectory(prefix="edgelstm-int8-") as tmp:
         reference = Path(tmp) / "model.onnx"
         reference.write_bytes(source)
-        if texts:
+        fp32 = targets = None
+        if texts:  # labels the model does not know fail before any work
+            from edgelstm.classifier import Classifier
+            from edgelstm.data import label_targets
+
+            fp32 = Classifier.load(reference, threads=MEASURE_THREADS)
+            targets = label_targets(labels, fp32.labels, fp32_path)
+        candidate = quantize_model(onnx.load_from_string(source), chosen, name=fp32_path)
+        if fp32 is not None and targets is not None:
             scratch = Path(tmp) / "model.int8.onnx"  # measured before its metadata can say how it did
             scratch.write_bytes(candidate.SerializeToString())
-            report = _check(reference, scratch, texts, labels, budget, recipe)
+            report = _check(fp32, scratch, texts, targets, budget, recipe)
             candidate = _record(candidate, _config_of(candidate), _quantization(chosen, report))
         Path(output).write_bytes(candidate.SerializeToString())
         table: list[BenchResult] = []
@@ -225,16 +233,14 @@ def _config_of(proto: onnx.ModelProto) -> ModelConfig:
     return ModelConfig.from_json({p.key: p.value for p in proto.metadata_props}[METADATA_KEY])
 
 
-def _check(reference: Path, candidate: Path, texts: Sequence[str], labels: Sequence[str], budget: float,
+def _check(fp32: Classifier, candidate: Path, texts: Sequence[str], targets: np.ndarray, budget: float,
            recipe: str) -> dict[str, Any]:
     """Both models' accuracy on the labeled texts; a QuantizationError if int8 loses more than ``budget``."""
     from edgelstm.classifier import Classifier
-    from edgelstm.predictions import accuracy, label_targets
+    from edgelstm.predictions import accuracy
 
-    fp32 = Classifier.load(reference, threads=MEASURE_THREADS)
     int8 = Classifier.load(candidate, threads=MEASURE_THREADS)
     sequences = fp32.encode(texts)
-    targets = label_targets(labels, fp32.labels)
     fp32_probabilities, int8_probabilities = fp32.predict_ids(sequences), int8.predict_ids(sequences)
     fp32_accuracy, int8_accuracy = accuracy(fp32_probabilities, targets), accuracy(int8_probabilities, targets)
     agreement = float((fp32_probabilities.argmax(axis=1) == int8_probabilities.argmax(axis=1)).mean())
@@ -245,3 +251,38 @@ def _check(reference: Path, candidate: Path, texts: Sequence[str], labels: Seque
         )
     return {"accuracy_budget": budget, "validation_texts": len(texts), "fp32_accuracy": fp32_accuracy,
             "accuracy": int8_accuracy, "agreement": agreement}
+
+
+def quantize_file(
+    model: Path,
+    output: Path | None = None,
+    texts: Sequence[str] = (),
+    labels: Sequence[str] = (),
+    *,
+    inputs: Sequence[Path | None] = (),
+    recipe: str = DEFAULT_RECIPE,
+    budget: float = ACCURACY_BUDGET,
+    timings: bool = True,
+) -> tuple[Path, Recipe, list[BenchResult]]:
+    """``edgelstm quantize``: the int8 model of an fp32 ``model.onnx``, written to ``output``
+    (default: beside it, ``.int8.onnx``) only once checked (quantize_checked).
+
+    ``output`` may replace an earlier edgelstm model, never ``model`` itself, one of ``inputs``
+    (the labeled data) or any other file (edgelstm.files.check_output: InputError, exit 4).
+    Returns the written path, the recipe and the timings table.
+    """
+    from edgelstm.classifier import Classifier, is_onnx_model
+    from edgelstm.files import check_output, publish, staging_folder
+
+    model = Path(model)
+    if Classifier.load(model).config.quantization is not None:  # a missing or foreign file fails here too
+        raise QuantizationError(f"{model}: already an int8 model; quantize its fp32 model.onnx")
+    target = Path(output) if output is not None else model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx")
+    if check_output(target, inputs=[model, *inputs], replaceable=is_onnx_model, what="an edgelstm model"):
+        log.warning("%s: overwriting the existing model", target)
+    with staging_folder(target.parent) as staging:
+        staged = staging / "model.int8.onnx"
+        chosen, table = quantize_checked(model, staged, texts, labels, recipe=recipe, budget=budget,
+                                         timings=timings)
+        publish({target: staged})
+    return target, chosen, table

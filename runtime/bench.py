@@ -24,7 +24,8 @@ import numpy as np
 
 from .classifier import Classifier
 from .config import ModelConfig
-from .predictions import accuracy, label_targets
+from .data import label_targets
+from .predictions import accuracy
 from .timing import interleaved_latencies, median_length_text
 
 __all__ = ["BenchResult", "flop_per_token", "matmul_gflops", "run_benchmark", "to_markdown"]
@@ -103,12 +104,13 @@ def run_benchmark(
 ) -> tuple[list[BenchResult], dict[str, Any]]:
     """Measure every model on the same texts; returns the rows and a description of the run."""
     classifiers = [Classifier.load(path, threads=threads) for path in models]
-    targets = label_targets(labels, classifiers[0].labels)  # unknown labels fail before any timing
+    # each model scored against its own label order; a label one does not know fails before timing
+    all_targets = [label_targets(labels, c.labels, path) for path, c in zip(models, classifiers)]
     results = [BenchResult(_name(p, c), str(p), Path(p).stat().st_size) for p, c in zip(models, classifiers)]
     lengths = [len(s) for s in classifiers[0].encode(texts)]
     median_text = median_length_text(classifiers[0], texts)
     latencies = interleaved_latencies(classifiers, median_text, LATENCY_RUNS, ROUNDS)
-    for result, classifier, lat in zip(results, classifiers, latencies):
+    for result, classifier, lat, targets in zip(results, classifiers, latencies, all_targets):
         result.latency_p50_ms = statistics.median(lat)
         result.latency_p99_ms = float(np.percentile(lat, 99))
         start = time.perf_counter()

@@ -14,21 +14,22 @@ import numpy as np
 from .config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS, ModelConfig
 from .errors import ModelError
 from .files import file_sha256
-from .predictions import Prediction, accuracy, label_targets, to_prediction
-from .tokenizer import Tokenizer, pad_batch
+from .predictions import Prediction, accuracy, to_prediction
+from .tokenizer import OOV_ID, Tokenizer, pad_batch
 
 if TYPE_CHECKING:
     from .stream import Stream, StreamBatch
 
 __all__ = [
-    "Backend", "Classifier", "MODEL_ENV", "OnnxBackend", "Prediction", "SHIPPED_DIR", "SHIPPED_MODEL",
-    "default_model_path", "shipped_checksum_ok", "shipped_manifest",
+    "Backend", "Classifier", "MODEL_ENV", "MODEL_SUFFIXES", "OnnxBackend", "Prediction", "SHIPPED_DIR", "SHIPPED_MODEL",
+    "default_model_path", "is_onnx_model", "shipped_checksum_ok", "shipped_manifest", "to_prediction",
 ]
 
 log = logging.getLogger(__name__)
 
 BACKEND_GROUP = "edgelstm.backends"
 MODEL_ENV = "EDGELSTM_MODEL"  # a model path that replaces the shipped default
+MODEL_SUFFIXES = (".onnx", ".pt")  # what Classifier.load reads (onnxruntime, or a PyTorch checkpoint)
 SHIPPED_DIR = Path(__file__).parent / "shipped"
 SHIPPED_MODEL = "sentiment-en.int8.onnx"  # English movie-review sentiment, see its .json
 
@@ -132,6 +133,23 @@ def _check_model_file(path: Path) -> None:
         raise ModelError(f"{path}: model file is empty")
 
 
+def is_onnx_model(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an edgelstm ``.onnx`` model (fp32 or int8), which an export or
+    ``quantize -o`` may replace; any other file there is the user's and is never overwritten."""
+    try:
+        _check_model_file(Path(path))
+        OnnxBackend(Path(path), threads=1)
+    except ModelError:
+        return False
+    return True
+
+
+def _check_threads(threads: int | None) -> None:
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                or threads < 1):
+        raise ValueError(f"threads must be a positive integer or None (all cores), not {threads!r}")
+
+
 def _plugin_backend(path: Path, threads: int | None) -> Backend:
     """A backend registered under ``edgelstm.backends`` for this file's suffix (.pt)."""
     found = [ep for ep in entry_points(group=BACKEND_GROUP) if ep.name == path.suffix]
@@ -206,8 +224,9 @@ class Classifier:
     def load(cls, path: str | os.PathLike[str], *, threads: int | None = None) -> Classifier:
         """Load a ``.onnx`` export (onnxruntime) or a ``.pt`` checkpoint (PyTorch)."""
         path = Path(path)
+        _check_threads(threads)
         _check_model_file(path)
-        if path.suffix == ".pt":
+        if path.suffix == ".pt":  # MODEL_SUFFIXES
             backend = _plugin_backend(path, threads)
         else:
             backend = OnnxBackend(path, threads)
@@ -234,9 +253,11 @@ class Classifier:
         """Probabilities (N, labels) of encoded texts, in their order.
 
         Texts are batched by similar length so padding stays small; the model is given the
-        real lengths, so padding never changes an answer.
+        real lengths, so padding never changes an answer. An empty sequence is read as one
+        unknown word, as ``encode`` reads a text without words (a model needs one token).
         """
         _check_batch_size(batch_size)
+        sequences = [sequence if len(sequence) else [OOV_ID] for sequence in sequences]
         probabilities = np.zeros((len(sequences), len(self.config.labels)), np.float32)
         order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
         for start in range(0, len(order), batch_size):
@@ -274,7 +295,9 @@ class Classifier:
             raise ValueError(f"evaluate() got {len(texts)} texts but {len(labels)} labels")
         if not texts:
             raise ValueError("evaluate() needs at least one labeled text")
-        targets = label_targets(labels, self.config.labels)  # (N,)
+        from .data import label_targets
+
+        targets = label_targets(labels, self.config.labels, self.source or "the model")  # (N,)
         probabilities = self.predict_proba(texts)  # (N, labels)
         chosen = probabilities[np.arange(len(targets)), targets]
         loss = -np.log(np.clip(chosen.astype(np.float64), 1e-7, 1.0)).mean()

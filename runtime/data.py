@@ -6,12 +6,13 @@ Every reader returns texts and their labels as strings; errors name the file and
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import logging
 import os
 import re
 import tarfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ import numpy as np
 from .config import check_label
 from .errors import DataError, InputError
 
-__all__ = ["HELD_OUT_CAP", "LabeledTexts", "Dataset", "aclimdb_files", "is_aclimdb", "load_dataset", "load_labeled"]
+__all__ = ["HELD_OUT_CAP", "LabeledTexts", "Dataset", "aclimdb_files", "is_aclimdb", "label_targets", "load_dataset",
+           "load_labeled"]
 
 # At most this many held-out texts judge int8 recipes: sampled from --data, or kept in model.pt.
 HELD_OUT_CAP = 5000
@@ -54,6 +56,18 @@ class LabeledTexts:
     def sample(self, limit: int, seed: int = 0) -> LabeledTexts:
         """A seeded random sample of at most ``limit`` texts."""
         return self.subset(np.random.default_rng(seed).permutation(len(self))[:limit])
+
+
+def label_targets(labels: Iterable[str], known: Sequence[str], model: object = "the model") -> np.ndarray:
+    """The index of each label among a model's ``known`` labels, as (N,) int64: the one check
+    every scorer uses (evaluate, bench, export --int8/quantize --data). A label the model does
+    not know is a DataError (exit 5) listing them, never a crash or a silent wrong score."""
+    index = {label: i for i, label in enumerate(known)}
+    labels = list(labels)
+    unknown = sorted(set(labels) - index.keys())
+    if unknown:
+        raise DataError(f"labels {unknown} are not among {model}'s {list(known)}")
+    return np.array([index[label] for label in labels], np.int64)
 
 
 @dataclass
@@ -105,8 +119,10 @@ def aclimdb_files(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
                 stream = archive.extractfile(member)
                 if stream is not None:  # None only for what is not a regular file
                     yield member.name, stream.read
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile) as exc:  # the bytes are not a (whole) archive
         raise DataError(f"{path}: cannot read archive ({exc})") from exc
+    except OSError as exc:  # the file itself cannot be read: an input error, as for every input file
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
 Spanning = list[tuple[int, int, dict[str, str]]]  # (first line, last line, row) of multi-line rows

@@ -1,4 +1,5 @@
-"""One answer of a classifier, its one JSON form, and how answers are scored against labels.
+"""One answer of a classifier, its one JSON form, and how answers are counted as right
+(the labels' check is ``edgelstm.data.label_targets``).
 
 Shared by ``Classifier``, streaming, the CLI, the benchmark and the int8 check, so that a
 prediction is printed, served and counted the same way everywhere.
@@ -12,9 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DataError
-
-__all__ = ["Prediction", "accuracy", "label_targets", "to_prediction"]
+__all__ = ["Prediction", "accuracy", "to_prediction"]
 
 
 @dataclass(frozen=True)
@@ -36,15 +35,6 @@ def to_prediction(labels: Sequence[str], row: np.ndarray) -> Prediction:
         probability=float(row[best]),
         probabilities={label: float(p) for label, p in zip(labels, row)},
     )
-
-
-def label_targets(labels: Sequence[str], model_labels: Sequence[str]) -> np.ndarray:
-    """(N,) column indices of ``labels`` among ``model_labels``; a DataError names unknown ones."""
-    index = {label: i for i, label in enumerate(model_labels)}
-    unknown = sorted(set(labels) - index.keys())
-    if unknown:
-        raise DataError(f"labels {unknown} are not among the model's {list(model_labels)}")
-    return np.array([index[label] for label in labels], np.int64)
 
 
 def accuracy(probabilities: np.ndarray, targets: np.ndarray) -> float:

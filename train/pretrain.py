@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edgelstm.data import aclimdb_files, is_aclimdb
-from edgelstm.errors import DataError, MissingExtraError
+from edgelstm.errors import DataError, InputError, MissingExtraError
 from edgelstm.files import atomic_write
 from edgelstm.tokenizer import words
 
@@ -57,12 +57,15 @@ def read_unlabeled(paths: Sequence[str | Path]) -> Iterator[str]:
     else plain text files with one text per line."""
     for path in map(Path, paths):
         if not path.exists():
-            raise DataError(f"{path}: not found")
+            raise InputError(f"{path}: no such file")
         if is_aclimdb(path):
             yield from _aclimdb_texts(path)
             continue
-        with open(path, encoding="utf-8-sig", errors="replace") as f:
-            yield from (line for line in f if line.strip())
+        try:
+            with open(path, encoding="utf-8-sig", errors="replace") as f:
+                yield from (line for line in f if line.strip())
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
 def _stable_hash(text: str) -> int:

@@ -25,6 +25,7 @@ from types import FrameType
 from typing import Any
 
 from ..classifier import Classifier
+from ..errors import InputError
 from .metrics import MULTIPROC_ENV
 from .options import GRACEFUL_SHUTDOWN_S, ServeOptions
 
@@ -37,7 +38,10 @@ WORKER_STOP_S = GRACEFUL_SHUTDOWN_S + 1.0  # then a worker that has not exited i
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (``port`` 0: a free one, see ``getsockname()``)."""
+    """A listening TCP socket (``port`` 0: a free one, see ``getsockname()``).
+
+    An address that cannot be listened on (the port is taken, the host is not this machine's)
+    is the user's input, not a bug: an InputError (exit 4) naming it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY itself on sockets that say they are TCP.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -46,7 +50,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     sock.listen(BACKLOG)
     sock.set_inheritable(True)
     return sock
