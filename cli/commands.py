@@ -6,18 +6,24 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from edgelstm.config import ARCHS, DEFAULT_DROPOUT, ModelConfig
+from edgelstm.config import ARCHS
 from edgelstm.errors import EXIT_MISSING_EXTRA, InputError
+from edgelstm.export.recipes import ACCURACY_BUDGET, choose_recipe  # plain data: loads no onnx
 from edgelstm.serve import options as serve_defaults  # plain constants: loads no web framework
 from edgelstm.train.presets import DEFAULT_PRESET, KEEP_EPOCHS, LR_SCHEDULES, PRESETS
 
 from . import _fail, _friendly_errors, app, log
+
+if TYPE_CHECKING:
+    from edgelstm import Classifier, Prediction
+    from edgelstm.bench import BenchResult
 
 __all__ = [
     "Arch", "Keep", "OutputFormat", "Preset", "Schedule", "bench", "evaluate", "export", "info", "predict", "pretrain", "quantize",
@@ -33,7 +39,7 @@ ModelOption = Annotated[
 ]
 
 
-def _classifier(model: Optional[Path], threads: Optional[int] = None):
+def _classifier(model: Optional[Path], threads: Optional[int] = None) -> Classifier:
     from edgelstm import Classifier
 
     return Classifier.load(model, threads=threads) if model else Classifier.default(threads=threads)
@@ -107,12 +113,7 @@ def train(
     progress: Annotated[bool, typer.Option(help="Show a progress bar per epoch.")] = True,
 ) -> None:
     """Train a classifier on labeled texts and print its test loss and accuracy."""
-    from edgelstm.data import load_dataset, load_labeled
-    from edgelstm.train import TrainOptions
-    from edgelstm.train import train as run_training
-    from edgelstm.train.checkpoint import check_train_outputs
-    from edgelstm.train.distill import NGRAM_TEACHER
-    from edgelstm.train.presets import PRESETS
+    from edgelstm.train.run import train_files
 
     if device.startswith("cuda"):
         import torch
@@ -123,52 +124,19 @@ def train(
         raise typer.BadParameter("give --val or --val-groups, not both", param_hint="--val-groups")
     if teacher and not unlabeled:
         raise typer.BadParameter("a teacher labels --unlabeled texts; give those too", param_hint="--teacher")
-    inputs = [data, test, val, val_groups, *(unlabeled or []), vectors,
-              *(Path(t) for t in teacher or [] if t != NGRAM_TEACHER)]
-    check_train_outputs(output, inputs, resume)  # refused before the data is read; train() checks again
-    recipe = PRESETS[preset.value]
-    pick = lambda value, name: recipe[name] if value is None else value  # noqa: E731
-    if embed_dim is None and vectors is not None:
-        from edgelstm.train.vectors import vector_dim
-
-        embed_dim = vector_dim(vectors)
-    chosen_arch = arch.value if arch is not None else recipe["arch"]
-    dataset = load_dataset(data, test, text_column=text_column, label_column=label_column,
-                           skip_bad_rows=skip_bad_rows)
-    validation = None
-    if val is not None:
-        validation = load_labeled(val, text_column=text_column, label_column=label_column,
-                                  skip_bad_rows=skip_bad_rows).evaluation_split
-    groups = None
-    if val_groups is not None:
-        from edgelstm.train.groups import read_groups
-
-        groups = read_groups(val_groups, data)
-    config = ModelConfig(
-        arch=chosen_arch, vocab_size=pick(vocab_size, "vocab_size"), max_len=pick(max_len, "max_len"),
-        embed_dim=pick(embed_dim, "embed_dim"), hidden=pick(hidden, "hidden"), dense=pick(dense, "dense"),
-        dropout=pick(dropout, "dropout") if pick(dropout, "dropout") is not None else DEFAULT_DROPOUT[chosen_arch],
-    )
-    options = TrainOptions(
-        epochs=pick(epochs, "epochs"), batch_size=pick(batch_size, "batch_size"),
-        val_split=pick(val_split, "val_split"), patience=pick(patience, "patience"), keep=keep.value,
-        learning_rate=pick(lr, "lr"), seed=seed, device=device, limit=limit, threads=threads,
-        min_count=pick(min_count, "min_count"), word_dropout=pick(word_dropout, "word_dropout"),
-        weight_decay=pick(weight_decay, "weight_decay"),
-        lr_schedule=lr_schedule.value if lr_schedule is not None else recipe["lr_schedule"],
-        vectors=str(vectors) if vectors is not None else None, freeze_vectors=freeze_vectors,
-        keep_validation_texts=keep_validation_texts,
-    )
-    unlabeled_texts = None
-    if unlabeled:
-        from edgelstm.train.pretrain import read_unlabeled
-
-        unlabeled_texts = list(read_unlabeled(unlabeled))
-        if teacher:
-            options.teachers = tuple(teacher)
-    model, _ = run_training(dataset, config, options, output, resume=resume, show_progress=progress,
-                            validation=validation, groups=groups, unlabeled=unlabeled_texts,
-                            inputs=inputs)
+    settings = {  # None: the preset's (edgelstm.train.presets.resolve)
+        "arch": arch.value if arch is not None else None, "vocab_size": vocab_size, "min_count": min_count,
+        "max_len": max_len, "embed_dim": embed_dim, "hidden": hidden, "dense": dense, "dropout": dropout,
+        "word_dropout": word_dropout, "epochs": epochs, "batch_size": batch_size, "val_split": val_split,
+        "patience": patience, "lr": lr, "lr_schedule": lr_schedule.value if lr_schedule is not None else None,
+        "weight_decay": weight_decay, "keep": keep.value, "seed": seed, "device": device, "threads": threads,
+        "limit": limit, "vectors": vectors, "freeze_vectors": freeze_vectors,
+        "keep_validation_texts": keep_validation_texts,
+    }
+    model = train_files(data, output, preset=preset.value, settings=settings, test=test, val=val,
+                        val_groups=val_groups, unlabeled=unlabeled or (), teachers=teacher or (), resume=resume,
+                        show_progress=progress, text_column=text_column, label_column=label_column,
+                        skip_bad_rows=skip_bad_rows)
     metrics = model.config.metrics
     if "test_accuracy" in metrics:
         typer.echo(f"test loss {metrics['test_loss']:.4f}  test accuracy {metrics['test_accuracy']:.4f}")
@@ -197,17 +165,6 @@ def pretrain(
 
 
 
-def _labeled_split(data: Path, **options):
-    """The evaluation split of labeled data, which must not be empty (a data error, exit 5)."""
-    from edgelstm.data import load_labeled
-    from edgelstm.errors import DataError
-
-    split = load_labeled(data, **options).evaluation_split
-    if not split:
-        raise DataError(f"{data}: no labeled examples")
-    return split
-
-
 RecipeOption = Annotated[Optional[str], typer.Option(
     help="int8 recipe. Default weights-s8: weight-only, answers independent of batch and threads.")]
 ActivationInt8Option = Annotated[bool, typer.Option(
@@ -216,38 +173,18 @@ ActivationInt8Option = Annotated[bool, typer.Option(
          "a text's answer then depends on the other texts in its batch. Never chosen by default.")]
 DataOption = Annotated[Optional[Path], typer.Option(help="Labeled texts to check int8 accuracy on (its test split if it has one).")]
 BudgetOption = Annotated[float, typer.Option(min=0.0, help="Accuracy points int8 may lose against fp32.")]
+BUDGET_POINTS = round(100 * ACCURACY_BUDGET, 6)  # the library's budget (a fraction), shown in points
 TimingsOption = Annotated[bool, typer.Option(help="Also measure and print fp32 vs int8 speed (reported, never used to choose).")]
 
 
-def _judging_texts(checkpoint: Optional[Path], data: Optional[Path]):
-    """The labeled texts int8 accuracy is checked on: --data, else those kept in the checkpoint,
-    else None (the int8 file is still written, with a warning: its accuracy is unchecked)."""
-    from edgelstm.data import HELD_OUT_CAP
-
-    if data is not None:
-        return _labeled_split(data).sample(HELD_OUT_CAP)
-    if checkpoint is not None:
-        from edgelstm.train.checkpoint import load_held_out
-
-        held_out = load_held_out(checkpoint)
-        if held_out:
-            return held_out
-    log.warning("warning: int8 accuracy not checked against fp32: give labeled texts with --data "
-                "(or train with --keep-validation-texts)")
-    return None
-
-
 def _recipe(recipe: Optional[str], activation_int8: bool) -> str:
-    from edgelstm.export.quantize import ACTIVATION_RECIPES, DEFAULT_RECIPE
-
-    chosen = recipe or DEFAULT_RECIPE
-    if chosen in {r.name for r in ACTIVATION_RECIPES} and not activation_int8:
-        raise typer.BadParameter(f"{chosen} makes answers depend on the batch; add --activation-int8 to allow it",
-                                 param_hint="--recipe")
-    return chosen
+    try:
+        return choose_recipe(recipe, activation_int8=activation_int8).name
+    except ValueError as exc:  # an activation recipe without --activation-int8: a usage error
+        raise typer.BadParameter(str(exc), param_hint="--recipe") from exc
 
 
-def _print_recipes(table, winner: str) -> None:
+def _print_recipes(table: Sequence[BenchResult], winner: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -273,7 +210,7 @@ def export(
     recipe: RecipeOption = None,
     activation_int8: ActivationInt8Option = False,
     data: DataOption = None,
-    budget: BudgetOption = 0.3,
+    budget: BudgetOption = BUDGET_POINTS,
     timings: TimingsOption = False,
 ) -> None:
     """Export a checkpoint to OUTDIR/model.onnx, validated against PyTorch before it is written.
@@ -284,10 +221,8 @@ def export(
 
     int8 = int8 or recipe is not None
     chosen = _recipe(recipe, activation_int8)
-    held_out = _judging_texts(checkpoint, data) if int8 else None  # fail before any work
-    written, table = export_checkpoint(
-        checkpoint, outdir, int8=int8, texts=held_out.texts if held_out else (),
-        labels=held_out.labels if held_out else (), recipe=chosen, budget=budget / 100, timings=timings)
+    written, table = export_checkpoint(checkpoint, outdir, int8=int8, data=data, recipe=chosen, budget=budget / 100,
+                                       timings=timings)
     _print_recipes(table, chosen)
     for path in written:
         typer.echo(path)
@@ -301,17 +236,14 @@ def quantize(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Default: MODEL with .int8.onnx.")] = None,
     recipe: RecipeOption = None,
     activation_int8: ActivationInt8Option = False,
-    budget: BudgetOption = 0.3,
+    budget: BudgetOption = BUDGET_POINTS,
     timings: TimingsOption = False,
 ) -> None:
     """Write an int8 model (weight-only by default: same answer alone or in any batch). Needs no torch."""
     from edgelstm.export.quantize import quantize_file
 
     chosen = _recipe(recipe, activation_int8)
-    held_out = _judging_texts(None, data)
-    target, _, table = quantize_file(model, output, held_out.texts if held_out else (),
-                                     held_out.labels if held_out else (), inputs=[data], recipe=chosen,
-                                     budget=budget / 100, timings=timings)
+    target, _, table = quantize_file(model, output, data=data, recipe=chosen, budget=budget / 100, timings=timings)
     _print_recipes(table, chosen)
     typer.echo(target)
 
@@ -336,17 +268,18 @@ def evaluate(
 
     if len(paths) == 1 and paths[0].suffix in MODEL_SUFFIXES:  # `evaluate model.onnx`: data forgotten
         raise typer.BadParameter(f"{paths[0]} is a model; give labeled data after it", param_hint="[MODEL] DATA")
+    from edgelstm.data import load_evaluation
+
     *model_path, data = paths
     classifier = _classifier(model_path[0] if model_path else model)
-    split = _labeled_split(data, text_column=text_column, label_column=label_column, skip_bad_rows=skip_bad_rows)
+    split = load_evaluation(data, text_column=text_column, label_column=label_column, skip_bad_rows=skip_bad_rows)
     result = classifier.evaluate(split.texts, split.labels)
     typer.echo(f"accuracy {result['accuracy']:.4f}  loss {result['loss']:.4f}  examples {result['examples']}")
 
 
-def _format(prediction, output_format: OutputFormat) -> str:
+def _format(prediction: Prediction, output_format: OutputFormat) -> str:
     if output_format is OutputFormat.jsonl:
-        return json.dumps({"label": prediction.label, "probability": prediction.probability,
-                           "probabilities": prediction.probabilities}, ensure_ascii=False)
+        return json.dumps(prediction.to_dict(), ensure_ascii=False)
     return f"{prediction.label}\t{prediction.probability:.6f}"
 
 
@@ -398,7 +331,7 @@ def predict(
         raise typer.Exit(InputError.exit_code)
 
 
-def _predict_stream(classifier, source: str, output_format: OutputFormat, force: bool) -> None:
+def _predict_stream(classifier: Classifier, source: str, output_format: OutputFormat, force: bool) -> None:
     """After each line, the running prediction of the text so far (its lines joined by newlines)."""
     from edgelstm.documents import read_documents
 
@@ -422,8 +355,9 @@ def bench(
 ) -> None:
     """Measure models side by side (latency, throughput, size, accuracy); prints a markdown table."""
     from edgelstm.bench import run_benchmark, to_markdown
+    from edgelstm.data import load_evaluation
 
-    split = _labeled_split(data)
+    split = load_evaluation(data)
     if limit:
         split = split.sample(limit)
     results, machine = run_benchmark(models, split.texts, split.labels, threads=threads, cold_start=cold_start)

@@ -45,10 +45,11 @@ from .recipes import (
 if TYPE_CHECKING:
     from edgelstm.bench import BenchResult
     from edgelstm.classifier import Classifier
+    from edgelstm.data import LabeledTexts
 
 __all__ = [
     "RECIPES", "ACTIVATION_RECIPES", "DEFAULT_RECIPE", "Recipe", "QuantizationError", "quantize",
-    "quantize_checked", "quantize_file", "quantize_model", "is_int8",
+    "judging_texts", "quantize_checked", "quantize_file", "quantize_model", "is_int8",
 ]
 
 log = logging.getLogger(__name__)
@@ -253,19 +254,40 @@ def _check(fp32: Classifier, candidate: Path, texts: Sequence[str], targets: np.
             "accuracy": int8_accuracy, "agreement": agreement}
 
 
+def judging_texts(data: Path | None = None, checkpoint: Path | None = None) -> LabeledTexts | None:
+    """The labeled texts int8 accuracy is checked on: ``data``'s evaluation split (at most
+    HELD_OUT_CAP, a seeded sample), else those kept in the ``checkpoint``, else None (the int8 file
+    is still written, with a warning: its accuracy is unchecked)."""
+    from edgelstm.data import HELD_OUT_CAP, load_evaluation
+
+    if data is not None:
+        return load_evaluation(data).sample(HELD_OUT_CAP)
+    if checkpoint is not None:
+        from edgelstm.train.checkpoint import load_held_out  # torch: only for a checkpoint
+
+        held_out = load_held_out(Path(checkpoint))
+        if held_out:
+            return held_out
+    log.warning("warning: int8 accuracy not checked against fp32: give labeled texts with --data "
+                "(or train with --keep-validation-texts)")
+    return None
+
+
 def quantize_file(
     model: Path,
     output: Path | None = None,
     texts: Sequence[str] = (),
     labels: Sequence[str] = (),
     *,
+    data: Path | None = None,
     inputs: Sequence[Path | None] = (),
     recipe: str = DEFAULT_RECIPE,
     budget: float = ACCURACY_BUDGET,
     timings: bool = True,
 ) -> tuple[Path, Recipe, list[BenchResult]]:
     """``edgelstm quantize``: the int8 model of an fp32 ``model.onnx``, written to ``output``
-    (default: beside it, ``.int8.onnx``) only once checked (quantize_checked).
+    (default: beside it, ``.int8.onnx``) only once checked (quantize_checked) on ``texts`` and
+    ``labels``, or else on labeled ``data`` (``judging_texts``).
 
     ``output`` may replace an earlier edgelstm model, never ``model`` itself, one of ``inputs``
     (the labeled data) or any other file (edgelstm.files.check_output: InputError, exit 4).
@@ -275,10 +297,14 @@ def quantize_file(
     from edgelstm.files import check_output, publish, staging_folder
 
     model = Path(model)
+    if not texts:  # a data error fails before any work
+        held_out = judging_texts(data)
+        if held_out is not None:
+            texts, labels = held_out.texts, held_out.labels
     if Classifier.load(model).config.quantization is not None:  # a missing or foreign file fails here too
         raise QuantizationError(f"{model}: already an int8 model; quantize its fp32 model.onnx")
     target = Path(output) if output is not None else model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx")
-    if check_output(target, inputs=[model, *inputs], replaceable=is_onnx_model, what="an edgelstm model"):
+    if check_output(target, inputs=[model, data, *inputs], replaceable=is_onnx_model, what="an edgelstm model"):
         log.warning("%s: overwriting the existing model", target)
     with staging_folder(target.parent) as staging:
         staged = staging / "model.int8.onnx"

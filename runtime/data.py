@@ -23,7 +23,7 @@ from .config import check_label
 from .errors import DataError, InputError
 
 __all__ = ["HELD_OUT_CAP", "LabeledTexts", "Dataset", "aclimdb_files", "is_aclimdb", "label_targets", "load_dataset",
-           "load_labeled"]
+           "load_evaluation", "load_labeled"]
 
 # At most this many held-out texts judge int8 recipes: sampled from --data, or kept in model.pt.
 HELD_OUT_CAP = 5000
@@ -246,6 +246,15 @@ def load_labeled(
     if data.skipped:
         log.warning("%s: skipped %d malformed rows", path, data.skipped)
     return Dataset(data)
+
+
+def load_evaluation(path: str | Path, **options: Any) -> LabeledTexts:
+    """The labeled texts to score a model on: the test split if the data has one, else all of it
+    (``edgelstm evaluate``, ``bench``, the int8 check); no texts at all is a DataError."""
+    split = load_labeled(path, **options).evaluation_split
+    if not split:
+        raise DataError(f"{path}: no labeled examples")
+    return split
 
 
 def load_dataset(path: str | Path, test: str | Path | None = None, **options: Any) -> Dataset:

@@ -180,3 +180,29 @@ def test_each_documented_exit_cause_exits_with_its_code(tmp_path, code, cause, c
     last = result.stderr.splitlines()[-1]
     assert last.startswith("edgelstm: error: ") or "Usage:" in result.stderr, result.stderr
     assert "unexpected" not in result.stderr, result.stderr
+
+
+def test_the_accuracy_budget_has_one_home():
+    """The CLI's --budget (points) is the library's ACCURACY_BUDGET (a fraction), not a second value."""
+    from edgelstm.export.recipes import ACCURACY_BUDGET
+
+    for command in ("export", "quantize"):
+        assert cli_defaults(command)["budget"] == pytest.approx(100 * ACCURACY_BUDGET), command
+
+
+def test_the_preset_resolver_fills_what_is_unset(tmp_path):
+    """``edgelstm train``'s merging of a preset and the options given is a library call."""
+    pytest.importorskip("torch", reason="TrainOptions lives in edgelstm.train.trainer (train extra)")
+    from edgelstm.train.presets import PRESETS, resolve
+
+    config, options = resolve("keras-imdb", arch="bilstm", hidden=None, seed=3, limit=None)
+    assert (config.arch, config.dropout, config.hidden) == ("bilstm", DEFAULT_DROPOUT["bilstm"], 32)
+    assert (options.learning_rate, options.seed, options.limit) == (PRESETS["keras-imdb"]["lr"], 3, None)
+    vectors = tmp_path / "v.vec"
+    vectors.write_text("2 7\ngood 1 2 3 4 5 6 7\nbad 1 2 3 4 5 6 7\n")
+    config, options = resolve("default", vectors=vectors, lr=0.01, keep="last")
+    assert (config.embed_dim, config.dropout, config.arch) == (7, PRESETS["default"]["dropout"], "bilstm")
+    assert (options.vectors, options.learning_rate, options.keep) == (str(vectors), 0.01, "last")
+    assert resolve("default", embed_dim=5, vectors=vectors)[0].embed_dim == 5  # given beats the file
+    with pytest.raises(ValueError, match="unknown preset"):
+        resolve("nope")

@@ -5,6 +5,7 @@ only on request."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,3 +150,25 @@ def test_quantize_and_bench_need_no_torch(tmp_path):
     assert result.returncode == 0, result.stderr
     assert Classifier.load(tmp_path / "tiny.int8.onnx").config.quantization.batch_invariant is True
     import edgelstm.bench  # noqa: F401 - the measuring module lives in the runtime room
+
+
+def test_quantize_file_judges_on_data_and_warns_without(tmp_path, caplog):
+    """What `edgelstm quantize` decides (judging texts, the target's name, staging) is the
+    library's quantize_file; without labeled texts the int8 file is written with a warning."""
+    import logging
+    import shutil
+
+    from edgelstm.export.quantize import judging_texts, quantize_file
+    from tests.helpers import TINY_LSTM
+
+    model = Path(shutil.copy(TINY_LSTM, tmp_path / "model.onnx"))
+    data = tmp_path / "reviews.txt"
+    data.write_text("".join(f"__label__{'pos' if i % 2 else 'neg'} review {i}\n" for i in range(40)))
+    assert len(judging_texts(data)) == 40
+    target, recipe, table = quantize_file(model, data=data, timings=False)
+    assert target == tmp_path / "model.int8.onnx" and recipe == RECIPES[0] and table == []
+    assert Classifier.load(target).config.quantization.validation_texts == 40
+    with caplog.at_level(logging.WARNING, logger="edgelstm"):
+        quantize_file(model, tmp_path / "unchecked.onnx", timings=False)
+    assert "int8 accuracy not checked" in caplog.text
+    assert Classifier.load(tmp_path / "unchecked.onnx").config.quantization.validation_texts is None

@@ -175,3 +175,14 @@ def test_architecture_lists_every_module():
     documented = set(re.findall(r"^\| `(edgelstm[\w.]*)` \|", section, re.M))
     assert documented == _package_modules(), (
         f"missing: {sorted(_package_modules() - documented)}, stale: {sorted(documented - _package_modules())}")
+
+
+def test_the_cli_holds_no_library_policy():
+    """Each command parses, calls the library, prints: the rules the commands used to hold (preset
+    merging, what may be overwritten, judging texts, staging and publishing, checksums, the
+    "already int8" check, accuracy) are the library's, where library users reach them too."""
+    source = (REPO / "cli" / "commands.py").read_text(encoding="utf-8")
+    policies = ["PRESETS[", "DEFAULT_DROPOUT", "check_output", "check_train_outputs", "load_held_out", "HELD_OUT_CAP",
+                "staging_folder", "publish(", "file_sha256", "shipped_manifest", ".quantization", "argmax",
+                "ACTIVATION_RECIPES", "read_groups", "read_unlabeled", "vector_dim", "TrainOptions(", "ModelConfig("]
+    assert [p for p in policies if p in source] == []

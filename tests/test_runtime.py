@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import edgelstm
-from edgelstm import Classifier, DataError, ModelError, Prediction
+from edgelstm import Classifier, ModelError, Prediction
 from tests.helpers import NO_TORCH, TINY_BILSTM, TINY_LSTM, run_python
 
 PUBLIC_API = [
@@ -99,10 +99,3 @@ def test_one_json_form_and_one_accuracy():
     assert prediction.to_dict() == {"label": prediction.label, "probability": prediction.probability,
                                     "probabilities": prediction.probabilities}
     assert accuracy(np.array([[0.2, 0.8], [0.9, 0.1], [0.6, 0.4]]), np.array([1, 0, 1])) == pytest.approx(2 / 3)
-
-
-def test_bench_names_unknown_labels_before_measuring():
-    from edgelstm.bench import run_benchmark
-
-    with pytest.raises(DataError, match="not among the model's"):
-        run_benchmark([TINY_LSTM], ["a text", "another"], ["pos", "great"], cold_start=False)

@@ -18,12 +18,13 @@ __all__ = [
     "load_model",
     "save_checkpoint",
     "train",
+    "train_files",
 ]
 
 # name -> the module that defines it (relative to this package, or absolute)
 _LAZY = {"DEFAULT_DROPOUT": "edgelstm.config", "TextClassifier": ".model", "TrainOptions": ".trainer",
          "load_checkpoint": ".checkpoint", "load_model": ".checkpoint", "save_checkpoint": ".checkpoint",
-         "train": ".trainer"}
+         "train": ".trainer", "train_files": ".run"}
 
 
 def __getattr__(name: str) -> Any:
