@@ -402,6 +402,9 @@ def serve(
     max_texts: Annotated[int, typer.Option(min=1, help="Most texts in one request (more: 413).")] = serve_defaults.DEFAULT_MAX_TEXTS,
     batch_wait_ms: Annotated[float, typer.Option(min=0.0, max=1000.0, help="Micro-batch requests arriving within this many ms (0: off; batch-invariant models only).")] = 0.0,
     web: Annotated[Optional[Path], typer.Option(help="Folder served at GET / [default: the checkout's web/ if present].")] = None,
+    header_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a request's headers may take to arrive (late: 408, closed).")] = serve_defaults.DEFAULT_HEADER_TIMEOUT_S,
+    body_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds its body may take after them (late: 408, closed).")] = serve_defaults.DEFAULT_BODY_TIMEOUT_S,
+    max_connections: Annotated[int, typer.Option(min=1, help="Open connections per worker (one more: 503, closed).")] = serve_defaults.DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Serve the model over HTTP: Open Inference Protocol v2, POST /predict, /metrics. Ctrl-C stops it."""
     import signal
@@ -429,6 +432,7 @@ def serve(
         model=path, name=name or path.stem, host=host, port=port,
         workers=workers, threads=threads, max_body=max_body, max_texts=max_texts, batch_wait_ms=batch_wait_ms,
         web=web or _default_web(), log_level=logging.getLogger("edgelstm").level,
+        header_timeout_s=header_timeout, body_timeout_s=body_timeout, max_connections=max_connections,
     )
     status = run_server(options, classifier if workers == 1 else None)  # a taken port: InputError
     raise typer.Exit(status)
