@@ -68,7 +68,7 @@ def export_checkpoint(
     from edgelstm.train.checkpoint import load_model
 
     from .graph import build_onnx
-    from .quantize import judging_texts, quantize_checked
+    from .quantize import judging_texts, quantize_checked, warn_unchecked
     from .validate import ATOL, validate_onnx
 
     if int8 and not texts:  # a data error fails before any work
@@ -82,6 +82,8 @@ def export_checkpoint(
         from edgelstm.data import label_targets
 
         label_targets(labels, model.config.labels, checkpoint)  # unknown labels: DataError, before any work
+    if int8 and not texts:
+        warn_unchecked()
     proto = build_onnx(model)
     table: list[BenchResult] = []
     with staging_folder(outdir) as staging:

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RECIPES", "ACTIVATION_RECIPES", "DEFAULT_RECIPE", "Recipe", "QuantizationError", "quantize",
-    "judging_texts", "quantize_checked", "quantize_file", "quantize_model", "is_int8",
+    "judging_texts", "quantize_checked", "quantize_file", "quantize_model", "is_int8", "warn_unchecked",
 ]
 
 log = logging.getLogger(__name__)
@@ -257,7 +257,7 @@ def _check(fp32: Classifier, candidate: Path, texts: Sequence[str], targets: np.
 def judging_texts(data: Path | None = None, checkpoint: Path | None = None) -> LabeledTexts | None:
     """The labeled texts int8 accuracy is checked on: ``data``'s evaluation split (at most
     HELD_OUT_CAP, a seeded sample), else those kept in the ``checkpoint``, else None (the int8 file
-    is still written, with a warning: its accuracy is unchecked)."""
+    is still written, with ``warn_unchecked``'s warning)."""
     from edgelstm.data import HELD_OUT_CAP, load_evaluation
 
     if data is not None:
@@ -268,9 +268,13 @@ def judging_texts(data: Path | None = None, checkpoint: Path | None = None) -> L
         held_out = load_held_out(Path(checkpoint))
         if held_out:
             return held_out
+    return None
+
+
+def warn_unchecked() -> None:
+    """Said once every check has passed and int8 is made without judging texts."""
     log.warning("warning: int8 accuracy not checked against fp32: give labeled texts with --data "
                 "(or train with --keep-validation-texts)")
-    return None
 
 
 def quantize_file(
@@ -297,15 +301,17 @@ def quantize_file(
     from edgelstm.files import check_output, publish, staging_folder
 
     model = Path(model)
+    if Classifier.load(model).config.quantization is not None:  # a missing or foreign file fails here too
+        raise QuantizationError(f"{model}: already an int8 model; quantize its fp32 model.onnx")
     if not texts:  # a data error fails before any work
         held_out = judging_texts(data)
         if held_out is not None:
             texts, labels = held_out.texts, held_out.labels
-    if Classifier.load(model).config.quantization is not None:  # a missing or foreign file fails here too
-        raise QuantizationError(f"{model}: already an int8 model; quantize its fp32 model.onnx")
     target = Path(output) if output is not None else model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx")
     if check_output(target, inputs=[model, data, *inputs], replaceable=is_onnx_model, what="an edgelstm model"):
         log.warning("%s: overwriting the existing model", target)
+    if not texts:
+        warn_unchecked()
     with staging_folder(target.parent) as staging:
         staged = staging / "model.int8.onnx"
         chosen, table = quantize_checked(model, staged, texts, labels, recipe=recipe, budget=budget,

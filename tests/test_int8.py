@@ -12,6 +12,7 @@ import pytest
 
 from edgelstm import Classifier
 from edgelstm.invariance import INVARIANCE_TOLERANCE, batch_invariance
+from tests.helpers import run_cli
 
 onnx = pytest.importorskip("onnx")
 
@@ -92,17 +93,14 @@ def test_checked_quantization_records_accuracy_not_timings(trained, reviews, tmp
     assert quantization.validation_texts == 300 and quantization.batch_invariant is True
     assert set(quantization.to_dict()) == {"recipe", "batch_invariant", "accuracy_budget", "validation_texts",
                                            "fp32_accuracy", "accuracy", "agreement"}  # nothing timed
-    result = subprocess.run([sys.executable, "-m", "edgelstm.cli", "predict", "--model", str(output), "-"],
-                            input="a wonderful film\nawful\n", capture_output=True, text=True)
+    result = run_cli("predict", "--model", output, "-", stdin="a wonderful film\nawful\n")
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
 
 
 def test_an_int8_model_is_not_quantized_again(int8_models, tmp_path):
     with pytest.raises(QuantizationError, match="already an int8 model"):
         quantize(int8_models["lstm", RECIPES[0].name], tmp_path / "again.onnx", RECIPES[0])
-    result = subprocess.run([sys.executable, "-m", "edgelstm.cli", "quantize",
-                             str(int8_models["lstm", RECIPES[0].name]), "-o", str(tmp_path / "x.onnx")],
-                            capture_output=True, text=True)
+    result = run_cli("quantize", int8_models["lstm", RECIPES[0].name], "-o", tmp_path / "x.onnx")
     assert result.returncode == QuantizationError.exit_code
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.onnx").exists()
 
@@ -172,3 +170,15 @@ def test_quantize_file_judges_on_data_and_warns_without(tmp_path, caplog):
         quantize_file(model, tmp_path / "unchecked.onnx", timings=False)
     assert "int8 accuracy not checked" in caplog.text
     assert Classifier.load(tmp_path / "unchecked.onnx").config.quantization.validation_texts is None
+
+
+def test_an_error_is_the_only_line_a_refused_quantize_prints(tmp_path):
+    """The "accuracy not checked" warning comes once every check has passed, never before an error."""
+    from tests.helpers import TINY_LSTM
+
+    first = run_cli("quantize", TINY_LSTM, "-o", tmp_path / "tiny.int8.onnx")
+    assert first.returncode == 0 and "int8 accuracy not checked" in first.stderr, first.stderr
+    again = run_cli("quantize", tmp_path / "tiny.int8.onnx", "-o", tmp_path / "again.onnx")
+    assert again.returncode == QuantizationError.exit_code
+    assert again.stderr.strip().splitlines() == [
+        f"edgelstm: error: {tmp_path / 'tiny.int8.onnx'}: already an int8 model; quantize its fp32 model.onnx"]
