@@ -45,7 +45,8 @@ class Backend(Protocol):
 
 
 class OnnxBackend:
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    def __init__(self, path: Path, threads: int | None = None, *, data: bytes | None = None) -> None:
+        """The model in file ``path``, or in ``data`` (its bytes) with ``path`` naming it in errors."""
         import onnxruntime as ort  # imported here: ``import edgelstm`` stays light
 
         # onnxruntime's own (coloured, C++) log lines are not for our users: its errors also
@@ -59,7 +60,7 @@ class OnnxBackend:
             options.inter_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
+                str(path) if data is None else data, options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises several unrelated types here
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -232,6 +233,18 @@ class Classifier:
             backend = OnnxBackend(path, threads)
         log.debug("loaded %s (%s, %d labels)", path, backend.config.arch, len(backend.config.labels))
         return cls(backend, source=str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, threads: int | None = None, source: str = "<bytes>") -> Classifier:
+        """Load a ``.onnx`` model from its bytes (e.g. shipped to a cluster's workers with the job);
+        ``source`` names it in errors. Answers are those of ``Classifier.load`` on the same file."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be the model's bytes, not {type(data).__name__}")
+        _check_threads(threads)
+        if not data:
+            raise ModelError(f"{source}: model is empty (0 bytes)")
+        backend = OnnxBackend(Path(source), threads, data=bytes(data))
+        return cls(backend, source=source)
 
     @classmethod
     def default(cls, *, threads: int | None = None) -> Classifier:

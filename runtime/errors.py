@@ -9,10 +9,10 @@ codes is tested against ``EXIT_CODES``. The export errors live here too (re-expo
 from __future__ import annotations
 
 __all__ = [
-    "EXIT_BROKEN_PIPE", "EXIT_CODES", "EXIT_DATA", "EXIT_ERROR", "EXIT_EXPORT_VALIDATION", "EXIT_INPUT",
+    "EXIT_BROKEN_PIPE", "EXIT_CLUSTER", "EXIT_CODES", "EXIT_DATA", "EXIT_ERROR", "EXIT_EXPORT_VALIDATION", "EXIT_INPUT",
     "EXIT_INTERRUPTED", "EXIT_MISSING_EXTRA", "EXIT_MODEL", "EXIT_OK", "EXIT_QUANTIZATION", "EXIT_USAGE",
-    "DataError", "EdgelstmError", "ExportValidationError", "InputError", "MissingExtraError", "ModelError",
-    "QuantizationError", "TokenizerJsonError",
+    "ClusterError", "DataError", "EdgelstmError", "ExportValidationError", "InputError", "MissingExtraError",
+    "ModelError", "QuantizationError", "TokenizerJsonError",
 ]
 
 EXIT_OK = 0
@@ -24,6 +24,7 @@ EXIT_DATA = 5
 EXIT_EXPORT_VALIDATION = 6  # ExportValidationError
 EXIT_QUANTIZATION = 7  # QuantizationError
 EXIT_MISSING_EXTRA = 8  # an extra's package is needed but not installed (torch, onnx, gensim, ...)
+EXIT_CLUSTER = 9  # edgelstm.ray: the Ray cluster cannot run the job (too few CPUs, actors never started)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`... | head`)
 
@@ -75,3 +76,10 @@ class QuantizationError(EdgelstmError):
     """An int8 model cannot be made or would lose more accuracy than its budget allows."""
 
     exit_code = EXIT_QUANTIZATION
+
+
+class ClusterError(EdgelstmError):
+    """The Ray cluster cannot run a scoring job: too few CPUs for the actors and the reads, or
+    the actors did not start in time (``edgelstm.ray``)."""
+
+    exit_code = EXIT_CLUSTER

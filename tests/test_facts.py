@@ -45,9 +45,7 @@ def test_no_error_class_outside_edgelstm_errors():
         for path in (REPO / folder).rglob("*.py"):
             for match in re.finditer(r"^class (\w+)\((\w*Error)\)", path.read_text(encoding="utf-8"), re.M):
                 offenders.append(f"{path.relative_to(REPO)}: {match.group(1)}")
-    assert offenders == ["runtime/errors.py: " + name for name in
-                         ("ModelError", "InputError", "DataError", "MissingExtraError", "ExportValidationError",
-                          "TokenizerJsonError", "QuantizationError")]
+    assert offenders and all(offender.startswith("runtime/errors.py: ") for offender in offenders), offenders
 
 
 def test_the_cli_has_no_exit_code_literals():
