@@ -15,7 +15,7 @@ from .config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS, 
 from .errors import ModelError
 from .files import file_sha256
 from .metrics import classification_report
-from .predictions import Prediction, to_prediction
+from .predictions import Prediction, accuracy, to_prediction
 from .tokenizer import OOV_ID, Tokenizer, pad_batch
 
 if TYPE_CHECKING:
@@ -318,7 +318,8 @@ class Classifier:
         chosen = probabilities[np.arange(len(targets)), targets]
         loss = -np.log(np.clip(chosen.astype(np.float64), 1e-7, 1.0)).mean()
         report = classification_report(self.config.labels, targets, probabilities.argmax(axis=1))
-        return {"accuracy": report.pop("accuracy"), "loss": float(loss), "examples": len(targets), **report}
+        del report["accuracy"]  # the same number, counted the one way (edgelstm.predictions.accuracy)
+        return {"accuracy": accuracy(probabilities, targets), "loss": float(loss), "examples": len(targets), **report}
 
     def describe(self) -> dict[str, str]:
         """What the model is, row by row (``edgelstm info``): file, checksum, architecture, sizes,
