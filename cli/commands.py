@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from edgelstm.bench import BenchResult
 
 __all__ = [
-    "Arch", "Keep", "OutputFormat", "Preset", "Schedule", "bench", "evaluate", "export", "info", "predict", "pretrain", "quantize",
+    "Arch", "ClassWeight", "Keep", "OutputFormat", "Preset", "ReportFormat", "Schedule", "bench", "evaluate", "export", "info", "predict", "pretrain", "quantize",
     "serve", "train",
 ]
 
@@ -54,6 +54,11 @@ class OutputFormat(str, Enum):
     jsonl = "jsonl"
 
 
+class ReportFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 DataOptions = {
     "text_column": typer.Option(help="CSV/TSV/JSONL field holding the text."),
     "label_column": typer.Option(help="CSV/TSV/JSONL field holding the label."),
@@ -64,6 +69,11 @@ DataOptions = {
 Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]
 Schedule = Enum("Schedule", {name: name for name in LR_SCHEDULES}, type=str)  # type: ignore[misc]
 Keep = Enum("Keep", {name: name for name in KEEP_EPOCHS}, type=str)  # type: ignore[misc]
+
+
+class ClassWeight(str, Enum):
+    none = "none"
+    balanced = "balanced"
 
 
 PRESET_HELP = "[default: from --preset]"
@@ -98,6 +108,8 @@ def train(
     lr: Annotated[Optional[float], typer.Option(min=0.0, help=f"Adam(W) learning rate. {PRESET_HELP}")] = None,
     lr_schedule: Annotated[Optional[Schedule], typer.Option(help=f"constant, or cosine decay to 0 over --epochs. {PRESET_HELP}", show_default=False)] = None,
     weight_decay: Annotated[Optional[float], typer.Option(min=0.0, help=f"AdamW weight decay (0: Adam). {PRESET_HELP}")] = None,
+    class_weight: Annotated[Optional[ClassWeight], typer.Option(help=f"Loss weight per label: none, or balanced (inverse to the label's share of the training texts). {PRESET_HELP}", show_default=False)] = None,
+    distill_weight: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=f"Share of the training texts' targets taken from the n-gram teacher (fitted on the other folds; the distill extra), the rest from their labels. {PRESET_HELP}")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same data, same CPU: same model.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, or cuda where available.")] = "cpu",
     threads: Annotated[int, typer.Option(min=1, help="CPU threads for PyTorch.")] = 1,
@@ -132,6 +144,7 @@ def train(
         "weight_decay": weight_decay, "keep": keep.value, "seed": seed, "device": device, "threads": threads,
         "limit": limit, "vectors": vectors, "freeze_vectors": freeze_vectors,
         "keep_validation_texts": keep_validation_texts,
+        "class_weight": class_weight.value if class_weight is not None else None, "distill_weight": distill_weight,
     }
     model = train_files(data, output, preset=preset.value, settings=settings, test=test, val=val,
                         val_groups=val_groups, unlabeled=unlabeled or (), teachers=teacher or (), resume=resume,
@@ -139,7 +152,11 @@ def train(
                         skip_bad_rows=skip_bad_rows)
     metrics = model.config.metrics
     if "test_accuracy" in metrics:
-        typer.echo(f"test loss {metrics['test_loss']:.4f}  test accuracy {metrics['test_accuracy']:.4f}")
+        from edgelstm.metrics import format_report, report_from_confusion
+
+        typer.echo(f"test loss {metrics['test_loss']:.4f}  test accuracy {metrics['test_accuracy']:.4f}  "
+                   f"test macro-F1 {metrics['test_macro_f1']:.4f}")
+        typer.echo(format_report(report_from_confusion(model.config.labels, metrics["test_confusion"])))
     log.info("wrote %s (best epoch %d of %d)", output, metrics["best_epoch"], metrics["epochs_run"])
 
 
@@ -260,8 +277,11 @@ def evaluate(
     text_column: Annotated[str, DataOptions["text_column"]] = "text",
     label_column: Annotated[str, DataOptions["label_column"]] = "label",
     skip_bad_rows: Annotated[bool, typer.Option(help="Skip malformed rows instead of failing.")] = False,
+    output_format: Annotated[ReportFormat, typer.Option(
+        "--format", help="text: accuracy, loss, macro-F1, each label's precision, recall and F1, and the "
+                         "confusion matrix; json: the same as one JSON object.")] = ReportFormat.text,
 ) -> None:
-    """Print the accuracy and loss of a model on labeled data."""
+    """Print the accuracy, loss, macro-F1, per-label precision/recall/F1 and confusion matrix of a model on labeled data."""
     if len(paths) > 2 or (len(paths) == 2 and model):
         raise typer.BadParameter("give at most one model and one data path", param_hint="[MODEL] DATA")
     from edgelstm.classifier import MODEL_SUFFIXES
@@ -274,7 +294,14 @@ def evaluate(
     classifier = _classifier(model_path[0] if model_path else model)
     split = load_evaluation(data, text_column=text_column, label_column=label_column, skip_bad_rows=skip_bad_rows)
     result = classifier.evaluate(split.texts, split.labels)
-    typer.echo(f"accuracy {result['accuracy']:.4f}  loss {result['loss']:.4f}  examples {result['examples']}")
+    if output_format is ReportFormat.json:
+        typer.echo(json.dumps({"labels": list(classifier.config.labels), **result}, ensure_ascii=False))
+        return
+    from edgelstm.metrics import format_report
+
+    typer.echo(f"accuracy {result['accuracy']:.4f}  loss {result['loss']:.4f}  macro-F1 {result['macro_f1']:.4f}"
+               f"  examples {result['examples']}")
+    typer.echo(format_report(result))
 
 
 def _format(prediction: Prediction, output_format: OutputFormat) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 from .config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS, ModelConfig
 from .errors import ModelError
 from .files import file_sha256
+from .metrics import classification_report
 from .predictions import Prediction, accuracy, to_prediction
 from .tokenizer import OOV_ID, Tokenizer, pad_batch
 
@@ -301,8 +302,10 @@ class Classifier:
 
         return StreamBatch(self, n)
 
-    def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
-        """Accuracy and mean cross-entropy (binary cross-entropy for two labels) on labeled texts."""
+    def evaluate(self, texts: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+        """Accuracy, mean cross-entropy (binary cross-entropy for two labels), macro-F1, each
+        label's precision, recall and F1 (``per_label``) and the confusion matrix (``confusion``,
+        rows: true label in the model's label order) on labeled texts (``edgelstm.metrics``)."""
         texts, labels = list(_checked_texts(texts)), list(_checked_texts(labels, "labels"))
         if len(texts) != len(labels):
             raise ValueError(f"evaluate() got {len(texts)} texts but {len(labels)} labels")
@@ -314,7 +317,9 @@ class Classifier:
         probabilities = self.predict_proba(texts)  # (N, labels)
         chosen = probabilities[np.arange(len(targets)), targets]
         loss = -np.log(np.clip(chosen.astype(np.float64), 1e-7, 1.0)).mean()
-        return {"accuracy": accuracy(probabilities, targets), "loss": float(loss), "examples": len(targets)}
+        report = classification_report(self.config.labels, targets, probabilities.argmax(axis=1))
+        del report["accuracy"]  # the same number, counted the one way (edgelstm.predictions.accuracy)
+        return {"accuracy": accuracy(probabilities, targets), "loss": float(loss), "examples": len(targets), **report}
 
     def describe(self) -> dict[str, str]:
         """What the model is, row by row (``edgelstm info``): file, checksum, architecture, sizes,
@@ -342,7 +347,17 @@ class Classifier:
         # Training's metrics are the fp32 model's (an int8 file inherits them); int8's own are the
         # chosen recipe's measurement on the held-out texts, next to fp32's on the same texts.
         trained = "fp32 model" if quantization is not None else "this model"
-        for key, value in sorted(config.metrics.items()):
+        metrics = dict(config.metrics)
+        recipe = metrics.pop("recipe", None)
+        if isinstance(recipe, dict):  # what the adaptive recipe saw and chose (edgelstm.train.presets.adapt)
+            data = recipe.get("data", {})
+            flags = recipe.get("overridden")
+            rows["recipe"] = (f"{recipe.get('preset')}, adapted to {data.get('texts')} texts, {data.get('labels')} "
+                              f"labels, median {data.get('median_tokens')} tokens"
+                              + (f"; set by flags: {', '.join(flags)}" if flags else ""))
+            for name, value in recipe.get("chosen", {}).items():
+                rows[f"recipe: {name}"] = f"{value} ({recipe.get('why', {}).get(name, '')})"
+        for key, value in sorted(metrics.items()):
             shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)  # e.g. teachers
             rows[f"{key} ({trained})"] = f"{value:.4f}" if isinstance(value, float) else shown
         if quantization is not None:  # int8's check on held-out texts, next to fp32's

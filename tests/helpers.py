@@ -10,13 +10,15 @@ from pathlib import Path
 import pytest
 
 __all__ = [
-    "DATA", "IMDB", "NO_TORCH", "REPO", "SMALL", "TINY_BILSTM", "TINY_LSTM", "cli_defaults", "needs_imdb",
-    "run_cli", "run_cli_process", "run_python",
+    "DATA", "IMDB", "NO_TORCH", "REPO", "SMALL", "TEXT_SETS", "TINY_BILSTM", "TINY_LSTM", "cli_defaults",
+    "needs_imdb", "needs_text_set", "run_cli", "run_cli_process", "run_python",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 IMDB = Path(os.environ.get("EDGELSTM_IMDB", REPO.parent / "shared/datasets/aclImdb_v1_labeled.tar.gz"))
+# The six small sets of other domains (JSONL, NAME.train.jsonl / NAME.test.jsonl)
+TEXT_SETS = Path(os.environ.get("EDGELSTM_TEXT_SETS", REPO.parent / "shared/datasets/text-classification"))
 TINY_LSTM = DATA / "tiny-lstm.onnx"
 TINY_BILSTM = DATA / "tiny-bilstm.onnx"
 
@@ -45,6 +47,17 @@ def needs_imdb() -> None:
         if REQUIRE_DATA:
             pytest.fail(message + "; EDGELSTM_REQUIRE_DATA=1 makes this a failure")
         pytest.skip(message)
+
+
+def needs_text_set(name: str) -> Path:
+    """The training file of one of the small sets, or a skip (a failure under CI's REQUIRE_DATA)."""
+    path = TEXT_SETS / f"{name}.train.jsonl"
+    if not path.exists():
+        message = f"{path} not found (set EDGELSTM_TEXT_SETS)"
+        if REQUIRE_DATA:
+            pytest.fail(message + "; EDGELSTM_REQUIRE_DATA=1 makes this a failure")
+        pytest.skip(message)
+    return path
 
 
 def run_python(*args: object, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:

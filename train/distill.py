@@ -28,7 +28,7 @@ from edgelstm.data import LabeledTexts
 from edgelstm.errors import DataError, MissingExtraError
 from edgelstm.tokenizer import words
 
-__all__ = ["NGRAM_TEACHER", "NgramOptions", "teacher_probabilities"]
+__all__ = ["NGRAM_TEACHER", "NgramOptions", "crossfit_probabilities", "teacher_probabilities"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,25 @@ def _ngrams(text: str) -> list[str]:
     for n in range(2, NgramOptions.max_n + 1):
         grams += [" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
     return grams
+
+
+CROSSFIT_FOLDS = 5
+
+
+def crossfit_probabilities(train: LabeledTexts, labels: Sequence[str], seed: int = 0) -> np.ndarray:
+    """(N, L) the n-gram teacher's probabilities of the training texts themselves, each from a
+    teacher fitted on the other folds (``CROSSFIT_FOLDS``, seeded): a teacher's answer on its own
+    training texts is only their label back (``train --distill-weight``)."""
+    folds = np.random.default_rng(seed).permutation(len(train)) % CROSSFIT_FOLDS
+    probabilities = np.zeros((len(train), len(labels)), np.float32)
+    start = time.perf_counter()
+    for fold in range(CROSSFIT_FOLDS):
+        held = np.flatnonzero(folds == fold)
+        fitted = train.subset(np.flatnonzero(folds != fold))
+        probabilities[held] = _ngram_teacher(fitted, labels, [train.texts[i] for i in held])
+    log.info("ngram teacher: %d training texts labeled by %d-fold cross-fitting in %.0f s",
+             len(train), CROSSFIT_FOLDS, time.perf_counter() - start)
+    return probabilities
 
 
 def _ngram_teacher(train: LabeledTexts, labels: Sequence[str], texts: Sequence[str]) -> np.ndarray:

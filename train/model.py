@@ -105,15 +105,16 @@ class TextClassifier(nn.Module):
             return torch.cat([1 - positive, positive], dim=1)
         return torch.softmax(logits, dim=1)
 
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
         """Binary cross-entropy for two labels, cross-entropy for more. ``targets``: (B,) label
-        ids, or (B, L) label probabilities (a teacher's, for distillation)."""
+        ids, or (B, L) label probabilities (a teacher's, for distillation). ``reduction="none"``:
+        (B,) per text."""
         if targets.ndim == 2:
             if self.config.num_outputs == 1:
-                return nn.functional.binary_cross_entropy_with_logits(logits[:, 0], targets[:, 1])
-            return nn.functional.cross_entropy(logits, targets)
+                return nn.functional.binary_cross_entropy_with_logits(logits[:, 0], targets[:, 1], reduction=reduction)
+            return nn.functional.cross_entropy(logits, targets, reduction=reduction)
         if self.config.num_outputs == 1:
             return nn.functional.binary_cross_entropy_with_logits(
-                logits[:, 0], targets.to(logits.dtype)
+                logits[:, 0], targets.to(logits.dtype), reduction=reduction
             )
-        return nn.functional.cross_entropy(logits, targets)
+        return nn.functional.cross_entropy(logits, targets, reduction=reduction)

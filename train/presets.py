@@ -1,8 +1,10 @@
 """Named training recipes: what ``edgelstm train`` does for each option left unset.
 
 ``default``: the recipe for users' own data (README, "Training"): a BiLSTM with max+mean pooling
-over a vocabulary chosen from the data (words seen at least twice, at most 25,000), dropout 0.3 and word
-dropout 0.25, AdamW with a cosine learning rate, early stopping after 3 epochs without progress.
+over a vocabulary chosen from the data (words seen at least twice, at most 25,000), dropout 0.3,
+AdamW with a cosine learning rate, early stopping after 3 epochs without progress. Some of its
+values adapt to the data (``adapt``): the values below are those it keeps on long-review data
+such as IMDB, where they were tuned.
 ``keras-imdb``: the classic Keras IMDB example exactly (3,800 words, 32/32, Adam, 20 epochs,
 patience 5, constant learning rate), the configuration of edgelstm's first shipped model.
 
@@ -12,17 +14,24 @@ plus the options a user set into the run's ``ModelConfig`` and ``TrainOptions``.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgelstm.config import DEFAULT_DROPOUT, ModelConfig
+from edgelstm.tokenizer import words
 
 if TYPE_CHECKING:
     from .trainer import TrainOptions
 
-__all__ = ["DEFAULT_PRESET", "KEEP_EPOCHS", "LR_SCHEDULES", "PRESETS", "resolve"]
+__all__ = [
+    "ADAPTIVE_PRESET", "DEFAULT_PRESET", "KEEP_EPOCHS", "LR_SCHEDULES", "PRESETS", "adapt", "describe_recipe",
+    "resolve",
+]
 
 DEFAULT_PRESET = "default"
+ADAPTIVE_PRESET = "default"  # the preset whose values adapt to the data
 LR_SCHEDULES = ("constant", "cosine")
 # Which epoch's weights training keeps: the best validation accuracy (early stopping), or the
 # last (every epoch runs: the end of a cosine schedule, where validation is too small to tell
@@ -36,14 +45,62 @@ PRESETS: dict[str, dict[str, Any]] = {
         # training
         "epochs": 10, "batch_size": 64, "val_split": 0.1, "patience": 3, "lr": 1e-3, "min_count": 2,
         "dropout": 0.3, "word_dropout": 0.25, "weight_decay": 0.01, "lr_schedule": "cosine",
+        "class_weight": "none", "distill_weight": 0.0,
     },
     "keras-imdb": {
         "arch": "lstm", "vocab_size": 3800, "max_len": 380, "embed_dim": 32, "hidden": 32, "dense": 256,
         "epochs": 20, "batch_size": 64, "val_split": 0.1, "patience": 5, "lr": 1e-3, "min_count": 1,
         "dropout": None,  # the example's per architecture: DEFAULT_DROPOUT
         "word_dropout": 0.0, "weight_decay": 0.0, "lr_schedule": "constant",
+        "class_weight": "none", "distill_weight": 0.0,
     },
 }
+
+# max_len: the token count that this share of the training texts fits in (longer ones keep their
+# last max_len tokens), rounded up to a multiple of MAX_LEN_STEP, never above the preset's
+MAX_LEN_QUANTILE = 0.99
+MAX_LEN_STEP = 10
+
+
+def _quantile(sorted_values: Sequence[int], share: float) -> int:
+    return sorted_values[min(len(sorted_values) - 1, int(share * len(sorted_values)))]
+
+
+def adapt(texts: Sequence[str], labels: Sequence[str], preset: str = ADAPTIVE_PRESET) -> dict[str, Any]:
+    """The preset's values with those that depend on the data chosen from ``texts`` and
+    ``labels`` (all of the training data), plus what was seen and why each value was chosen:
+    ``{"preset", "data": {...}, "chosen": {name: value}, "why": {name: reason}}``. Deterministic:
+    the same data gives the same recipe."""
+    base = PRESETS[preset]
+    lengths = sorted(len(words(text)) for text in texts)
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    data = {
+        "texts": len(lengths), "labels": len(counts),
+        "median_tokens": _quantile(lengths, 0.5) if lengths else 0,
+        "p99_tokens": _quantile(lengths, MAX_LEN_QUANTILE) if lengths else 0,
+        "smallest_label_share": round(min(counts.values()) / max(len(lengths), 1), 4) if counts else 0.0,
+    }
+    chosen: dict[str, Any] = {}
+    why: dict[str, str] = {}
+    fit = MAX_LEN_STEP * math.ceil(max(data["p99_tokens"], 1) / MAX_LEN_STEP)
+    chosen["max_len"] = min(base["max_len"], fit)
+    why["max_len"] = (f"{MAX_LEN_QUANTILE:.0%} of the texts have at most {data['p99_tokens']} tokens"
+                      + (f"; at most {base['max_len']}" if fit > base["max_len"] else ""))
+    return {"preset": preset, "data": data, "chosen": chosen, "why": why}
+
+
+def describe_recipe(recipe: dict[str, Any]) -> str:
+    """One line: the data seen, each adapted value and why, the values flags set instead."""
+    data = recipe["data"]
+    chosen = ", ".join(f"{name} {value} ({recipe['why'][name]})" for name, value in recipe["chosen"].items())
+    line = (f"recipe {recipe['preset']} adapted to {data['texts']} texts, {data['labels']} labels, "
+            f"median {data['median_tokens']} tokens: {chosen or 'nothing left to adapt'}")
+    if recipe.get("overridden"):
+        line += f"; set by flags: {', '.join(recipe['overridden'])}"
+    return line
+
 
 _MODEL_SETTINGS = ("arch", "vocab_size", "max_len", "embed_dim", "hidden", "dense", "dropout")
 # preset names whose TrainOptions field is named otherwise

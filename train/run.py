@@ -8,18 +8,21 @@ teachers.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgelstm.data import load_dataset, load_labeled
 
-from .presets import DEFAULT_PRESET, resolve
+from .presets import ADAPTIVE_PRESET, DEFAULT_PRESET, adapt, describe_recipe, resolve
 
 if TYPE_CHECKING:
     from .model import TextClassifier
 
 __all__ = ["train_files"]
+
+log = logging.getLogger(__name__)
 
 
 def train_files(
@@ -61,10 +64,19 @@ def train_files(
     check_train_outputs(Path(output), inputs, resume)  # refused before the data is read; train() checks again
     if unlabeled and teachers:
         settings["teachers"] = tuple(teachers)
-    config, options = resolve(preset, **settings)
     columns: dict[str, Any] = {"text_column": text_column, "label_column": label_column,
                                "skip_bad_rows": skip_bad_rows}
     dataset = load_dataset(data, test, **columns)
+    if preset == ADAPTIVE_PRESET:  # the data chooses what the user left unset; a set value wins
+        recipe = adapt(dataset.train.texts, dataset.train.labels, preset)
+        recipe["overridden"] = sorted(name for name in recipe["chosen"] if settings.get(name) is not None)
+        for name in recipe["overridden"]:
+            recipe["chosen"].pop(name)
+            recipe["why"].pop(name)
+        settings.update(recipe["chosen"])
+        settings["recipe"] = recipe
+        log.info("%s", describe_recipe(recipe))
+    config, options = resolve(preset, **settings)
     validation = load_labeled(val, **columns).evaluation_split if val is not None else None
     groups = None
     if val_groups is not None:

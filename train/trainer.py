@@ -26,7 +26,8 @@ from edgelstm.config import ModelConfig
 from edgelstm.data import Dataset, LabeledTexts
 from edgelstm.errors import DataError
 from edgelstm.files import atomic_write
-from edgelstm.tokenizer import OOV_ID, PAD_ID, RESERVED_IDS, Tokenizer, build_vocabulary, pad_batch
+from edgelstm.metrics import classification_report
+from edgelstm.tokenizer import OOV_ID, PAD_ID, RESERVED_IDS, Tokenizer, build_vocabulary, pad_batch, words
 
 from .checkpoint import check_train_outputs, history_paths, load_checkpoint, save_checkpoint
 from .distill import NGRAM_TEACHER
@@ -34,7 +35,13 @@ from .model import TextClassifier
 from .plots import plot_history
 from .presets import KEEP_EPOCHS, LR_SCHEDULES
 
-__all__ = ["Encoded", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions", "evaluate", "forward_padded", "train"]
+__all__ = [
+    "CLASS_WEIGHTS", "Encoded", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions", "evaluate", "forward_padded", "train",
+]
+
+# How much each label's texts weigh in the loss: all alike, or inversely to the label's share of
+# the training texts (scikit-learn's "balanced": n / (labels * count))
+CLASS_WEIGHTS = ("none", "balanced")
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +70,14 @@ class TrainOptions:
     freeze_vectors: bool = False  # keep the embedding as initialised
     # Label unlabeled texts (train(unlabeled=...)) with these: "ngram" or model files (distill.py)
     teachers: tuple[str, ...] = ("ngram",)
+    class_weight: str = "none"  # CLASS_WEIGHTS
+    # > 0: the training texts' targets are this share the n-gram teacher's probabilities (each
+    # text's from a teacher fitted on the other folds), the rest their labels (distill.py)
+    distill_weight: float = 0.0
+    # Split related texts apart from nothing: same words, or a short text inside a longer one,
+    # stay on one side of a random validation split (groups.similar_text_groups)
+    group_similar: bool = True
+    recipe: dict[str, Any] | None = None  # what chose the settings, recorded in the metadata
 
 
 @dataclass
@@ -176,15 +191,25 @@ def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torc
 @torch.no_grad()
 def evaluate(model: TextClassifier, data: Encoded, device: str, batch_size: int = 256):
     """(mean loss, accuracy) over encoded data, in eval mode."""
+    loss, accuracy, _ = _evaluate(model, data, device, batch_size)
+    return loss, accuracy
+
+
+@torch.no_grad()
+def _evaluate(model: TextClassifier, data: Encoded, device: str, batch_size: int = 256):
+    """(mean loss, accuracy, (N,) predicted label ids in row order) in eval mode."""
     model.eval()
     total_loss, correct = 0.0, 0
+    predicted = np.zeros(len(data.sequences), np.int64)
     for rows in _batches(data.lengths, batch_size, None):
         input_ids, lengths, targets = _tensors(data, rows, device)
         logits = forward_padded(model, input_ids, lengths)
         total_loss += model.loss(logits, targets).item() * len(rows)
-        correct += (model.probabilities(logits).argmax(dim=1) == targets).sum().item()
+        chosen = model.probabilities(logits).argmax(dim=1)
+        correct += (chosen == targets).sum().item()
+        predicted[rows] = chosen.cpu().numpy()
     n = max(len(data.sequences), 1)
-    return total_loss / n, correct / n
+    return total_loss / n, correct / n, predicted
 
 
 def _split(order: np.ndarray, val_split: float, groups: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -217,6 +242,12 @@ def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions,
         order = order[: options.limit]
     if groups is not None and len(groups) != len(dataset.train):
         raise DataError(f"{len(groups)} validation groups for {len(dataset.train)} training texts")
+    if groups is None and validation is None and options.group_similar and options.val_split > 0:
+        from .groups import similar_text_groups
+
+        groups = similar_text_groups(dataset.train.texts)
+        log.info("validation split: %d training texts share their words with another, or lie inside "
+                 "a longer one; each such group stays on one side", len(groups) - len(set(groups)))
     if validation is not None:
         train_rows, val_rows = order, order[:0]
     else:
@@ -234,6 +265,14 @@ def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions,
     if test is not None and options.limit:
         test = test.subset(rng.permutation(len(test))[: options.limit])
     train_encoded = Encoded.of(train_part, tokenizer, labels)
+    _warn_shared(test, [train_part, val_part])
+    if options.distill_weight > 0:
+        from .distill import crossfit_probabilities
+
+        teacher = crossfit_probabilities(train_part, labels, options.seed)  # (N, L)
+        own = np.eye(len(labels), dtype=np.float32)[train_encoded.targets]
+        train_encoded.soft_targets = ((1 - options.distill_weight) * own
+                                      + options.distill_weight * teacher).astype(np.float32)
     if unlabeled:
         texts = _new_texts(unlabeled, [train_part, val_part, test], options.limit)
         from .distill import teacher_probabilities
@@ -246,6 +285,18 @@ def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions,
         "test": Encoded.of(test, tokenizer, labels) if test is not None else None,
     }
     return config, encoded, val_part
+
+
+def _warn_shared(test: LabeledTexts | None, training: Sequence[LabeledTexts]) -> None:
+    """Warn when test texts are also training or validation texts (same words): the test
+    accuracy then overrates the model on new texts."""
+    if test is None or not len(test):
+        return
+    seen = {tuple(words(text)) for part in training for text in part.texts}
+    shared = sum(tuple(words(text)) in seen for text in test.texts)
+    if shared:
+        log.warning("warning: %d of %d test texts (%.1f%%) are also training or validation texts (same words); "
+                    "the test accuracy overrates the model on new texts", shared, len(test), 100 * shared / len(test))
 
 
 def _new_texts(unlabeled: Sequence[str], known: Sequence[LabeledTexts | None], limit: int | None) -> list[str]:
@@ -275,6 +326,24 @@ def _progress(show: bool):
     )
 
 
+def _class_weights(data: Encoded, labels: int, how: str) -> torch.Tensor | None:
+    """(L,) loss weight per label, or None for all alike."""
+    if how == "none":
+        return None
+    counts = np.bincount(data.targets, minlength=labels).astype(np.float64)
+    return torch.from_numpy(len(data.targets) / (labels * np.maximum(counts, 1))).float()
+
+
+def _weighted_loss(model, logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    if weights is None:
+        return model.loss(logits, targets)
+    per_text = model.loss(logits, targets, reduction="none")  # (B,)
+    weights = weights.to(logits.device)
+    # a text's weight: its label's, or for probability targets the expectation over labels
+    of_text = weights[targets] if targets.ndim == 1 else targets @ weights  # (B,)
+    return (per_text * of_text).sum() / of_text.sum()
+
+
 def _train_epoch(
     model, optimizer, scheduler, data: Encoded, options: TrainOptions, epoch: int, bar
 ) -> tuple[float, float]:
@@ -283,10 +352,11 @@ def _train_epoch(
     n = len(data.sequences)
     task = bar.add_task(f"epoch {epoch}/{options.epochs}", total=n, loss=0.0, accuracy=0.0)
     total_loss, correct, seen = 0.0, 0, 0
+    weights = _class_weights(data, len(model.config.labels), options.class_weight)
     for rows in _batches(data.lengths, options.batch_size, generator):
         input_ids, lengths, targets = _tensors(data, rows, options.device, options.word_dropout, generator)
         logits = forward_padded(model, input_ids, lengths)  # (B, outputs)
-        loss = model.loss(logits, targets)
+        loss = _weighted_loss(model, logits, targets, weights)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -336,6 +406,8 @@ def train(
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}")
     if options.keep not in KEEP_EPOCHS:
         raise ValueError(f"keep must be one of {KEEP_EPOCHS}")
+    if options.class_weight not in CLASS_WEIGHTS:
+        raise ValueError(f"class_weight must be one of {CLASS_WEIGHTS}")
     config, data, held_out = _prepare(dataset, config, options, validation, groups, unlabeled)
     log.info(
         "%d train (%d teacher-labeled) / %d validation examples, %d labels, vocabulary %d",
@@ -376,8 +448,12 @@ def train(
     if unlabeled:
         config.metrics["teacher_labeled_examples"] = data["train"].teacher_labeled
         config.metrics["teachers"] = [Path(t).name for t in options.teachers]
+    similar = options.group_similar and options.val_split > 0
     config.metrics["validation"] = ("given" if validation is not None else
-                                    "grouped split" if groups is not None else "random split")
+                                    "grouped split" if groups is not None else
+                                    "random split, similar texts on one side" if similar else "random split")
+    if options.recipe is not None:
+        config.metrics["recipe"] = options.recipe
     save_checkpoint(output, model, history, held_out=held_out if options.keep_validation_texts else None)
     history_json, history_png = history_paths(output)
     atomic_write(history_json, lambda tmp: tmp.write_text(json.dumps(history, indent=1)))
@@ -394,9 +470,16 @@ def _final_metrics(model, data, options, history, best) -> dict[str, Any]:
         "val_accuracy": best["val_accuracy"], "train_examples": len(data["train"].sequences),
         "seed": options.seed,
     }
+    labels = model.config.labels
+    if data["val"] is not None:
+        _, _, predicted = _evaluate(model, data["val"], options.device)
+        metrics["val_macro_f1"] = classification_report(labels, data["val"].targets, predicted)["macro_f1"]
     if data["test"] is not None:
-        test_loss, test_acc = evaluate(model, data["test"], options.device)
-        metrics.update(test_loss=test_loss, test_accuracy=test_acc, test_examples=len(data["test"].sequences))
+        test_loss, test_acc, predicted = _evaluate(model, data["test"], options.device)
+        report = classification_report(labels, data["test"].targets, predicted)
+        # the confusion matrix holds the whole per-label report (edgelstm.metrics.report_from_confusion)
+        metrics.update(test_loss=test_loss, test_accuracy=test_acc, test_macro_f1=report["macro_f1"],
+                       test_confusion=report["confusion"], test_examples=len(data["test"].sequences))
         log.debug("test loss %.4f, test accuracy %.4f", test_loss, test_acc)
     return metrics
 
