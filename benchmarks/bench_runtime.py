@@ -3,10 +3,12 @@ PyTorch eager, onnxruntime fp32 and int8, OpenVINO (f32) and tract on the same e
 and fastText (``.ftz``, trained here on the same training split) on the same reviews.
 
     python scripts/checkpoint_from_onnx.py runtime/shipped/sentiment-en.int8.onnx runs/shipped/model.pt
-    python -m edgelstm.cli export runs/shipped/model.pt runs/shipped   # model.onnx: the fp32 file
+    edgelstm export runs/shipped/model.pt -o runs/shipped   # model.onnx: the fp32 file
+    edgelstm quantize runs/shipped/model.onnx -o runs/shipped/model.dynamic-all-s8.onnx \\
+        --recipe dynamic-all-s8 --activation-int8
     python benchmarks/bench_runtime.py runs/shipped/model.pt runs/shipped/model.onnx \\
-        runtime/shipped/sentiment-en.int8.onnx --data ../shared/datasets/aclImdb_v1_labeled.tar.gz \\
-        --limit 5000 --out benchmarks/RESULTS.md
+        runtime/shipped/sentiment-en.int8.onnx --also runs/shipped/model.dynamic-all-s8.onnx \\
+        --data ../shared/datasets/aclImdb_v1_labeled.tar.gz --limit 5000 --out benchmarks/RESULTS.md
 
 Tokenizing is timed on its own (the same words-v1 code feeds every edgelstm row; fastText reads
 the same words); "inference" columns start from token ids. The share of the peak divides the
@@ -37,7 +39,7 @@ from edgelstm.bench import _cpu_name, _median_cmd_seconds, _predict_command, flo
 from edgelstm.config import ModelConfig
 from edgelstm.data import load_labeled
 from edgelstm.timing import median_length_text
-from edgelstm.tokenizer import pad_batch, words
+from edgelstm.tokenizer import OOV_ID, pad_batch, words
 
 LATENCY_RUNS = 200
 ROUNDS = 3
@@ -136,8 +138,9 @@ def _best(current: float, start: float) -> float:
 
 
 def measure(classifiers: dict[str, Classifier], fasttext: FastText | None, texts: list[str],
-            labels: list[str], sizes: dict[str, int]) -> tuple[list[Row], float]:
-    """Every row on the same texts, round by round; returns the rows and tokenizing s/text."""
+            labels: list[str], sizes: dict[str, int]) -> tuple[list[Row], float, float]:
+    """Every row on the same texts, round by round; returns the rows and tokenizing s/text (the
+    runtime's, and the regex rule's alone: ``words`` + ids, no ASCII path)."""
     first = next(iter(classifiers.values()))
     probe = median_length_text(first, texts)
     sequences = first.encode(texts)
@@ -145,11 +148,15 @@ def measure(classifiers: dict[str, Classifier], fasttext: FastText | None, texts
     if fasttext:
         rows["fastText (.ftz, bigrams)"] = Row("fastText (.ftz, bigrams)", fasttext.size_bytes, [])
         lines = fasttext.encode(texts)
-    tokenize = float("inf")
+    tokenize = regex = float("inf")
+    rule = first.tokenizer
     for _ in range(ROUNDS):
         start = time.perf_counter()
         first.encode(texts)
         tokenize = _best(tokenize, start)
+        start = time.perf_counter()
+        [rule.ids(words(text))[-rule.max_len:] or [OOV_ID] for text in texts]  # the regex rule alone
+        regex = _best(regex, start)
         for name, classifier in classifiers.items():
             row = rows[name]
             classifier.predict([probe])  # warm up
@@ -177,7 +184,7 @@ def measure(classifiers: dict[str, Classifier], fasttext: FastText | None, texts
             fasttext.labels(lines)
             row.infer_seconds = _best(row.infer_seconds, start)
             row.accuracy = float(np.mean([p == y for p, y in zip(predicted, labels)]))
-    return list(rows.values()), tokenize / len(texts)
+    return list(rows.values()), tokenize / len(texts), regex / len(texts)
 
 
 def profile(path: Path, config: ModelConfig, sequences: list[list[int]], top: int = 12) -> list[tuple[str, float]]:
@@ -205,11 +212,14 @@ def profile(path: Path, config: ModelConfig, sequences: list[list[int]], top: in
 
 def two_cores(path: Path, texts: list[str], rounds: int = 3) -> list[str]:
     """Classifier.predict and `edgelstm predict FILE` on 1 and 2 cores: texts/s and identical answers."""
+    from edgelstm.classifier import OnnxBackend
+
     one, two = Classifier.load(path, threads=1), Classifier.load(path, threads=2)
-    best = {1: float("inf"), 2: float("inf")}
+    intra = Classifier(OnnxBackend(path, threads=2))  # onnxruntime's 2 threads inside each batch
+    best = {1: float("inf"), 2: float("inf"), "intra": float("inf")}
     answers = {}
     for _ in range(rounds):
-        for threads, classifier in ((1, one), (2, two)):
+        for threads, classifier in ((1, one), (2, two), ("intra", intra)):
             start = time.perf_counter()
             answers[threads] = classifier.predict_proba(texts)
             best[threads] = _best(best[threads], start)
@@ -231,6 +241,8 @@ def two_cores(path: Path, texts: list[str], rounds: int = 3) -> list[str]:
         "| | 1 core texts/s | 2 cores texts/s | 2 cores / 1 | same answers |", "| --- | ---: | ---: | ---: | :---: |",
         f"| `Classifier.predict` (list) | {n / best[1]:.0f} | {n / best[2]:.0f} | {best[1] / best[2]:.2f}x "
         f"| {'yes' if np.array_equal(answers[1], answers[2]) else '**no**'} |",
+        f"| onnxruntime's 2 intra-op threads per batch, instead | {n / best[1]:.0f} | {n / best['intra']:.0f} "
+        f"| {best[1] / best['intra']:.2f}x | {'yes' if np.array_equal(answers[1], answers['intra']) else '**no**'} |",
         f"| `edgelstm predict FILE` (process included) | {n / cli[1]:.0f} | {n / cli[2]:.0f} | {cli[1] / cli[2]:.2f}x "
         f"| {'yes' if outputs[1] == outputs[2] else '**no**'} |",
     ]
@@ -243,6 +255,8 @@ def main() -> None:
     parser.add_argument("int8", type=Path)
     parser.add_argument("--data", type=Path, required=True, help="labeled texts with a train and a test split")
     parser.add_argument("--limit", type=int, help="a random subset of this many test texts")
+    parser.add_argument("--also", type=Path, action="append", default=[],
+                        help="another .onnx file of the same model as a row (e.g. another int8 recipe)")
     parser.add_argument("--no-fasttext", action="store_true")
     parser.add_argument("--train-limit", type=int, help="fastText learns from this many training texts (a sample)")
     parser.add_argument("--graphs", action="store_true",
@@ -265,11 +279,19 @@ def main() -> None:
         "OpenVINO f32 (fp32 file)": Classifier(OpenVinoBackend(args.fp32, fp32.config)),
         "tract (fp32 file)": Classifier(TractBackend(args.fp32, fp32.config)),
     }
-    sizes = dict(zip(classifiers, [args.checkpoint, args.fp32, args.int8, args.fp32, args.fp32]))
+    paths = [args.checkpoint, args.fp32, args.int8, args.fp32, args.fp32]
+    for path in args.also:
+        also = Classifier.load(path, threads=1)
+        quantization = also.config.quantization or {}
+        recipe = quantization.get("recipe", {}).get("name", "fp32")
+        invariant = "" if quantization.get("batch_invariant", True) else ", answers depend on the batch"
+        classifiers[f"onnxruntime {path.name} ({recipe}{invariant})"] = also
+        paths.append(path)
+    sizes = dict(zip(classifiers, paths))
     sizes = {name: path.stat().st_size for name, path in sizes.items()}
     train = dataset.train.sample(args.train_limit) if args.train_limit else dataset.train
     fasttext = None if args.no_fasttext else FastText(list(train.texts), list(train.labels))
-    rows, tokenize_s = measure(classifiers, fasttext, texts, labels, sizes)
+    rows, tokenize_s, regex_s = measure(classifiers, fasttext, texts, labels, sizes)
 
     sequences = fp32.encode(texts)
     tokens = sum(len(s) for s in sequences)
@@ -282,7 +304,8 @@ def main() -> None:
         f"Python {sys.version.split()[0]}. "
         f"{len(texts)} test texts, median {int(np.median([len(s) for s in sequences]))} tokens. "
         f"One-thread float32 matmul: {peak:.1f} GFLOP/s; the model needs {flop / 1000:.1f} kFLOP per token. "
-        f"Tokenizing (words-v1, Python): {tokenize_s * 1e6:.1f} µs per text.",
+        f"Tokenizing (words-v1, Python): {tokenize_s * 1e6:.1f} µs per text (the regex rule alone: "
+        f"{regex_s * 1e6:.1f} µs).",
         "",
         "| model | size | batch-1 p50 | batch-1 p99 | texts/s (batch 64) | inference only texts/s "
         "| share of matmul peak (inference only) | accuracy |",
