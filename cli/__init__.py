@@ -114,7 +114,7 @@ def _setup(
     root.propagate = False
 
 
-from . import commands  # noqa: E402,F401  (registers the commands on ``app``)
+from . import commands, score  # noqa: E402,F401  (registers the commands on ``app``)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from edgelstm.config import ARCHS, DEFAULT_DROPOUT, ModelConfig
-from edgelstm.errors import EXIT_ERROR, EXIT_MISSING_EXTRA, InputError
+from edgelstm.errors import EXIT_MISSING_EXTRA, InputError
 from edgelstm.serve import options as serve_defaults  # plain constants: loads no web framework
 
 from . import _fail, _friendly_errors, app, log
@@ -118,6 +118,8 @@ def train(
     from edgelstm.data import load_dataset, load_labeled
     from edgelstm.train import TrainOptions
     from edgelstm.train import train as run_training
+    from edgelstm.train.checkpoint import check_train_outputs
+    from edgelstm.train.distill import NGRAM_TEACHER
     from edgelstm.train.presets import PRESETS
 
     if device.startswith("cuda"):
@@ -125,14 +127,13 @@ def train(
 
         if not torch.cuda.is_available():
             raise typer.BadParameter("CUDA is not available on this machine", param_hint="--device")
-    from edgelstm.train.distill import NGRAM_TEACHER
-
-    teacher_files = [Path(t) for t in teacher or [] if t != NGRAM_TEACHER]
-    _check_output_checkpoint(output, [data, test, val, *(unlabeled or []), *teacher_files], resume)
     if val is not None and val_groups is not None:
         raise typer.BadParameter("give --val or --val-groups, not both", param_hint="--val-groups")
     if teacher and not unlabeled:
         raise typer.BadParameter("a teacher labels --unlabeled texts; give those too", param_hint="--teacher")
+    inputs = [data, test, val, val_groups, *(unlabeled or []), vectors,
+              *(Path(t) for t in teacher or [] if t != NGRAM_TEACHER)]
+    check_train_outputs(output, inputs, resume)  # refused before the data is read; train() checks again
     recipe = PRESETS[preset.value]
     pick = lambda value, name: recipe[name] if value is None else value  # noqa: E731
     if embed_dim is None and vectors is not None:
@@ -174,34 +175,12 @@ def train(
         if teacher:
             options.teachers = tuple(teacher)
     model, _ = run_training(dataset, config, options, output, resume=resume, show_progress=progress,
-                            validation=validation, groups=groups, unlabeled=unlabeled_texts)
+                            validation=validation, groups=groups, unlabeled=unlabeled_texts,
+                            inputs=inputs)
     metrics = model.config.metrics
     if "test_accuracy" in metrics:
         typer.echo(f"test loss {metrics['test_loss']:.4f}  test accuracy {metrics['test_accuracy']:.4f}")
     log.info("wrote %s (best epoch %d of %d)", output, metrics["best_epoch"], metrics["epochs_run"])
-
-
-def _check_output_checkpoint(output: Path, inputs: list[Optional[Path]], resume: bool) -> None:
-    """``train -o`` may replace an earlier checkpoint (and says so), nothing else: not its own
-    data (or unlabeled texts, or a teacher model), not a folder, not a file that is not an edgelstm
-    checkpoint."""
-    from edgelstm.errors import InputError
-
-    for source in inputs:
-        if source is not None and source.exists() and output.exists() and output.samefile(source):
-            raise InputError(f"{output}: refusing to overwrite the training data (or a teacher) with the checkpoint")
-    if output.is_dir():
-        raise InputError(f"{output}: is a directory; give --output a file name such as model.pt")
-    if not output.exists() or resume:
-        return
-    from edgelstm.errors import ModelError
-    from edgelstm.train.checkpoint import load_checkpoint
-
-    try:
-        load_checkpoint(output)
-    except ModelError as exc:
-        raise InputError(f"{output}: exists and is not an edgelstm checkpoint; refusing to overwrite it") from exc
-    log.warning("%s: overwriting the existing checkpoint", output)
 
 
 @app.command()
@@ -334,21 +313,13 @@ def quantize(
     timings: TimingsOption = False,
 ) -> None:
     """Write an int8 model (weight-only by default: same answer alone or in any batch). Needs no torch."""
-    from edgelstm import Classifier
-    from edgelstm.export.quantize import QuantizationError, quantize_checked
-    from edgelstm.files import publish, staging_folder
+    from edgelstm.export.quantize import quantize_file
 
-    if Classifier.load(model).config.quantization is not None:  # a missing or foreign file fails here too
-        raise QuantizationError(f"{model}: already an int8 model; quantize its fp32 model.onnx")
     chosen = _recipe(recipe, activation_int8)
     held_out = _judging_texts(None, data)
-    target = output or model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx")
-    with staging_folder(target.parent) as staging:
-        staged = staging / "model.int8.onnx"
-        _, table = quantize_checked(model, staged, held_out.texts if held_out else (),
-                                    held_out.labels if held_out else (), recipe=chosen,
-                                    budget=budget / 100, timings=timings)
-        publish({target: staged})
+    target, _, table = quantize_file(model, output, held_out.texts if held_out else (),
+                                     held_out.labels if held_out else (), inputs=[data], recipe=chosen,
+                                     budget=budget / 100, timings=timings)
     _print_recipes(table, chosen)
     typer.echo(target)
 
@@ -369,6 +340,10 @@ def evaluate(
     """Print the accuracy and loss of a model on labeled data."""
     if len(paths) > 2 or (len(paths) == 2 and model):
         raise typer.BadParameter("give at most one model and one data path", param_hint="[MODEL] DATA")
+    from edgelstm.classifier import MODEL_SUFFIXES
+
+    if len(paths) == 1 and paths[0].suffix in MODEL_SUFFIXES:  # `evaluate model.onnx`: data forgotten
+        raise typer.BadParameter(f"{paths[0]} is a model; give labeled data after it", param_hint="[MODEL] DATA")
     *model_path, data = paths
     classifier = _classifier(model_path[0] if model_path else model)
     split = _labeled_split(data, text_column=text_column, label_column=label_column, skip_bad_rows=skip_bad_rows)
@@ -539,6 +514,9 @@ def serve(
     max_texts: Annotated[int, typer.Option(min=1, help="Most texts in one request (more: 413).")] = serve_defaults.DEFAULT_MAX_TEXTS,
     batch_wait_ms: Annotated[float, typer.Option(min=0.0, max=1000.0, help="Micro-batch requests arriving within this many ms (0: off; batch-invariant models only).")] = 0.0,
     web: Annotated[Optional[Path], typer.Option(help="Folder served at GET / [default: the checkout's web/ if present].")] = None,
+    header_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds a request's headers may take to arrive (late: 408, closed).")] = serve_defaults.DEFAULT_HEADER_TIMEOUT_S,
+    body_timeout: Annotated[float, typer.Option(min=0.1, help="Seconds its body may take after them (late: 408, closed).")] = serve_defaults.DEFAULT_BODY_TIMEOUT_S,
+    max_connections: Annotated[int, typer.Option(min=1, help="Open connections per worker (one more: 503, closed).")] = serve_defaults.DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Serve the model over HTTP: Open Inference Protocol v2, POST /predict, /metrics. Ctrl-C stops it."""
     import signal
@@ -566,9 +544,7 @@ def serve(
         model=path, name=name or path.stem, host=host, port=port,
         workers=workers, threads=threads, max_body=max_body, max_texts=max_texts, batch_wait_ms=batch_wait_ms,
         web=web or _default_web(), log_level=logging.getLogger("edgelstm").level,
+        header_timeout_s=header_timeout, body_timeout_s=body_timeout, max_connections=max_connections,
     )
-    try:
-        status = run_server(options, classifier if workers == 1 else None)
-    except OSError as exc:  # the port is taken, or the address is not this machine's
-        _fail(str(exc), EXIT_ERROR)
+    status = run_server(options, classifier if workers == 1 else None)  # a taken port: InputError
     raise typer.Exit(status)

@@ -8,6 +8,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edgelstm.errors import InputError
 from edgelstm.files import publish, staging_folder
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ from .quantize import (
 
 __all__ = [
     "ATOL", "OPSET", "RECIPES", "DEFAULT_RECIPE", "ExportValidationError", "QuantizationError", "build_onnx",
-    "export_checkpoint", "quantize_checked", "validate_onnx",
+    "check_export_folder", "export_checkpoint", "quantize_checked", "validate_onnx",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,11 @@ def export_checkpoint(
 ) -> tuple[list[Path], list[BenchResult]]:
     """Write ``outdir/model.onnx``, ``tokenizer.json`` (and ``model.int8.onnx``) from a ``.pt`` checkpoint.
 
-    Both files are built and checked in a staging folder and put in place together, so a
-    folder never holds a model.onnx and model.int8.onnx of different exports. Same checkpoint,
+    The files are built and checked in a staging folder and put in place together, so a
+    folder never holds a model.onnx and model.int8.onnx of different exports: without
+    ``int8``, an earlier export's model.int8.onnx there is removed (it belongs to another
+    model). Existing files are replaced only if they are artifacts of their kind (an edgelstm
+    model, a tokenizer.json), never an input (edgelstm.files.check_output). Same checkpoint,
     same bytes. Returns the written paths and (with ``timings``) the measured table.
     """
     from edgelstm.train.checkpoint import load_model
@@ -64,9 +68,14 @@ def export_checkpoint(
     from .graph import build_onnx
     from .validate import ATOL, validate_onnx
 
-    model = load_model(Path(checkpoint))
-    proto = build_onnx(model)
     outdir = Path(outdir)
+    stale = check_export_folder(outdir, checkpoint, int8=int8)  # before any work
+    model = load_model(Path(checkpoint))
+    if int8 and labels:
+        from edgelstm.data import label_targets
+
+        label_targets(labels, model.config.labels, checkpoint)  # unknown labels: DataError, before any work
+    proto = build_onnx(model)
     table: list[BenchResult] = []
     with staging_folder(outdir) as staging:
         fp32 = staging / "model.onnx"
@@ -82,5 +91,31 @@ def export_checkpoint(
             _, table = quantize_checked(fp32, quantized, texts, labels, recipe=recipe, budget=budget,
                                         timings=timings)
             staged[outdir / "model.int8.onnx"] = quantized
-        publish(staged)
+        publish(staged, remove=stale)
+    if stale:
+        log.warning("%s: removed the earlier export's int8 model (not of this model); "
+                    "export with --int8 for a new one", stale[0])
     return list(staged), table
+
+
+def check_export_folder(outdir: Path, checkpoint: str | Path, *, int8: bool) -> list[Path]:
+    """What an export into ``outdir`` may write there (InputError, exit 4, otherwise), and the
+    stale files it removes: the set in a folder is always one model's."""
+    from edgelstm.classifier import is_onnx_model
+    from edgelstm.files import check_output
+
+    from .tokenizer_json import is_tokenizer_json
+
+    if outdir.exists() and not outdir.is_dir():
+        raise InputError(f"{outdir}: exists and is not a folder; give --output a folder for model.onnx")
+    inputs = [Path(checkpoint)]
+    check_output(outdir / "model.onnx", inputs=inputs, replaceable=is_onnx_model, what="an edgelstm model")
+    check_output(outdir / "tokenizer.json", inputs=inputs, replaceable=is_tokenizer_json, what="a tokenizer.json")
+    int8_path = outdir / "model.int8.onnx"
+    if int8:
+        check_output(int8_path, inputs=inputs, replaceable=is_onnx_model, what="an edgelstm model")
+        return []
+    if int8_path.is_dir() or (int8_path.exists() and not is_onnx_model(int8_path)):
+        raise InputError(f"{int8_path}: exists and is not an edgelstm model; refusing to remove it "
+                         "(an export without --int8 removes an earlier export's int8 model)")
+    return [int8_path] if int8_path.exists() else []

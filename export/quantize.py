@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RECIPES", "ACTIVATION_RECIPES", "DEFAULT_RECIPE", "Recipe", "QuantizationError", "quantize",
-    "quantize_checked", "is_int8",
+    "quantize_checked", "quantize_file", "is_int8",
 ]
 
 log = logging.getLogger(__name__)
@@ -207,15 +207,17 @@ def quantize_checked(
     with tempfile.TemporaryDirectory(prefix="edgelstm-int8-") as tmp:
         reference = Path(tmp) / "model.onnx"  # a private copy: the input may be replaced meanwhile
         reference.write_bytes(Path(fp32_path).read_bytes())
-        fp32_path, candidate = reference, Path(output)
+        fp32_path, candidate, source = reference, Path(output), fp32_path
+        if texts:  # labels the model does not know fail before any work
+            from edgelstm.classifier import Classifier
+            from edgelstm.data import label_targets
+
+            classifier = Classifier.load(fp32_path)
+            targets = label_targets(labels, classifier.labels, source)
+            sequences = classifier.encode(texts)
         quantize(fp32_path, candidate, chosen)
         report: dict[str, Any] = {}
         if texts:
-            from edgelstm.classifier import Classifier
-
-            classifier = Classifier.load(fp32_path)
-            sequences = classifier.encode(texts)
-            targets = np.array([classifier.labels.index(label) for label in labels])
             fp32_accuracy, fp32_labels = _accuracy(Path(fp32_path), sequences, targets)
             int8_accuracy, int8_labels = _accuracy(candidate, sequences, targets)
             report = {"accuracy_budget": budget, "validation_texts": len(texts), "fp32_accuracy": fp32_accuracy,
@@ -233,3 +235,38 @@ def quantize_checked(
             table = run_benchmark([Path(fp32_path), candidate], texts, labels, threads=MEASURE_THREADS,
                                   cold_start=False)[0]
     return chosen, table
+
+
+def quantize_file(
+    model: Path,
+    output: Path | None = None,
+    texts: Sequence[str] = (),
+    labels: Sequence[str] = (),
+    *,
+    inputs: Sequence[Path | None] = (),
+    recipe: str = DEFAULT_RECIPE,
+    budget: float = ACCURACY_BUDGET,
+    timings: bool = True,
+) -> tuple[Path, Recipe, list[BenchResult]]:
+    """``edgelstm quantize``: the int8 model of an fp32 ``model.onnx``, written to ``output``
+    (default: beside it, ``.int8.onnx``) only once checked (quantize_checked).
+
+    ``output`` may replace an earlier edgelstm model, never ``model`` itself, one of ``inputs``
+    (the labeled data) or any other file (edgelstm.files.check_output: InputError, exit 4).
+    Returns the written path, the recipe and the timings table.
+    """
+    from edgelstm.classifier import Classifier, is_onnx_model
+    from edgelstm.files import check_output, publish, staging_folder
+
+    model = Path(model)
+    if Classifier.load(model).config.quantization is not None:  # a missing or foreign file fails here too
+        raise QuantizationError(f"{model}: already an int8 model; quantize its fp32 model.onnx")
+    target = Path(output) if output is not None else model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx")
+    if check_output(target, inputs=[model, *inputs], replaceable=is_onnx_model, what="an edgelstm model"):
+        log.warning("%s: overwriting the existing model", target)
+    with staging_folder(target.parent) as staging:
+        staged = staging / "model.int8.onnx"
+        chosen, table = quantize_checked(model, staged, texts, labels, recipe=recipe, budget=budget,
+                                         timings=timings)
+        publish({target: staged})
+    return target, chosen, table

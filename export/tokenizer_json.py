@@ -45,7 +45,7 @@ from .validate import ExportValidationError
 
 __all__ = [
     "EDGE_CASES", "PAD_TOKEN", "UNK_TOKEN", "TokenizerJsonError", "check_tokenizer_json", "encode_with",
-    "export_tokenizer_json", "main", "tokenizer_json", "write_tokenizer_json",
+    "export_tokenizer_json", "is_tokenizer_json", "main", "tokenizer_json", "write_tokenizer_json",
 ]
 
 log = logging.getLogger(__name__)
@@ -174,6 +174,15 @@ def write_tokenizer_json(path: Path, vocabulary: Sequence[str], max_len: int) ->
     """Write the document deterministically (sorted vocabulary by id, stable key order)."""
     text = json.dumps(tokenizer_json(vocabulary, max_len), ensure_ascii=False, indent=1)
     path.write_text(text + "\n", encoding="utf-8")
+
+
+def is_tokenizer_json(path: Path) -> bool:
+    """Whether ``path`` is a Hugging Face tokenizer.json (an export may replace it; nothing else)."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(document, dict) and isinstance(document.get("model"), dict)
 
 
 def export_tokenizer_json(config: ModelConfig, target: Path, texts: Sequence[str] = ()) -> Path:

@@ -24,6 +24,7 @@ import numpy as np
 
 from .classifier import Classifier
 from .config import ModelConfig
+from .data import label_targets
 from .timing import interleaved_latencies, median_length_text
 
 __all__ = ["BenchResult", "flop_per_token", "matmul_gflops", "run_benchmark", "to_markdown"]
@@ -102,19 +103,18 @@ def run_benchmark(
 ) -> tuple[list[BenchResult], dict[str, Any]]:
     """Measure every model on the same texts; returns the rows and a description of the run."""
     classifiers = [Classifier.load(path, threads=threads) for path in models]
+    # each model scored against its own label order; a label one does not know fails before timing
+    all_targets = [label_targets(labels, c.labels, path) for path, c in zip(models, classifiers)]
     results = [BenchResult(_name(p, c), str(p), Path(p).stat().st_size) for p, c in zip(models, classifiers)]
     lengths = [len(s) for s in classifiers[0].encode(texts)]
     median_text = median_length_text(classifiers[0], texts)
     latencies = interleaved_latencies(classifiers, median_text, LATENCY_RUNS, ROUNDS)
-    targets = None
-    for result, classifier, lat in zip(results, classifiers, latencies):
+    for result, classifier, lat, targets in zip(results, classifiers, latencies, all_targets):
         result.latency_p50_ms = statistics.median(lat)
         result.latency_p99_ms = float(np.percentile(lat, 99))
         start = time.perf_counter()
         probabilities = classifier.predict_proba(texts)
         seconds = time.perf_counter() - start
-        if targets is None:
-            targets = np.array([classifier.labels.index(label) for label in labels])
         result.throughput = len(texts) / seconds
         result.gflops = sum(lengths) * flop_per_token(classifier.config) / seconds / 1e9
         result.accuracy = float((probabilities.argmax(1) == targets).mean())

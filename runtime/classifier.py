@@ -13,16 +13,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from .config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS, ModelConfig
-from .errors import DataError, ModelError
+from .errors import ModelError
 from .files import file_sha256
-from .tokenizer import Tokenizer, pad_batch
+from .tokenizer import OOV_ID, Tokenizer, pad_batch
 
 if TYPE_CHECKING:
     from .stream import Stream, StreamBatch
 
 __all__ = [
-    "Backend", "Classifier", "MODEL_ENV", "OnnxBackend", "Prediction", "SHIPPED_DIR", "SHIPPED_MODEL",
-    "default_model_path", "shipped_manifest", "to_prediction",
+    "Backend", "Classifier", "MODEL_ENV", "MODEL_SUFFIXES", "OnnxBackend", "Prediction", "SHIPPED_DIR", "SHIPPED_MODEL",
+    "default_model_path", "is_onnx_model", "shipped_manifest", "to_prediction",
 ]
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ BATCHES_PER_BLOCK = 8
 
 BACKEND_GROUP = "edgelstm.backends"
 MODEL_ENV = "EDGELSTM_MODEL"  # a model path that replaces the shipped default
+MODEL_SUFFIXES = (".onnx", ".pt")  # what Classifier.load reads (onnxruntime, or a PyTorch checkpoint)
 SHIPPED_DIR = Path(__file__).parent / "shipped"
 SHIPPED_MODEL = "sentiment-en.int8.onnx"  # English movie-review sentiment, see its .json
 
@@ -66,7 +67,8 @@ def to_prediction(labels: Sequence[str], row: np.ndarray) -> Prediction:
 
 
 class OnnxBackend:
-    def __init__(self, path: Path, threads: int | None = None) -> None:
+    def __init__(self, path: Path, threads: int | None = None, *, data: bytes | None = None) -> None:
+        """The model in file ``path``, or in ``data`` (its bytes) with ``path`` naming it in errors."""
         import onnxruntime as ort  # imported here: ``import edgelstm`` stays light
 
         # onnxruntime's own (coloured, C++) log lines are not for our users: its errors also
@@ -80,7 +82,7 @@ class OnnxBackend:
             options.inter_op_num_threads = 1
         try:
             self.session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
+                str(path) if data is None else data, options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises several unrelated types here
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -155,6 +157,23 @@ def _check_model_file(path: Path) -> None:
         raise ModelError(f"{path}: model file is empty")
 
 
+def is_onnx_model(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an edgelstm ``.onnx`` model (fp32 or int8), which an export or
+    ``quantize -o`` may replace; any other file there is the user's and is never overwritten."""
+    try:
+        _check_model_file(Path(path))
+        OnnxBackend(Path(path), threads=1)
+    except ModelError:
+        return False
+    return True
+
+
+def _check_threads(threads: int | None) -> None:
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer))
+                                or threads < 1):
+        raise ValueError(f"threads must be a positive integer or None (all cores), not {threads!r}")
+
+
 def _plugin_backend(path: Path, threads: int | None) -> Backend:
     """A backend registered under ``edgelstm.backends`` for this file's suffix (.pt)."""
     found = [ep for ep in entry_points(group=BACKEND_GROUP) if ep.name == path.suffix]
@@ -225,12 +244,25 @@ class Classifier:
         for any value. Inside a host of many processes (serve workers, Ray actors) give 1.
         """
         path = Path(path)
+        _check_threads(threads)
         _check_model_file(path)
-        if path.suffix == ".pt":
+        if path.suffix == ".pt":  # MODEL_SUFFIXES
             return cls(_plugin_backend(path, threads), source=str(path))
         backend = OnnxBackend(path, threads=1)
         log.debug("loaded %s (%s, %d labels)", path, backend.config.arch, len(backend.config.labels))
         return cls(backend, source=str(path), workers=threads or os.cpu_count() or 1)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, threads: int | None = None, source: str = "<bytes>") -> Classifier:
+        """Load a ``.onnx`` model from its bytes (e.g. shipped to a cluster's workers with the job);
+        ``source`` names it in errors. Answers are those of ``Classifier.load`` on the same file."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be the model's bytes, not {type(data).__name__}")
+        _check_threads(threads)
+        if not data:
+            raise ModelError(f"{source}: model is empty (0 bytes)")
+        backend = OnnxBackend(Path(source), threads=1, data=bytes(data))
+        return cls(backend, source=source, workers=threads or os.cpu_count() or 1)
 
     @classmethod
     def default(cls, *, threads: int | None = None) -> Classifier:
@@ -253,9 +285,12 @@ class Classifier:
         """Probabilities (N, labels) of encoded texts, in their order.
 
         Texts are batched by similar length so padding stays small; the model is given the
-        real lengths, so padding never changes an answer. Up to ``workers`` batches run at once.
+        real lengths, so padding never changes an answer. An empty sequence is read as one
+        unknown word, as ``encode`` reads a text without words (a model needs one token).
+        Up to ``workers`` batches run at once.
         """
         _check_batch_size(batch_size)
+        sequences = [sequence if len(sequence) else [OOV_ID] for sequence in sequences]
         chunks = self._length_sorted_chunks(sequences, batch_size)
         probabilities = np.zeros((len(sequences), len(self.config.labels)), np.float32)
 
@@ -322,11 +357,9 @@ class Classifier:
             raise ValueError(f"evaluate() got {len(texts)} texts but {len(labels)} labels")
         if not texts:
             raise ValueError("evaluate() needs at least one labeled text")
-        index = {label: i for i, label in enumerate(self.config.labels)}
-        unknown = sorted(set(labels) - index.keys())
-        if unknown:
-            raise DataError(f"labels {unknown} are not among the model's {self.config.labels}")
-        targets = np.array([index[label] for label in labels], np.int64)  # (N,)
+        from .data import label_targets
+
+        targets = label_targets(labels, self.config.labels, self.source or "the model")  # (N,)
         probabilities = self.predict_proba(texts)  # (N, labels)
         chosen = probabilities[np.arange(len(targets)), targets]
         loss = -np.log(np.clip(chosen.astype(np.float64), 1e-7, 1.0)).mean()

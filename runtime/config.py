@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
@@ -37,13 +38,18 @@ REQUIRED_KEYS = ("format_version", "arch", "vocab_size", "max_len", "embed_dim",
 
 def check_label(label: object) -> str:
     """A label must be a non-empty string that fits on one line of output (no tab, no newline):
-    ``edgelstm predict`` prints ``label<TAB>probability``, one line per document."""
+    ``edgelstm predict`` prints ``label<TAB>probability``, one line per document. Nor may it
+    hold another control character (NUL, ESC, DEL, ...): printed raw, ESC sequences would drive
+    the reader's terminal."""
     if not isinstance(label, str):
         raise ValueError(f"label {label!r} is not a string")
     if not label.strip():
         raise ValueError("a label is empty")
     if any(c in label for c in "\t\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"):
         raise ValueError(f"label {label!r} contains a tab or a line break")
+    control = next((c for c in label if unicodedata.category(c) == "Cc"), None)
+    if control is not None:
+        raise ValueError(f"label {label!r} contains the control character U+{ord(control):04X}")
     return label
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import tarfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import numpy as np
 from .config import check_label
 from .errors import DataError, InputError
 
-__all__ = ["HELD_OUT_CAP", "LabeledTexts", "Dataset", "load_dataset", "load_labeled"]
+__all__ = ["HELD_OUT_CAP", "LabeledTexts", "Dataset", "label_targets", "load_dataset", "load_labeled"]
 
 # At most this many held-out texts judge int8 recipes: sampled from --data, or kept in model.pt.
 HELD_OUT_CAP = 5000
@@ -54,6 +54,18 @@ class LabeledTexts:
     def sample(self, limit: int, seed: int = 0) -> LabeledTexts:
         """A seeded random sample of at most ``limit`` texts."""
         return self.subset(np.random.default_rng(seed).permutation(len(self))[:limit])
+
+
+def label_targets(labels: Iterable[str], known: Sequence[str], model: object = "the model") -> np.ndarray:
+    """The index of each label among a model's ``known`` labels, as (N,) int64: the one check
+    every scorer uses (evaluate, bench, export --int8/quantize --data). A label the model does
+    not know is a DataError (exit 5) listing them, never a crash or a silent wrong score."""
+    index = {label: i for i, label in enumerate(known)}
+    labels = list(labels)
+    unknown = sorted(set(labels) - index.keys())
+    if unknown:
+        raise DataError(f"labels {unknown} are not among {model}'s {list(known)}")
+    return np.array([index[label] for label in labels], np.int64)
 
 
 @dataclass

@@ -6,6 +6,7 @@ by the longest line (and the caller's batch), and every document keeps its posit
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import sys
@@ -17,7 +18,7 @@ from typing import cast
 
 from .errors import InputError
 
-__all__ = ["Document", "read_documents"]
+__all__ = ["Document", "read_documents", "split_lines"]
 
 log = logging.getLogger(__name__)
 
@@ -104,3 +105,11 @@ def read_documents(
         finally:
             if name != STDIN:
                 stream.close()
+
+
+def split_lines(source: str, data: bytes, *, force: bool = False) -> Iterator[Document]:
+    """The documents of a file's bytes, one per line, exactly as ``read_documents`` reads the file
+    (the same lines, numbers, decoding and binary check): for readers that have the bytes, not the file."""
+    stream = cast(BufferedReader, io.BufferedReader(io.BytesIO(data)))  # as _open's files are
+    _check_binary(stream, source, force)
+    yield from _lines(source, stream)

@@ -8,9 +8,9 @@ codes is tested against ``EXIT_CODES``.
 from __future__ import annotations
 
 __all__ = [
-    "EXIT_BROKEN_PIPE", "EXIT_CODES", "EXIT_DATA", "EXIT_ERROR", "EXIT_EXPORT_VALIDATION", "EXIT_INPUT",
+    "EXIT_BROKEN_PIPE", "EXIT_CLUSTER", "EXIT_CODES", "EXIT_DATA", "EXIT_ERROR", "EXIT_EXPORT_VALIDATION", "EXIT_INPUT",
     "EXIT_INTERRUPTED", "EXIT_MISSING_EXTRA", "EXIT_MODEL", "EXIT_OK", "EXIT_QUANTIZATION", "EXIT_USAGE",
-    "DataError", "EdgelstmError", "InputError", "MissingExtraError", "ModelError",
+    "ClusterError", "DataError", "EdgelstmError", "InputError", "MissingExtraError", "ModelError",
 ]
 
 EXIT_OK = 0
@@ -22,6 +22,7 @@ EXIT_DATA = 5
 EXIT_EXPORT_VALIDATION = 6  # edgelstm.export.validate.ExportValidationError
 EXIT_QUANTIZATION = 7  # edgelstm.export.quantize.QuantizationError
 EXIT_MISSING_EXTRA = 8  # an extra's package is needed but not installed (torch, onnx, gensim, ...)
+EXIT_CLUSTER = 9  # edgelstm.ray: the Ray cluster cannot run the job (too few CPUs, actors never started)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`... | head`)
 
@@ -57,3 +58,10 @@ class MissingExtraError(EdgelstmError):
     """A feature needs a package of an extra that is not installed (the message names the extra)."""
 
     exit_code = EXIT_MISSING_EXTRA
+
+
+class ClusterError(EdgelstmError):
+    """The Ray cluster cannot run a scoring job: too few CPUs for the actors and the reads, or
+    the actors did not start in time (``edgelstm.ray``)."""
+
+    exit_code = EXIT_CLUSTER

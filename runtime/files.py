@@ -12,11 +12,41 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_write", "file_sha256", "publish", "staging_folder"]
+from .errors import InputError
+
+__all__ = ["atomic_write", "check_output", "file_sha256", "publish", "staging_folder"]
+
+
+def check_output(
+    target: str | os.PathLike[str],
+    *,
+    inputs: Iterable[str | os.PathLike[str] | None] = (),
+    replaceable: Callable[[Path], bool],
+    what: str,
+) -> bool:
+    """The one rule for every file edgelstm writes (train -o and its history, export, quantize -o):
+    ``target`` may replace an earlier artifact of its own kind, nothing else.
+
+    Refused with an :class:`~edgelstm.errors.InputError` (exit 4), before any work: a folder,
+    any of the command's ``inputs`` (also through a link), an existing file for which
+    ``replaceable(target)`` is false (``what`` names the kind: "an edgelstm checkpoint").
+    Returns True when an earlier artifact will be replaced (the caller says so).
+    """
+    target = Path(target)
+    if target.is_dir():
+        raise InputError(f"{target}: is a directory; give a file name")
+    if not target.exists():
+        return False
+    for source in inputs:
+        if source is not None and Path(source).exists() and target.samefile(source):
+            raise InputError(f"{target}: is one of this command's inputs; refusing to overwrite it")
+    if not replaceable(target):
+        raise InputError(f"{target}: exists and is not {what}; refusing to overwrite it")
+    return True
 
 
 def _umask() -> int:
@@ -68,19 +98,23 @@ def staging_folder(beside: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def publish(files: Mapping[Path, Path]) -> None:
-    """Rename each staged file (value) onto its target (key), all under one lock per folder.
+def publish(files: Mapping[Path, Path], remove: Iterable[Path] = ()) -> None:
+    """Rename each staged file (value) onto its target (key), and delete ``remove`` (stale
+    members of the set), all under one lock per folder.
 
     Each target is always whole (old or new); two processes publishing into the same folder
     never interleave, so a set written together (model.onnx + model.int8.onnx) stays a pair.
     """
-    folders = sorted({target.parent.resolve() for target in files})
+    remove = list(remove)
+    folders = sorted({target.parent.resolve() for target in [*files, *remove]})
     locks = []
     try:
         for folder in folders:
             lock = os.open(folder, os.O_RDONLY)  # the folder itself is the lock: nothing left behind
             locks.append(lock)
             fcntl.flock(lock, fcntl.LOCK_EX)
+        for stale in remove:  # first: a reader meanwhile sees the old model alone, never a mixed pair
+            Path(stale).unlink(missing_ok=True)
         for target, staged in files.items():
             with open(staged, "rb") as f:
                 os.fsync(f.fileno())

@@ -112,7 +112,17 @@ class StreamBatch:
         return self._committed[row] + len(self._held[row] or [])
 
     def reset(self, row: int | None = None) -> None:
-        """Start stream ``row`` (or every stream) afresh, as if nothing had been fed."""
+        """Start stream ``row`` (or every stream) afresh, as if nothing had been fed.
+
+        ``row`` is 0 to ``len(self) - 1``; a negative row (Python's from-the-end index) would
+        reset another stream than meant, so it is refused like one past the end."""
+        if row is not None:
+            if isinstance(row, bool) or not isinstance(row, (int, np.integer)):
+                raise TypeError(f"reset() takes a stream's row (an integer) or None, not {type(row).__name__}")
+            if row < 0:
+                raise ValueError(f"reset({row}): rows are 0 to {len(self) - 1}; negative rows are not allowed")
+            if row >= len(self):
+                raise IndexError(f"reset({row}): this batch has {len(self)} streams, rows 0 to {len(self) - 1}")
         for i in range(len(self)) if row is None else [row]:
             self._words[i].reset()
             self._h[i] = 0.0

@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Reproduce the model shipped in runtime/shipped/ (edgelstm predict without --model).
 # Usage: scripts/make_default_model.sh [DATASETS_DIR] [WORKDIR]
-#   DATASETS_DIR holds aclImdb_v1_labeled.tar.gz, aclImdb_v1_unsup.tar.gz, aclImdb_v1_urls.tar.gz
+#   DATASETS_DIR holds IMDB's aclImdb_v1.tar.gz as downloaded, or the same data as three archives:
+#   aclImdb_v1_labeled.tar.gz, aclImdb_v1_unsup.tar.gz, aclImdb_v1_urls.tar.gz (both give the same
+#   texts in the same order, so the same files).
 #   SHIP=0 stops after the export (writes nothing into runtime/shipped/).
-# Needs the train, pretrain and distill extras. About 80 minutes on 2 cores.
+#   UNPINNED=1 goes on with library versions other than scripts/recipe-constraints.txt's: the
+#   result is then a model of about the same accuracy, not the same bytes (README, "How the
+#   shipped model is made").
+# Needs the train, pretrain and distill extras, at the versions of scripts/recipe-constraints.txt.
+# About 35-40 minutes on 2 idle cores (README, "How the shipped model is made": the steps' measured
+# times); far longer on a shared machine (step 1 alone: 32 minutes at a load average of 15).
 #
 # 1. Word vectors (skip-gram word2vec, dim 100, 5 epochs, seed 0, one thread) on IMDB's own
 #    unlabeled text: the 25,000 training reviews and the 50,000 unlabeled ones. The test split
@@ -25,15 +32,42 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASETS=${1:-../shared/datasets}
 WORK=${2:-runs/default}
-IMDB=$DATASETS/aclImdb_v1_labeled.tar.gz
+
+# The versions the shipped files were made with; others train and export differently rounded numbers.
+if ! python scripts/recipe_versions.py --check --constraints "${CONSTRAINTS:-scripts/recipe-constraints.txt}"; then
+    if [[ "${UNPINNED:-0}" != 1 ]]; then
+        echo "make_default_model.sh: install the recipe's versions first:" \
+             "pip install -c scripts/recipe-constraints.txt '.[train,pretrain,distill]'" \
+             "(or UNPINNED=1: about the same accuracy, not the same bytes)" >&2
+        exit 1
+    fi
+    echo "make_default_model.sh: UNPINNED=1: going on with other versions" >&2
+fi
+
+if [[ -f "$DATASETS/aclImdb_v1_labeled.tar.gz" ]]; then
+    IMDB=$DATASETS/aclImdb_v1_labeled.tar.gz
+    UNLABELED=$DATASETS/aclImdb_v1_unsup.tar.gz
+    URLS=$DATASETS/aclImdb_v1_urls.tar.gz
+    TRAIN_TEXTS=("$IMDB" "$UNLABELED")
+elif [[ -f "$DATASETS/aclImdb_v1.tar.gz" ]]; then
+    # one archive: its train split is read in the same order (train/neg, train/pos, train/unsup),
+    # and the labeled reviews among --unlabeled's are left out as training texts
+    IMDB=$DATASETS/aclImdb_v1.tar.gz
+    UNLABELED=$IMDB
+    URLS=$IMDB
+    TRAIN_TEXTS=("$IMDB")
+else
+    echo "make_default_model.sh: $DATASETS has neither aclImdb_v1.tar.gz nor aclImdb_v1_labeled.tar.gz" >&2
+    exit 4
+fi
 mkdir -p "$WORK"
 
-edgelstm pretrain "$IMDB" "$DATASETS/aclImdb_v1_unsup.tar.gz" -o "$WORK/imdb-vectors.vec" \
+edgelstm pretrain "${TRAIN_TEXTS[@]}" -o "$WORK/imdb-vectors.vec" \
     --dim 100 --epochs 5 --window 5 --min-count 3 --seed 0
 edgelstm train "$IMDB" -o "$WORK/teacher.pt" --preset default --vectors "$WORK/imdb-vectors.vec" \
-    --val-groups "$DATASETS/aclImdb_v1_urls.tar.gz" --seed 0 --threads 1 --no-progress
+    --val-groups "$URLS" --seed 0 --threads 1 --no-progress
 edgelstm train "$IMDB" -o "$WORK/model.pt" --preset default --hidden 32 --vectors "$WORK/imdb-vectors.vec" \
-    --val-groups "$DATASETS/aclImdb_v1_urls.tar.gz" --unlabeled "$DATASETS/aclImdb_v1_unsup.tar.gz" \
+    --val-groups "$URLS" --unlabeled "$UNLABELED" \
     --teacher ngram --teacher "$WORK/teacher.pt" --epochs 6 --keep last --seed 0 --threads 1 --no-progress
 edgelstm export "$WORK/model.pt" -o "$WORK" --int8 --data "$IMDB"
 if [[ "${SHIP:-1}" != 0 ]]; then

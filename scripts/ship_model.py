@@ -1,5 +1,6 @@
 """Copy an int8 model into the package as the default, with its manifest (sha256, command,
-metrics) and its learning curve: ``python scripts/ship_model.py MODEL.int8.onnx``."""
+metrics, the library versions of scripts/recipe-constraints.txt as installed) and its learning
+curve: ``python scripts/ship_model.py MODEL.int8.onnx``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import argparse
 import json
 import shutil
 from pathlib import Path
+
+from recipe_versions import installed, pinned  # scripts/, beside this file
 
 from edgelstm import Classifier
 from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL
@@ -23,6 +26,7 @@ def main() -> None:
     parser.add_argument("--command", required=True, help="the command that produced the model")
     parser.add_argument("--data", type=Path, help="labeled data whose test split scores the int8 model")
     parser.add_argument("--curves", type=Path, help="the learning-curve PNG, copied to docs/")
+    parser.add_argument("--into", type=Path, default=SHIPPED_DIR, help="the folder to ship into (tests use another)")
     args = parser.parse_args()
 
     config = Classifier.load(args.model).config
@@ -30,16 +34,16 @@ def main() -> None:
         raise SystemExit(f"{args.model}: not an int8 model")
     if args.model.stat().st_size > MAX_BYTES:
         raise SystemExit(f"{args.model}: larger than {MAX_BYTES} bytes")
-    target = SHIPPED_DIR / SHIPPED_MODEL
+    target = args.into / SHIPPED_MODEL
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(args.model, target)
     # the export's tokenizer.json travels with the model, for other languages (web/ serves it)
-    shutil.copyfile(args.model.with_name("tokenizer.json"), SHIPPED_DIR / SHIPPED_TOKENIZER)
+    shutil.copyfile(args.model.with_name("tokenizer.json"), args.into / SHIPPED_TOKENIZER)
     manifest = {
         "file": SHIPPED_MODEL,
         "sha256": file_sha256(target),
         "tokenizer": SHIPPED_TOKENIZER,
-        "tokenizer_sha256": file_sha256(SHIPPED_DIR / SHIPPED_TOKENIZER),
+        "tokenizer_sha256": file_sha256(args.into / SHIPPED_TOKENIZER),
         "bytes": target.stat().st_size,
         "command": args.command,
         "architecture": {k: getattr(config, k) for k in ("arch", "vocab_size", "max_len", "embed_dim", "hidden")},
@@ -47,6 +51,8 @@ def main() -> None:
         "int8_recipe": config.quantization["recipe"]["name"],
         "metrics": config.metrics,
         "history": json.loads(args.history.read_text()) if args.history else None,
+        # what the recipe's numbers depend on (README, "How the shipped model is made")
+        "versions": installed(list(pinned())),
     }
     if args.data:
         from edgelstm.data import load_labeled

@@ -10,7 +10,7 @@ import pytest
 import edgelstm
 from edgelstm import errors
 from edgelstm.config import ARCHS, DEFAULT_DROPOUT, ModelConfig
-from tests.helpers import REPO, cli_defaults
+from tests.helpers import REPO, TINY_LSTM, cli_defaults, run_cli
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
@@ -104,3 +104,75 @@ def test_cli_choices_match_the_training_names():
     assert [p.value for p in Preset] == list(PRESETS)
     assert tuple(s.value for s in Schedule) == LR_SCHEDULES
     assert tuple(k.value for k in Keep) == KEEP_EPOCHS
+
+
+def _exit_table() -> dict[int, str]:
+    return {int(code): meaning for code, meaning in
+            re.findall(r"^\| (\d+) \| (.+) \|$", _readme_section("Errors and exit codes"), re.M)}
+
+
+def _fasttext(path):
+    path.write_text("".join(f"__label__{'pos' if i % 2 else 'neg'} review {i} good bad\n" for i in range(20)))
+    return path
+
+
+def _port_in_use(tmp_path, stack):
+    import socket
+
+    sock = stack.enter_context(socket.socket())
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(1)
+    pytest.importorskip("uvicorn", reason="serve needs the serve extra")
+    return ["serve", "--model", TINY_LSTM, "--port", sock.getsockname()[1]]
+
+
+def _existing_file(tmp_path, stack):
+    pytest.importorskip("torch", reason="export needs the train extra")
+    (tmp_path / "notes.txt").write_text("mine\n")
+    return ["export", tmp_path / "model.pt", "-o", tmp_path / "notes.txt"]
+
+
+# (exit code, the cause as the README's table words it, the command that causes it)
+EXIT_CAUSES = [
+    (2, "an unknown option", lambda t, s: ["predict", "--no-such-option", "-"]),
+    (2, "`evaluate MODEL` without data", lambda t, s: ["evaluate", TINY_LSTM]),
+    (3, "missing, empty", lambda t, s: ["predict", "--model", t / "missing.onnx", "-"]),
+    (4, "a missing file (inputs and data)", lambda t, s: ["predict", "--model", TINY_LSTM, t / "missing.txt"]),
+    (4, "`export -o` at an existing file", _existing_file),
+    (4, "port in use", _port_in_use),
+    (4, "a missing or unreadable `--vectors` or `--unlabeled` file",
+     lambda t, s: ["train", _fasttext(t / "d.txt"), "-o", t / "m.pt", "--vectors", t / "missing.vec"]),
+    (4, "a missing or unreadable `--vectors` or `--unlabeled` file",
+     lambda t, s: ["train", _fasttext(t / "d.txt"), "-o", t / "m.pt", "--unlabeled", t / "missing.txt"]),
+    (4, "`quantize -o`", lambda t, s: ["quantize", _copy(TINY_LSTM, t), "-o", t / TINY_LSTM.name]),
+    (5, "unknown labels", lambda t, s: ["evaluate", TINY_LSTM, _other_labels(t)]),
+]
+
+
+def _copy(path, tmp_path):
+    import shutil
+
+    return shutil.copy(path, tmp_path / path.name)
+
+
+def _other_labels(tmp_path):
+    path = tmp_path / "other.txt"
+    path.write_text("__label__good fine\n__label__bad awful\n")
+    return path
+
+
+@pytest.mark.parametrize(("code", "cause", "command"), EXIT_CAUSES, ids=[f"{c[0]}-{c[1]}" for c in EXIT_CAUSES])
+def test_each_documented_exit_cause_exits_with_its_code(tmp_path, code, cause, command):
+    """The README's table is the test: the cause is in the row of its code, and causing it exits so."""
+    from contextlib import ExitStack
+
+    assert cause in _exit_table()[code]
+    with ExitStack() as stack:
+        argv = command(tmp_path, stack)
+        if argv[0] == "train":
+            pytest.importorskip("torch", reason="train needs the train extra")
+        result = run_cli(*argv)
+    assert result.returncode == code, result.stderr
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith("edgelstm: error: ") or "Usage:" in result.stderr, result.stderr
+    assert "unexpected" not in result.stderr, result.stderr

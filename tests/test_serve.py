@@ -10,6 +10,7 @@ import http.client
 import json
 import re
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -28,7 +29,7 @@ pytest.importorskip("uvicorn")
 pytest.importorskip("prometheus_client")
 
 from edgelstm import Classifier
-from tests.helpers import TINY_LSTM
+from tests.helpers import REPO, TINY_LSTM
 
 TOLERANCE = 1e-6  # the issue's bound; the server runs the same code, so it is usually exact
 START_TIMEOUT_S = 60.0
@@ -243,6 +244,30 @@ BAD_INPUTS = [
     ("GET", "/v2/models/other", None, 404, "no model named"),
     ("GET", "/predict", None, 405, "Not Allowed"),
     ("GET", "/no/such/route", None, 404, "Not Found"),
+    # the shape's product is 2**64: numpy's int64 wrapped it to 0, which matched the empty data
+    (
+        "POST",
+        "/v2/models/sentiment-en.int8/infer",
+        b'{"inputs": [{"name": "t", "datatype": "BYTES", "shape": [4294967296, 4294967296], "data": []}]}',
+        400,
+        "holds 18446744073709551616 elements but data has 0",
+    ),
+    (
+        "POST",
+        "/v2/models/sentiment-en.int8/infer",
+        b'{"inputs": [{"name": "t", "datatype": "BYTES", "shape": [' + b"4294967296," * 40 + b'1], "data": []}]}',
+        400,
+        "holds more than 18446744073709551616 elements",
+    ),
+    # json.loads raised RecursionError (a 500) on this; anything nested past 32 levels is refused
+    ("POST", "/predict", b'{"texts": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "nested more than 32"),
+    (
+        "POST",
+        "/v2/models/sentiment-en.int8/infer",
+        b'{"id": ' + b"[" * 40 + b"]" * 40 + b', "inputs": [{"datatype": "BYTES", "shape": [1], "data": ["a"]}]}',
+        400,
+        "nested more than 32",
+    ),
 ]
 
 
@@ -252,6 +277,7 @@ BAD_INPUTS = [
 def test_bad_input_gets_a_clear_one_line_error(server, method, path, body, status, reason):
     got_status, got_body = server.request(method, path, body)
     assert got_status == status, got_body[:300]
+    assert len(got_body) < 1000, got_body[:300]
     error = json.loads(got_body)["error"]
     assert reason in error and "\n" not in error and "Traceback" not in error
 
@@ -597,3 +623,202 @@ def test_micro_batcher_runs_concurrent_requests_as_one_batch():
     assert calls == [6]  # three requests, one window
     for i in range(3):
         assert np.abs(results[i] - original(classifier.encode([TEXTS[i], TEXTS[i + 1]]))).max() <= TOLERANCE
+
+
+# The HTTP layer (protocol.py): read deadlines, the connection cap and its errors as JSON. One
+# server with short limits; raw sockets, as slow or broken clients send bytes.
+HEADER_TIMEOUT_S = BODY_TIMEOUT_S = 1.0
+MAX_CONNECTIONS = 4
+SLACK_S = 2.0  # on top of a timeout: scheduling on a busy shared machine
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory) -> Iterator[Server]:
+    limits = ("--header-timeout", str(HEADER_TIMEOUT_S), "--body-timeout", str(BODY_TIMEOUT_S),
+              "--max-connections", str(MAX_CONNECTIONS))
+    with running_server(tmp_path_factory.mktemp("guarded"), "--workers", "1", "--threads", "1",
+                        "--web", str(REPO / "web"), *limits) as running:
+        time.sleep(0.2)  # the readiness probes' connections are gone
+        yield running
+
+
+def _send_and_read(sock: socket.socket, data: bytes, wait_s: float) -> tuple[bytes, float | None]:
+    """Send ``data``, read until the server closes: what came back and after how many seconds
+    (None: still open after ``wait_s``)."""
+    started = time.monotonic()
+    sock.settimeout(wait_s)
+    if data:
+        sock.sendall(data)
+    received = b""
+    try:
+        while chunk := sock.recv(65536):
+            received += chunk
+    except TimeoutError:
+        return received, None
+    except ConnectionResetError:
+        pass
+    return received, time.monotonic() - started
+
+
+def _raw(server: Server, data: bytes, wait_s: float = HEADER_TIMEOUT_S + SLACK_S + 2) -> tuple[bytes, float | None]:
+    with socket.create_connection((server.host, server.port), timeout=5) as sock:
+        return _send_and_read(sock, data, wait_s)
+
+
+def _json_error(response: bytes) -> tuple[int, str]:
+    """The status and the reason of a ``{"error": ...}`` response that closes its connection."""
+    head, _, body = response.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    assert headers.get("content-type") == "application/json", response[:300]
+    assert headers.get("connection") == "close", response[:300]
+    return int(lines[0].split()[1]), json.loads(body)["error"]
+
+
+def test_slow_headers_get_a_408_within_the_header_timeout(guarded):
+    received, after = _raw(guarded, b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
+    assert after is not None, "the server still holds a request whose headers never came"
+    assert HEADER_TIMEOUT_S * 0.9 <= after < HEADER_TIMEOUT_S + SLACK_S
+    assert _json_error(received) == (408, "request headers not received within 1 s")
+
+
+def test_an_idle_connection_is_closed_at_the_header_timeout(guarded):
+    received, after = _raw(guarded, b"")
+    assert after is not None and after < HEADER_TIMEOUT_S + SLACK_S
+    assert received == b""  # nothing was asked: nothing is answered
+
+
+def test_a_slow_body_gets_a_408_within_the_body_timeout(guarded):
+    head = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    received, after = _raw(guarded, head + b'{"texts": ["a')
+    assert after is not None and BODY_TIMEOUT_S * 0.9 <= after < BODY_TIMEOUT_S + SLACK_S
+    assert _json_error(received) == (408, "request body not received within 1 s")
+    assert guarded.request("GET", "/v2/health/live")[0] == 200  # and the server goes on
+
+
+def test_a_kept_alive_connection_cannot_trickle_its_next_request(guarded):
+    """uvicorn's keep-alive timer is reset by every byte: without a header deadline this is held."""
+    with socket.create_connection((guarded.host, guarded.port), timeout=5) as sock:
+        sock.sendall(b"GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        first = b""
+        while not first.endswith(b'{"live":true}'):
+            first += sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        for piece in (b"GET /v2", b"/health", b"/live HT"):  # a byte now and then, never the end
+            sock.sendall(piece)
+            time.sleep(0.3)
+        received, after = _send_and_read(sock, b"T", HEADER_TIMEOUT_S + SLACK_S + 2)
+    assert after is not None, "the server still holds a request whose headers never came"
+    assert time.monotonic() - started < HEADER_TIMEOUT_S + SLACK_S
+    assert _json_error(received)[0] == 408
+
+
+def test_pipelined_requests_are_answered_in_order_then_a_partial_one_times_out(guarded):
+    request = b"GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    predict = b'{"texts": ["fine"]}'
+    post = b"POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %d\r\n\r\n%s" % (len(predict), predict)
+    received, after = _raw(guarded, request + post + request + b"GET /v2/hea")
+    assert after is not None and after < HEADER_TIMEOUT_S + SLACK_S
+    answers = received.split(b"HTTP/1.1 ")[1:]
+    assert [a[:3] for a in answers] == [b"200", b"200", b"200", b"408"], received[:600]
+    assert answers[1].endswith(b"}]}") and b'"predictions"' in answers[1]
+
+
+def test_headers_over_the_size_limit_get_a_431_at_once(guarded):
+    from edgelstm.serve.protocol import MAX_HEADER_BYTES
+
+    received, after = _raw(guarded, b"GET / HTTP/1.1\r\nX-Big: " + b"a" * (MAX_HEADER_BYTES + 1024))
+    assert after is not None and after < SLACK_S  # not held until the header timeout
+    assert _json_error(received) == (431, f"request headers are over the limit of {MAX_HEADER_BYTES} bytes")
+
+
+def test_bytes_that_are_not_http_get_a_json_400(guarded):
+    received, after = _raw(guarded, b"\x16\x03\x01\x02\x00 not http at all\r\n\r\n")
+    assert after is not None and after < SLACK_S
+    assert _json_error(received) == (400, "the request is not valid HTTP/1.1")
+
+
+def test_connections_past_the_cap_get_a_503_and_are_closed(guarded):
+    started = time.monotonic()
+    sockets = [socket.create_connection((guarded.host, guarded.port), timeout=5) for _ in range(MAX_CONNECTIONS + 2)]
+    try:  # read one after the other: each answer is there, whenever it is read
+        outcomes = [_send_and_read(sock, b"", HEADER_TIMEOUT_S + SLACK_S + 2) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+    assert time.monotonic() - started >= HEADER_TIMEOUT_S * 0.9  # the first ones were held ...
+    for received, after in outcomes[:MAX_CONNECTIONS]:  # ... until the header timeout, then closed
+        assert received == b"" and after is not None
+    for received, _ in outcomes[MAX_CONNECTIONS:]:  # the ones past the cap: refused at once
+        status, reason = _json_error(received)
+        assert status == 503 and f"{MAX_CONNECTIONS} open connections" in reason
+    assert guarded.request("GET", "/v2/health/live")[0] == 200  # below the cap again: served
+
+
+def test_page_files_follow_the_model_links_and_nothing_else(guarded):
+    """`edgelstm serve --web web/`: the page's model and tokenizer are links to the shipped files."""
+    for name in ("model.onnx", "tokenizer.json"):
+        status, body = guarded.request("GET", f"/model/{name}")
+        assert status == 200 and body == (REPO / "web" / "model" / name).read_bytes()
+    status, body = guarded.request("GET", "/")
+    assert status == 200 and b'src="./page.js"' in body
+    for path in ("/../pyproject.toml", "/model/../../pyproject.toml", "/model/%2e%2e/%2e%2e/pyproject.toml",
+                 "/model/../../runtime/shipped/sentiment-en.int8.json", "/..%2f..%2fetc/passwd"):
+        received, _ = _raw(guarded, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        assert received.startswith(b"HTTP/1.1 404"), (path, received[:200])
+
+
+def test_page_files_refuse_links_that_leave_the_allowed_roots(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from edgelstm.serve import ServeOptions, create_app
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for the web", encoding="utf-8")
+    web = tmp_path / "web"
+    (web / "model").mkdir(parents=True)
+    (web / "index.html").write_text("<!doctype html><title>page</title>", encoding="utf-8")
+    (web / "model" / "model.onnx").symlink_to(TINY_LSTM)  # a link in model/: followed
+    (web / "leak.txt").symlink_to(secret)  # a link elsewhere that leaves the folder: not followed
+    (web / "model" / "sub").mkdir()
+    (web / "model" / "sub" / "leak.txt").symlink_to(secret)  # nor one below model/
+    with TestClient(create_app(ServeOptions(model=TINY_LSTM, name="tiny", web=web))) as client:
+        assert client.get("/model/model.onnx").content == TINY_LSTM.read_bytes()
+        assert client.get("/leak.txt").status_code == 404
+        assert client.get("/model/sub/leak.txt").status_code == 404
+        assert client.get("/model/model.onnx/../../../secret.txt").status_code == 404
+
+
+def test_an_error_outside_the_framework_is_a_json_500():
+    """An exception that reaches the outermost layer before any answer: JSON, not uvicorn's text."""
+    from fastapi.testclient import TestClient
+
+    from edgelstm.serve.app import _Observed
+    from edgelstm.serve.metrics import Metrics
+
+    async def broken(scope, receive, send):
+        raise RuntimeError("boom")
+
+    client = TestClient(_Observed(broken, Metrics()), raise_server_exceptions=False)  # type: ignore[arg-type]
+    response = client.get("/anything")
+    assert response.status_code == 500 and response.headers["content-type"] == "application/json"
+    assert response.json() == {"error": "internal error (RuntimeError); the server log has the details"}
+
+
+def test_metrics_label_requests_by_the_route_that_answered():
+    from fastapi.testclient import TestClient
+
+    from edgelstm.serve import ServeOptions, create_app
+
+    app = create_app(ServeOptions(model=TINY_LSTM, name="tiny", web=REPO / "web"))
+    with TestClient(app) as client:
+        client.get("/v2")
+        client.get("/v2/models/other/ready")  # 404 from the route: still that route's
+        client.get("/predict")  # 405: no route of that method
+        client.get("/model/tokenizer.json")  # the page
+        metrics = client.get("/metrics").text
+    assert 'edgelstm_requests_total{route="/v2",status="200"} 1.0' in metrics
+    assert 'edgelstm_requests_total{route="/v2/models/{name}/ready",status="404"} 1.0' in metrics
+    assert 'edgelstm_requests_total{route="other",status="405"} 1.0' in metrics
+    assert 'edgelstm_requests_total{route="/",status="200"} 1.0' in metrics

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +13,11 @@ import torch
 from edgelstm.config import ModelConfig
 from edgelstm.data import HELD_OUT_CAP, LabeledTexts
 from edgelstm.errors import ModelError
-from edgelstm.files import atomic_write
+from edgelstm.files import atomic_write, check_output
 
 from .model import TextClassifier
 
-__all__ = ["save_checkpoint", "load_checkpoint", "load_held_out", "load_model"]
+__all__ = ["check_train_outputs", "history_paths", "save_checkpoint", "load_checkpoint", "load_held_out", "load_model"]
 
 CHECKPOINT_FORMAT = "edgelstm-checkpoint"
 
@@ -68,3 +70,49 @@ def load_model(path: Path) -> TextClassifier:
     model = TextClassifier(config)
     model.load_state_dict(state["state_dict"])
     return model.eval()
+
+
+def _is_checkpoint(path: Path) -> bool:
+    try:
+        load_checkpoint(path)
+    except ModelError:
+        return False
+    return True
+
+
+def _is_history(path: Path) -> bool:
+    """A history.json as training writes it: a JSON list of per-epoch objects."""
+    try:
+        history = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(history, list) and all(isinstance(h, dict) and "epoch" in h for h in history)
+
+
+def _is_png(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def history_paths(output: Path) -> tuple[Path, Path]:
+    """The learning curves written beside a checkpoint: ``X.history.json`` and ``X.history.png``."""
+    return output.with_suffix(".history.json"), output.with_suffix(".history.png")
+
+
+def check_train_outputs(output: Path, inputs: Sequence[str | Path | None] = (), resume: bool = False) -> list[Path]:
+    """What training writes (the checkpoint, its history.json and PNG) may replace earlier
+    artifacts of their kind, never an input (data, vectors, a teacher) or another file: an
+    InputError (exit 4) before any work (edgelstm.files.check_output). ``resume`` continues the
+    checkpoint there (resuming checks it). Returns the earlier artifacts that will be replaced."""
+    output = Path(output)
+    resuming = resume and output.is_file()
+    replaced = []
+    if check_output(output, inputs=inputs, replaceable=lambda p: resuming or _is_checkpoint(p),
+                    what="an edgelstm checkpoint") and not resuming:
+        replaced.append(output)
+    history_json, history_png = history_paths(output)
+    for path, replaceable, what in ((history_json, _is_history, "a training history"),
+                                    (history_png, _is_png, "a PNG plot")):
+        if check_output(path, inputs=inputs, replaceable=replaceable, what=what):
+            replaced.append(path)
+    return replaced

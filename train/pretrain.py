@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgelstm.errors import DataError, MissingExtraError
+from edgelstm.errors import DataError, InputError, MissingExtraError
 from edgelstm.files import atomic_write
 from edgelstm.tokenizer import words
 
@@ -58,8 +58,10 @@ def _aclimdb_texts(path: Path) -> Iterator[str]:
             for member in members:
                 if _ACLIMDB_TRAIN_FILE.search(member.name):
                     yield archive.extractfile(member).read().decode("utf-8", errors="replace")  # type: ignore[union-attr]
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise DataError(f"{path}: cannot read archive ({exc})") from None
+    except (tarfile.TarError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read archive ({exc})") from exc
+    except OSError as exc:  # the file itself cannot be read: an input error, as for every input file
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
 def read_unlabeled(paths: Sequence[str | Path]) -> Iterator[str]:
@@ -67,12 +69,15 @@ def read_unlabeled(paths: Sequence[str | Path]) -> Iterator[str]:
     else plain text files with one text per line."""
     for path in map(Path, paths):
         if not path.exists():
-            raise DataError(f"{path}: not found")
+            raise InputError(f"{path}: no such file")
         if path.is_dir() or path.name.endswith((".tar.gz", ".tgz", ".tar")):
             yield from _aclimdb_texts(path)
             continue
-        with open(path, encoding="utf-8-sig", errors="replace") as f:
-            yield from (line for line in f if line.strip())
+        try:
+            with open(path, encoding="utf-8-sig", errors="replace") as f:
+                yield from (line for line in f if line.strip())
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
 def _stable_hash(text: str) -> int:

@@ -28,7 +28,8 @@ from edgelstm.errors import DataError
 from edgelstm.files import atomic_write
 from edgelstm.tokenizer import OOV_ID, PAD_ID, RESERVED_IDS, Tokenizer, build_vocabulary, pad_batch, words
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import check_train_outputs, history_paths, load_checkpoint, save_checkpoint
+from .distill import NGRAM_TEACHER
 from .model import TextClassifier
 from .plots import plot_history
 
@@ -324,6 +325,7 @@ def train(
     validation: LabeledTexts | None = None,
     groups: Sequence[str] | None = None,
     unlabeled: Sequence[str] | None = None,
+    inputs: Sequence[str | Path | None] = (),
 ) -> tuple[TextClassifier, list[dict[str, Any]]]:
     """Train, keep the best epoch's weights, evaluate on the test split, write ``output``.
 
@@ -334,8 +336,14 @@ def train(
 
     After every epoch ``output`` is rewritten atomically with the best weights so far and the
     state needed by ``resume=True`` to continue after an interruption.
+
+    ``output`` and its history.json/PNG replace only earlier ones, never the files named in
+    ``inputs`` (the data's paths), ``options.vectors`` or a teacher (check_train_outputs).
     """
     output = Path(output)
+    teacher_files = [t for t in options.teachers if t != NGRAM_TEACHER] if unlabeled else []
+    if output in check_train_outputs(output, [*inputs, options.vectors, *teacher_files], resume):
+        log.warning("%s: overwriting the existing checkpoint", output)
     torch.set_num_threads(options.threads)
     torch.manual_seed(options.seed)
     if options.lr_schedule not in LR_SCHEDULES:
@@ -385,10 +393,10 @@ def train(
     config.metrics["validation"] = ("given" if validation is not None else
                                     "grouped split" if groups is not None else "random split")
     save_checkpoint(output, model, history, held_out=held_out if options.keep_validation_texts else None)
-    history_path = output.with_suffix(".history.json")
-    atomic_write(history_path, lambda tmp: tmp.write_text(json.dumps(history, indent=1)))
+    history_json, history_png = history_paths(output)
+    atomic_write(history_json, lambda tmp: tmp.write_text(json.dumps(history, indent=1)))
     title = f"{config.arch}, vocabulary {config.vocab_size}, {config.embed_dim}/{config.hidden}"
-    plot_history(history, output.with_suffix(".history.png"), title)
+    plot_history(history, history_png, title)
     return model.eval(), history
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgelstm.errors import DataError
+from edgelstm.errors import DataError, InputError
 
 __all__ = ["WordVectors", "read_vectors", "vector_dim", "write_vectors"]
 
@@ -72,7 +72,7 @@ def read_vectors(path: str | Path, wanted: Sequence[str] | None = None) -> WordV
                     raise DataError(f"{path}:{number}: not a vector of numbers") from None
                 words.append(word)
     except OSError as exc:
-        raise DataError(f"{path}: cannot read word vectors ({exc.strerror or exc})") from None
+        raise InputError(f"{path}: cannot read word vectors ({exc.strerror or exc})") from exc
     if dim is None:
         raise DataError(f"{path}: no word vectors in the file")
     vectors = np.stack(rows) if rows else np.zeros((0, dim), np.float32)
@@ -99,5 +99,5 @@ def vector_dim(path: str | Path) -> int:
                 if len(fields) >= 2:
                     return len(fields) - 1
     except OSError as exc:
-        raise DataError(f"{path}: cannot read word vectors ({exc.strerror or exc})") from None
+        raise InputError(f"{path}: cannot read word vectors ({exc.strerror or exc})") from exc
     raise DataError(f"{path}: no word vectors in the file")

@@ -1,7 +1,7 @@
 """``edgelstm serve``: the model behind HTTP, for apps in any language.
 
-Needs the ``serve`` extra (``pip install 'edgelstm[serve]'``: FastAPI, uvicorn, httptools, uvloop,
-prometheus_client). Importing this package loads none of them (the CLI reads the defaults
+Needs the ``serve`` extra (``pip install 'edgelstm[serve]'``: FastAPI with pydantic, uvicorn,
+httptools, uvloop, prometheus_client). Importing this package loads none of them (the CLI reads the defaults
 here); ``create_app`` and ``serve`` do. Nothing else in edgelstm imports the web framework, so
 ``import edgelstm`` and ``edgelstm predict`` never load it.
 
@@ -36,7 +36,7 @@ __all__ = [
     "serve",
 ]
 
-EXTRA_MODULES = ("fastapi", "uvicorn", "prometheus_client")
+EXTRA_MODULES = ("fastapi", "uvicorn", "httptools", "prometheus_client")
 
 
 def require_extra() -> None:

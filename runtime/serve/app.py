@@ -1,9 +1,10 @@
-"""The ASGI app of one worker process: routes, input checks, metrics and the access log.
+"""The ASGI app of one worker process: routes, metrics and the access log.
 
 The model is loaded and warmed up in a background thread, so ``/v2/health/live`` answers at
 once and ``/v2/health/ready`` turns true only after the model has answered a warm-up text.
 Predictions come from ``Classifier.predict_proba``, so they are the numbers that
-``Classifier.predict`` and ``edgelstm predict`` give for the same list of texts.
+``Classifier.predict`` and ``edgelstm predict`` give for the same list of texts. Request bodies
+are checked by the models in ``schemas``; every error is ``{"error": reason}`` from one handler.
 """
 
 from __future__ import annotations
@@ -12,21 +13,24 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from .. import __version__
 from ..classifier import Classifier
 from .batching import MicroBatcher
 from .metrics import Metrics
 from .options import ServeOptions
+from .schemas import BadRequest, InferRequest, PredictRequest, error_body, parse_json, validate
 
-__all__ = ["BadRequest", "create_app"]
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("edgelstm.serve.access")
@@ -36,6 +40,8 @@ JSON_TYPE = "application/json"
 # A prediction that arrives while this worker still loads its model waits this long for it
 # (other workers may be ready already: /v2/health/ready answers for the worker it reaches).
 LOAD_WAIT_S = 30.0
+PAGE_ROUTE = "/{path:path}"  # the browser page's files; its metrics label is "/"
+OUTPUTS = ("probabilities", "label")  # the OIP outputs, in the order they are sent
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,13 +49,17 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
-class BadRequest(Exception):
-    """A client error: its status and a one-line reason, sent as ``{"error": reason}``."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
+def create_app(options: ServeOptions, classifier: Classifier | None = None) -> FastAPI:
+    """The app of one worker; ``classifier`` (already loaded) saves loading it again."""
+    metrics = Metrics()
+    model = Model(options, classifier, metrics)
+    app = _framework(model)
+    _add_error_handler(app)
+    _add_predict(app, options, model)
+    _add_open_inference_protocol(app, options, model)
+    _add_metrics(app, metrics)
+    _add_home(app, options)
+    return _Observed(app, metrics)  # type: ignore[return-value]
 
 
 class Model:
@@ -89,12 +99,32 @@ class Model:
         if self.batcher is not None:
             self.batcher.close()
 
-    def probabilities(self, texts: list[str]) -> np.ndarray:
-        """(N, labels) float32, N = len(texts); runs on a worker thread."""
-        assert self.classifier is not None
+    async def require_ready(self) -> Classifier:
+        """The classifier; a request that comes while it loads waits for it (bounded)."""
+        if not self.ready.is_set() and not self.failed:
+            from starlette.concurrency import run_in_threadpool
+
+            await run_in_threadpool(self.settled.wait, LOAD_WAIT_S)
+        if self.failed:
+            raise BadRequest(503, f"the model failed to load: {self.failed}")
+        if not self.ready.is_set() or self.classifier is None:
+            raise BadRequest(503, "the model is still loading")
+        return self.classifier
+
+    async def answer(self, request: Request, texts: list[str]) -> tuple[list[str], np.ndarray]:
+        """The labels and (N, labels) float32 probabilities of ``texts``, on a worker thread."""
+        from starlette.concurrency import run_in_threadpool
+
+        classifier = await self.require_ready()
+        request.state.texts = len(texts)
+        if not texts:
+            return classifier.labels, np.zeros((0, len(classifier.labels)), np.float32)
+        return classifier.labels, await run_in_threadpool(self._probabilities, classifier, texts)
+
+    def _probabilities(self, classifier: Classifier, texts: list[str]) -> np.ndarray:
         if self.batcher is not None:
             return self.batcher.predict(texts)
-        return self.classifier.predict_proba(texts)
+        return classifier.predict_proba(texts)
 
 
 def _predictions(labels: list[str], probabilities: np.ndarray) -> list[dict[str, Any]]:
@@ -118,7 +148,7 @@ def _json(content: Any, status: int = 200) -> Response:
 
 
 def _error(status: int, reason: str) -> Response:
-    return _json({"error": reason}, status)
+    return Response(error_body(reason), status_code=status, media_type=JSON_TYPE)
 
 
 async def _read_json(request: Request, max_body: int) -> Any:
@@ -127,188 +157,81 @@ async def _read_json(request: Request, max_body: int) -> Any:
     if declared is not None and declared.isdigit() and int(declared) > max_body:
         raise BadRequest(413, f"request body of {int(declared)} bytes is over the limit of {max_body}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_body:
-            raise BadRequest(413, f"request body is over the limit of {max_body} bytes")
-        chunks.append(chunk)
-    body = b"".join(chunks)
     try:
-        return json.loads(body)
-    except UnicodeDecodeError:
-        raise BadRequest(400, "request body is not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise BadRequest(
-            400, f"request body is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
-        ) from None
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_body:
+                raise BadRequest(413, f"request body is over the limit of {max_body} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone, or cut off by the body timeout (protocol.py sent that 408)
+        raise BadRequest(408, "the connection closed before the request body arrived") from None
+    return parse_json(b"".join(chunks))
 
 
-def _check_texts(texts: Any, where: str, max_texts: int) -> list[str]:
-    if not isinstance(texts, list):
-        raise BadRequest(422, f"{where} must be a list of strings, not {_json_type(texts)}")
-    if len(texts) > max_texts:
-        raise BadRequest(413, f"{len(texts)} texts in one request is over the limit of {max_texts}")
-    for i, text in enumerate(texts):
-        if not isinstance(text, str):
-            raise BadRequest(422, f"{where}[{i}] must be a string, not {_json_type(text)}")
-    return texts
-
-
-def _json_type(value: Any) -> str:
-    names = {
-        dict: "an object",
-        list: "a list",
-        str: "a string",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        type(None): "null",
-    }
-    return names.get(type(value), type(value).__name__)
-
-
-def _flatten(data: Any) -> list[Any]:
-    """OIP tensors may send ``data`` flat or nested by shape: one flat list either way."""
-    if not isinstance(data, list):
-        return [data]
-    flat: list[Any] = []
-    stack = [iter(data)]
-    while stack:  # iterative, so a deeply nested body cannot exhaust the stack
-        for item in stack[-1]:
-            if isinstance(item, list):
-                stack.append(iter(item))
-                break
-            flat.append(item)
-        else:
-            stack.pop()
-    return flat
-
-
-def _infer_texts(body: Any, max_texts: int) -> tuple[list[str], list[str] | None, Any]:
-    """The texts, the requested output names (None: all) and the id of an OIP infer request."""
-    if not isinstance(body, dict):
-        raise BadRequest(400, 'request body must be a JSON object {"inputs": [...]}')
-    inputs = body.get("inputs")
-    if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
-        raise BadRequest(
-            400,
-            '"inputs" must be a list of one tensor: {"name": "text", "datatype": "BYTES", "shape": [N], "data": [...]}',
-        )
-    tensor = inputs[0]
-    if tensor.get("datatype") != "BYTES":
-        raise BadRequest(400, f'input datatype must be "BYTES", not {json.dumps(tensor.get("datatype"))}')
-    shape = tensor.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
-        raise BadRequest(400, '"shape" must be a list of non-negative integers')
-    if "data" not in tensor:
-        raise BadRequest(400, 'the input tensor has no "data"')
-    data = _flatten(tensor["data"])
-    count = int(np.prod(shape)) if shape else 1
-    if count != len(data):
-        raise BadRequest(400, f"shape {shape} holds {count} elements but data has {len(data)}")
-    texts = _check_texts(data, "input data", max_texts)
-    outputs = body.get("outputs")
-    names = None
-    if outputs is not None:
-        if not isinstance(outputs, list) or not all(
-            isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs
-        ):
-            raise BadRequest(400, '"outputs" must be a list of {"name": ...} objects')
-        names = [o["name"] for o in outputs]
-    return texts, names, body.get("id")
-
-
-def create_app(options: ServeOptions, classifier: Classifier | None = None) -> FastAPI:
-    """The app of one worker; ``classifier`` (already loaded) saves loading it again."""
-    metrics = Metrics()
-    model = Model(options, classifier, metrics)
-    name = options.name
-
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+def _framework(model: Model) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model.start()
         yield
         model.close()
 
-    app = FastAPI(
+    return FastAPI(
         title="edgelstm", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
 
-    async def require_ready() -> Classifier:
-        """The classifier; a request that comes while it loads waits for it (bounded)."""
-        if not model.ready.is_set() and not model.failed:
-            from starlette.concurrency import run_in_threadpool
 
-            await run_in_threadpool(model.settled.wait, LOAD_WAIT_S)
-        if model.failed:
-            raise BadRequest(503, f"the model failed to load: {model.failed}")
-        if not model.ready.is_set() or model.classifier is None:
-            raise BadRequest(503, "the model is still loading")
-        return model.classifier
+def _add_error_handler(app: FastAPI) -> None:
+    """Every error, the app's own or the framework's (404, 405), as ``{"error": one line}``."""
 
-    def require_model(requested: str) -> None:
-        if requested != name:
-            raise BadRequest(404, f"no model named {requested!r}; this server has {name!r}")
-
-    async def run(request: Request, texts: list[str]) -> np.ndarray:
-        from starlette.concurrency import run_in_threadpool
-
-        request.state.texts = len(texts)
-        if not texts:
-            return np.zeros((0, len(model.classifier.labels) if model.classifier else 0), np.float32)
-        return await run_in_threadpool(model.probabilities, texts)
-
-    @app.exception_handler(BadRequest)
-    async def bad_request(request: Request, exc: BadRequest) -> Response:
-        return _error(exc.status, exc.reason)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        reason = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-        return _error(exc.status_code, reason)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
+    async def error(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, BadRequest):
+            return _error(exc.status, exc.reason)
+        if isinstance(exc, StarletteHTTPException):
+            return _error(exc.status_code, exc.detail if isinstance(exc.detail, str) else str(exc.detail))
         log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
         return _error(500, f"internal error ({type(exc).__name__}); the server log has the details")
 
+    for kind in (BadRequest, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, error)
+
+
+def _add_predict(app: FastAPI, options: ServeOptions, model: Model) -> None:
     @app.post("/predict")
     async def predict(request: Request) -> Response:
-        request.state.route = "/predict"
-        body = await _read_json(request, options.max_body)
-        if not isinstance(body, dict):
-            raise BadRequest(400, 'request body must be a JSON object {"texts": [...]}')
-        if "texts" not in body:
-            raise BadRequest(422, 'request body has no "texts" (a list of strings)')
-        texts = _check_texts(body["texts"], '"texts"', options.max_texts)
-        classifier = await require_ready()
-        probabilities = await run(request, texts)
-        return _json({"predictions": _predictions(classifier.labels, probabilities)})
+        body = validate(PredictRequest, await _read_json(request, options.max_body), options.max_texts)
+        labels, probabilities = await model.answer(request, body.checked_texts(options.max_texts))
+        return _json({"predictions": _predictions(labels, probabilities)})
+
+
+def _add_open_inference_protocol(app: FastAPI, options: ServeOptions, model: Model) -> None:
+    """The Open Inference Protocol v2 routes (KServe, Triton, MLServer, Seldon)."""
+    served = options.name
+
+    def require_model(name: str) -> None:
+        if name != served:
+            raise BadRequest(404, f"no model named {name!r}; this server has {served!r}")
 
     @app.get("/v2/health/live")
-    async def live(request: Request) -> Response:
-        request.state.route = "/v2/health/live"
+    async def live() -> Response:
         return _json({"live": True})
 
     @app.get("/v2/health/ready")
-    async def ready(request: Request) -> Response:
-        request.state.route = "/v2/health/ready"
+    async def ready() -> Response:
         is_ready = model.ready.is_set()
         return _json({"ready": is_ready}, 200 if is_ready else 503)
 
     @app.get("/v2")
-    async def server_metadata(request: Request) -> Response:
-        request.state.route = "/v2"
+    async def server_metadata() -> Response:
         return _json({"name": "edgelstm", "version": __version__, "extensions": []})
 
-    @app.get("/v2/models/{requested}")
-    async def model_metadata(requested: str, request: Request) -> Response:
-        request.state.route = "/v2/models/{name}"
-        require_model(requested)
-        classifier = await require_ready()
+    @app.get("/v2/models/{name}")
+    async def model_metadata(name: str) -> Response:
+        require_model(name)
+        classifier = await model.require_ready()
         labels = classifier.labels
         return _json(
             {
-                "name": name,
+                "name": served,
                 "versions": [],
                 "platform": "onnxruntime_onnx",
                 "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
@@ -325,25 +248,23 @@ def create_app(options: ServeOptions, classifier: Classifier | None = None) -> F
             }
         )
 
-    @app.get("/v2/models/{requested}/ready")
-    async def model_ready(requested: str, request: Request) -> Response:
-        request.state.route = "/v2/models/{name}/ready"
-        require_model(requested)
+    @app.get("/v2/models/{name}/ready")
+    async def model_ready(name: str) -> Response:
+        require_model(name)
         is_ready = model.ready.is_set()
-        return _json({"name": name, "ready": is_ready}, 200 if is_ready else 503)
+        return _json({"name": served, "ready": is_ready}, 200 if is_ready else 503)
 
-    @app.post("/v2/models/{requested}/infer")
-    async def infer(requested: str, request: Request) -> Response:
-        request.state.route = "/v2/models/{name}/infer"
-        require_model(requested)
-        texts, wanted, request_id = _infer_texts(await _read_json(request, options.max_body), options.max_texts)
-        classifier = await require_ready()
-        labels = classifier.labels
-        available = ("probabilities", "label")
-        unknown = [n for n in wanted or () if n not in available]
+    @app.post("/v2/models/{name}/infer")
+    async def infer(name: str, request: Request) -> Response:
+        require_model(name)
+        body = validate(InferRequest, await _read_json(request, options.max_body), options.max_texts)
+        texts = body.checked_texts(options.max_texts)
+        await model.require_ready()  # a loading model is a 503 before an unknown output is a 400
+        wanted = [o.name for o in body.outputs] if body.outputs is not None else list(OUTPUTS)
+        unknown = [n for n in wanted if n not in OUTPUTS]
         if unknown:
-            raise BadRequest(400, f"unknown outputs {unknown}; this model has {list(available)}")
-        probabilities = await run(request, texts)
+            raise BadRequest(400, f"unknown outputs {unknown}; this model has {list(OUTPUTS)}")
+        labels, probabilities = await model.answer(request, texts)
         tensors = {
             "probabilities": {
                 "name": "probabilities",
@@ -358,50 +279,59 @@ def create_app(options: ServeOptions, classifier: Classifier | None = None) -> F
                 "data": [p["label"] for p in _predictions(labels, probabilities)],
             },
         }
-        response: dict[str, Any] = {
-            "model_name": name,
-            "model_version": "",
-            "outputs": [tensors[n] for n in wanted or available],
-        }
-        if request_id is not None:
-            response["id"] = request_id
+        response: dict[str, Any] = {"model_name": served, "model_version": "", "outputs": [tensors[n] for n in wanted]}
+        if body.id is not None:
+            response["id"] = body.id
         return _json(response)
 
+
+def _add_metrics(app: FastAPI, metrics: Metrics) -> None:
     @app.get("/metrics")
-    async def prometheus(request: Request) -> Response:
-        request.state.route = "/metrics"
+    async def prometheus() -> Response:
         content, media_type = metrics.render()
         return Response(content, media_type=media_type)
 
-    if options.web is not None and (options.web / "index.html").is_file():
-        from fastapi.routing import APIRoute
-        from fastapi.staticfiles import StaticFiles
-        from starlette.routing import Match
 
-        static = StaticFiles(directory=options.web, html=True)
-        api_routes = [route for route in app.routes if isinstance(route, APIRoute)]
-
-        # A route, not a mount at "/": a mount would answer GET /predict with the page's 404
-        # where the API's 405 is right.
-        @app.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
-        async def web_page(request: Request, path: str) -> Response:
-            if any(route.matches(request.scope)[0] == Match.PARTIAL for route in api_routes):
-                return _error(405, "Method Not Allowed")
-            request.state.route = "/"
-            return await static.get_response(path or ".", request.scope)
-    else:
+def _add_home(app: FastAPI, options: ServeOptions) -> None:
+    """GET /: the browser page from ``options.web``, or a short text where there is none."""
+    if options.web is None or not (options.web / "index.html").is_file():
 
         @app.get("/")
-        async def home(request: Request) -> Response:
-            request.state.route = "/"
+        async def home() -> Response:
             return PlainTextResponse(
-                f"edgelstm {__version__} serving model {name!r}.\n"
-                f'POST /predict with {{"texts": [...]}}, or POST /v2/models/{name}/infer '
+                f"edgelstm {__version__} serving model {options.name!r}.\n"
+                f'POST /predict with {{"texts": [...]}}, or POST /v2/models/{options.name}/infer '
                 "(Open Inference Protocol v2).\n"
                 "GET /metrics for Prometheus. (No browser page: this install has no web/ folder.)\n"
             )
 
-    return _Observed(app, metrics)  # type: ignore[return-value]
+        return
+    from fastapi.routing import APIRoute
+    from starlette.routing import Match
+
+    from .web import PageFiles
+
+    files = PageFiles(options.web)
+    api_routes = [route for route in app.routes if isinstance(route, APIRoute)]
+
+    # A route, not a mount at "/": a mount would answer GET /predict with the page's 404
+    # where the API's 405 is right.
+    @app.api_route(PAGE_ROUTE, methods=["GET", "HEAD"], include_in_schema=False)
+    async def web_page(request: Request, path: str) -> Response:
+        for route in api_routes:
+            if route.matches(request.scope)[0] == Match.PARTIAL:
+                request.scope["route"] = route  # the 405 is that route's (and so is its metrics label)
+                return _error(405, "Method Not Allowed")
+        return await files.get_response(path or ".", request.scope)
+
+
+def _route_label(scope: Scope) -> str:
+    """The metrics label: the path of the route that answered (by the router's match), else "other"."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path is None or scope["method"] not in (getattr(route, "methods", None) or ()):
+        return "other"  # no route (404), or a route of another method (405)
+    return "/" if path == PAGE_ROUTE else path
 
 
 class _Observed:
@@ -420,19 +350,34 @@ class _Observed:
             return
         started = time.perf_counter()
         status = 500  # if the app fails before it starts a response
+        answering = complete = False
         state = scope.setdefault("state", {})
 
         async def observe(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answering, complete
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, answering = message["status"], True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                complete = True
             await send(message)
 
         try:
             await self.app(scope, receive, observe)
+        except Exception as exc:
+            # Starlette re-raises what its 500 handler has answered (and logged): done, and the
+            # connection may stay open. Half an answer: uvicorn closes the connection. No answer
+            # yet: this one, in the app's form rather than uvicorn's text/plain.
+            if answering and not complete:
+                raise
+            if not answering:
+                log.error("unexpected error on %s %s", scope["method"], scope["path"], exc_info=exc)
+                reason = f"internal error ({type(exc).__name__}); the server log has the details"
+                await observe({"type": "http.response.start", "status": 500,
+                               "headers": [(b"content-type", JSON_TYPE.encode())]})
+                await observe({"type": "http.response.body", "body": error_body(reason)})
         finally:
             seconds = time.perf_counter() - started
-            route = state.get("route") or ("/" if scope["path"] == "/" else "static" if status < 400 else "other")
+            route = _route_label(scope)
             texts = state.get("texts", 0)
             self.metrics.observe(route, status, texts, seconds)
             client = scope.get("client")

@@ -1,9 +1,8 @@
 """Processes and sockets: one listening socket bound here, shared by ``workers`` uvicorn processes.
 
 Why bind it ourselves: ``uvicorn --workers N`` hands its socket to the workers in a way that
-loses TCP_NODELAY on the accepted connections (uvicorn#3149), and every keep-alive response then
-waits ~40 ms for a delayed ACK (Nagle). Here every accepted connection gets TCP_NODELAY
-explicitly, whatever the event loop or how the socket reached the worker.
+loses TCP_NODELAY on the accepted connections (uvicorn#3149); ``protocol.http_protocol`` sets it
+on every accepted connection, with the read deadlines and the connection cap.
 
 Signals: SIGTERM or SIGINT stops accepting, lets in-flight requests finish (at most
 ``GRACEFUL_SHUTDOWN_S``) and exits 0. The parent forwards SIGTERM to its workers.
@@ -22,9 +21,9 @@ import tempfile
 import time
 from multiprocessing.connection import wait
 from types import FrameType
-from typing import Any
 
 from ..classifier import Classifier
+from ..errors import InputError
 from .metrics import MULTIPROC_ENV
 from .options import GRACEFUL_SHUTDOWN_S, ServeOptions
 
@@ -37,7 +36,10 @@ WORKER_STOP_S = GRACEFUL_SHUTDOWN_S + 1.0  # then a worker that has not exited i
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket (``port`` 0: a free one, see ``getsockname()``)."""
+    """A listening TCP socket (``port`` 0: a free one, see ``getsockname()``).
+
+    An address that cannot be listened on (the port is taken, the host is not this machine's)
+    is the user's input, not a bug: an InputError (exit 4) naming it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     # IPPROTO_TCP, not 0: asyncio only sets TCP_NODELAY itself on sockets that say they are TCP.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -46,27 +48,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
     sock.listen(BACKLOG)
     sock.set_inheritable(True)
     return sock
-
-
-def _nodelay_protocol() -> type:
-    """uvicorn's HTTP protocol (httptools if installed, else h11), with TCP_NODELAY set."""
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
-    except ImportError:
-        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
-
-    class NoDelayProtocol(Base):
-        def connection_made(self, transport: Any) -> None:
-            sock = transport.get_extra_info("socket")
-            if sock is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            super().connection_made(transport)
-
-    return NoDelayProtocol
 
 
 def _setup_logging(level: int) -> None:
@@ -97,11 +82,13 @@ def run_worker(sock: socket.socket, options: ServeOptions, classifier: Classifie
     import uvicorn
 
     from .app import create_app
+    from .protocol import http_protocol
 
     _setup_logging(options.log_level)
     config = uvicorn.Config(
         create_app(options, classifier),
-        http=_nodelay_protocol(),
+        http=http_protocol(options),
+        ws="none",  # no WebSocket routes: an upgrade request is answered as plain HTTP, in JSON
         lifespan="on",
         access_log=False,  # ours: one line per request, from the app, on stderr
         log_config=None,

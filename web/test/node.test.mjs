@@ -1,6 +1,7 @@
 // The JS module on onnxruntime-node gives Python's answers (ids identical, probabilities <= 1e-5).
 import assert from "node:assert/strict";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -37,9 +38,22 @@ for (const name of Object.keys(SOURCES)) {
   });
 }
 
-test("load refuses a file that is not an edgelstm model", async () => {
+// A scratch folder for `use`, removed afterwards whatever happens: `npm test` leaves nothing in /tmp.
+async function withScratchFolder(use) {
   const dir = await mkdtemp(join(tmpdir(), "edgelstm-"));
-  await writeFile(join(dir, "model.onnx"), Uint8Array.of(0x08, 0x07)); // ModelProto { ir_version: 7 }
-  await writeFile(join(dir, "tokenizer.json"), "{}");
-  await assert.rejects(load(join(dir, "model.onnx")), /not an edgelstm model/);
+  try {
+    await use(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+test("load refuses a file that is not an edgelstm model, and leaves no scratch folder", async () => {
+  const dir = await withScratchFolder(async (dir) => {
+    await writeFile(join(dir, "model.onnx"), Uint8Array.of(0x08, 0x07)); // ModelProto { ir_version: 7 }
+    await writeFile(join(dir, "tokenizer.json"), "{}");
+    await assert.rejects(load(join(dir, "model.onnx")), /not an edgelstm model/);
+  });
+  assert.equal(existsSync(dir), false, `${dir} was left behind`);
 });
