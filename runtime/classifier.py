@@ -297,7 +297,7 @@ class Classifier:
         def run(chunk: list[int]) -> np.ndarray:
             return self.backend.run(*pad_batch([sequences[i] for i in chunk]))
 
-        if self.workers == 1 or len(chunks) == 1:
+        if self.workers == 1 or len(chunks) <= 1:
             for chunk in chunks:
                 probabilities[chunk] = run(chunk)
             return probabilities

@@ -68,3 +68,9 @@ def test_cli_predict_gives_the_same_lines_on_two_threads(tmp_path):
     one, two = (run_cli("predict", "--model", TINY_BILSTM, "--threads", n, path) for n in (1, 2))
     assert one.returncode == two.returncode == 0, one.stderr + two.stderr
     assert one.stdout == two.stdout and len(one.stdout.splitlines()) == 1500
+
+
+def test_two_cores_answer_an_empty_list():
+    two = Classifier.load(TINY_BILSTM, threads=2)
+    assert two.predict_proba([]).shape == (0, 3)
+    assert two.predict_ids([]).shape == (0, 3) and two.predict([]) == []
