@@ -29,7 +29,7 @@ def model_row(name: str, folder: Path, test) -> str:
                if history.exists() else "–")
     shape = f"{c.arch}, vocab {c.vocab_size}, {c.embed_dim}/{c.hidden}, max {c.max_len}, dropout {c.dropout}"
     return (f"| {name} | {shape} | {fp32_accuracy:.2%} | {int8_accuracy:.2%} "
-            f"({int8.config.quantization['recipe']['name']}) | {size(folder / 'model.onnx')} | "
+            f"({int8.config.quantization.recipe_name}) | {size(folder / 'model.onnx')} | "
             f"{size(folder / 'model.int8.onnx')} | {minutes} | "
             f"{m['epochs_run']} (best {m['best_epoch']}) |")
 

@@ -10,7 +10,8 @@ import functools
 import logging
 import os
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
 import typer
 import typer.core
@@ -33,7 +34,7 @@ class _PlainArgument(typer.core.TyperArgument):
     def _rich_display_name(self) -> str:
         return self.metavar or self.name.upper() + ("..." if self.nargs != 1 else "")
 
-    def display_type(self, ctx):  # noqa: ANN001 (click's signature)
+    def display_type(self, ctx: object) -> str:  # any context: the type shows nowhere
         return ""
 
 
@@ -53,16 +54,20 @@ _state = {"debug": False}
 TRAIN_EXTRA_HINT = "this command needs the train extra: pip install 'edgelstm[train]'"
 
 
-def _fail(message: str, code: int) -> None:
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _fail(message: str, code: int) -> NoReturn:
     typer.echo(f"edgelstm: error: {message}", err=True)
     raise typer.Exit(code)
 
 
-def _friendly_errors(command):
+def _friendly_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Errors become one line on stderr and a distinct exit code (a traceback with --debug)."""
 
     @functools.wraps(command)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, typer.BadParameter):

@@ -6,17 +6,24 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from edgelstm.config import ARCHS, DEFAULT_DROPOUT, ModelConfig
+from edgelstm.config import ARCHS
 from edgelstm.errors import EXIT_MISSING_EXTRA, InputError
+from edgelstm.export.recipes import ACCURACY_BUDGET, choose_recipe  # plain data: loads no onnx
 from edgelstm.serve import options as serve_defaults  # plain constants: loads no web framework
+from edgelstm.train.presets import DEFAULT_PRESET, KEEP_EPOCHS, LR_SCHEDULES, PRESETS
 
 from . import _fail, _friendly_errors, app, log
+
+if TYPE_CHECKING:
+    from edgelstm import Classifier, Prediction
+    from edgelstm.bench import BenchResult
 
 __all__ = [
     "Arch", "Keep", "OutputFormat", "Preset", "Schedule", "bench", "evaluate", "export", "info", "predict", "pretrain", "quantize",
@@ -32,7 +39,7 @@ ModelOption = Annotated[
 ]
 
 
-def _classifier(model: Optional[Path], threads: Optional[int] = None):
+def _classifier(model: Optional[Path], threads: Optional[int] = None) -> Classifier:
     from edgelstm import Classifier
 
     return Classifier.load(model, threads=threads) if model else Classifier.default(threads=threads)
@@ -53,19 +60,10 @@ DataOptions = {
 }
 
 
-class Preset(str, Enum):
-    default = "default"
-    keras_imdb = "keras-imdb"
-
-
-class Schedule(str, Enum):
-    constant = "constant"
-    cosine = "cosine"
-
-
-class Keep(str, Enum):
-    best = "best"
-    last = "last"
+# typer wants Enums for choices: built from training's names (edgelstm.train.presets loads no torch)
+Preset = Enum("Preset", {name: name for name in PRESETS}, type=str)  # type: ignore[misc]
+Schedule = Enum("Schedule", {name: name for name in LR_SCHEDULES}, type=str)  # type: ignore[misc]
+Keep = Enum("Keep", {name: name for name in KEEP_EPOCHS}, type=str)  # type: ignore[misc]
 
 
 PRESET_HELP = "[default: from --preset]"
@@ -76,7 +74,7 @@ PRESET_HELP = "[default: from --preset]"
 def train(
     data: Annotated[Path, typer.Argument(help="aclImdb folder or .tar.gz, CSV/TSV, JSONL, or fastText lines.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Checkpoint to write.")] = Path("model.pt"),
-    preset: Annotated[Preset, typer.Option(help="Recipe for every option left unset: default (README, Training) or keras-imdb (the Keras example exactly).")] = Preset.default,
+    preset: Annotated[Preset, typer.Option(help="Recipe for every option left unset: default (README, Training) or keras-imdb (the Keras example exactly).")] = Preset[DEFAULT_PRESET],
     arch: Annotated[Optional[Arch], typer.Option(help=f"lstm (Keras 4.1) or bilstm (4.2, max+mean pooled). {PRESET_HELP}", show_default=False)] = None,
     vocab_size: Annotated[Optional[int], typer.Option(min=3, help=f"Most embedding rows: padding, unknown, and words. {PRESET_HELP}")] = None,
     min_count: Annotated[Optional[int], typer.Option(min=1, help=f"Vocabulary: only words seen this often in training. {PRESET_HELP}")] = None,
@@ -96,7 +94,7 @@ def train(
     val_split: Annotated[Optional[float], typer.Option(min=0.0, max=0.9, help=f"Share of DATA held out for validation. {PRESET_HELP}")] = None,
     val_groups: Annotated[Optional[Path], typer.Option(help="Keep related texts on one side of the validation split: a file with one group key per training text, or the aclImdb URL lists (folder or .tar.gz: reviews of one movie stay together).")] = None,
     patience: Annotated[Optional[int], typer.Option(min=1, help=f"Early stopping on validation accuracy. {PRESET_HELP}")] = None,
-    keep: Annotated[Keep, typer.Option(help="The weights to keep: the epoch with the best validation accuracy (early stopping), or the last epoch (all --epochs run).")] = Keep.best,
+    keep: Annotated[Keep, typer.Option(help="The weights to keep: the epoch with the best validation accuracy (early stopping), or the last epoch (all --epochs run).")] = Keep[KEEP_EPOCHS[0]],
     lr: Annotated[Optional[float], typer.Option(min=0.0, help=f"Adam(W) learning rate. {PRESET_HELP}")] = None,
     lr_schedule: Annotated[Optional[Schedule], typer.Option(help=f"constant, or cosine decay to 0 over --epochs. {PRESET_HELP}", show_default=False)] = None,
     weight_decay: Annotated[Optional[float], typer.Option(min=0.0, help=f"AdamW weight decay (0: Adam). {PRESET_HELP}")] = None,
@@ -115,12 +113,7 @@ def train(
     progress: Annotated[bool, typer.Option(help="Show a progress bar per epoch.")] = True,
 ) -> None:
     """Train a classifier on labeled texts and print its test loss and accuracy."""
-    from edgelstm.data import load_dataset, load_labeled
-    from edgelstm.train import TrainOptions
-    from edgelstm.train import train as run_training
-    from edgelstm.train.checkpoint import check_train_outputs
-    from edgelstm.train.distill import NGRAM_TEACHER
-    from edgelstm.train.presets import PRESETS
+    from edgelstm.train.run import train_files
 
     if device.startswith("cuda"):
         import torch
@@ -131,52 +124,19 @@ def train(
         raise typer.BadParameter("give --val or --val-groups, not both", param_hint="--val-groups")
     if teacher and not unlabeled:
         raise typer.BadParameter("a teacher labels --unlabeled texts; give those too", param_hint="--teacher")
-    inputs = [data, test, val, val_groups, *(unlabeled or []), vectors,
-              *(Path(t) for t in teacher or [] if t != NGRAM_TEACHER)]
-    check_train_outputs(output, inputs, resume)  # refused before the data is read; train() checks again
-    recipe = PRESETS[preset.value]
-    pick = lambda value, name: recipe[name] if value is None else value  # noqa: E731
-    if embed_dim is None and vectors is not None:
-        from edgelstm.train.vectors import vector_dim
-
-        embed_dim = vector_dim(vectors)
-    chosen_arch = arch.value if arch is not None else recipe["arch"]
-    dataset = load_dataset(data, test, text_column=text_column, label_column=label_column,
-                           skip_bad_rows=skip_bad_rows)
-    validation = None
-    if val is not None:
-        validation = load_labeled(val, text_column=text_column, label_column=label_column,
-                                  skip_bad_rows=skip_bad_rows).evaluation_split
-    groups = None
-    if val_groups is not None:
-        from edgelstm.train.groups import read_groups
-
-        groups = read_groups(val_groups, data)
-    config = ModelConfig(
-        arch=chosen_arch, vocab_size=pick(vocab_size, "vocab_size"), max_len=pick(max_len, "max_len"),
-        embed_dim=pick(embed_dim, "embed_dim"), hidden=pick(hidden, "hidden"), dense=pick(dense, "dense"),
-        dropout=pick(dropout, "dropout") if pick(dropout, "dropout") is not None else DEFAULT_DROPOUT[chosen_arch],
-    )
-    options = TrainOptions(
-        epochs=pick(epochs, "epochs"), batch_size=pick(batch_size, "batch_size"),
-        val_split=pick(val_split, "val_split"), patience=pick(patience, "patience"), keep=keep.value,
-        learning_rate=pick(lr, "lr"), seed=seed, device=device, limit=limit, threads=threads,
-        min_count=pick(min_count, "min_count"), word_dropout=pick(word_dropout, "word_dropout"),
-        weight_decay=pick(weight_decay, "weight_decay"),
-        lr_schedule=lr_schedule.value if lr_schedule is not None else recipe["lr_schedule"],
-        vectors=str(vectors) if vectors is not None else None, freeze_vectors=freeze_vectors,
-        keep_validation_texts=keep_validation_texts,
-    )
-    unlabeled_texts = None
-    if unlabeled:
-        from edgelstm.train.pretrain import read_unlabeled
-
-        unlabeled_texts = list(read_unlabeled(unlabeled))
-        if teacher:
-            options.teachers = tuple(teacher)
-    model, _ = run_training(dataset, config, options, output, resume=resume, show_progress=progress,
-                            validation=validation, groups=groups, unlabeled=unlabeled_texts,
-                            inputs=inputs)
+    settings = {  # None: the preset's (edgelstm.train.presets.resolve)
+        "arch": arch.value if arch is not None else None, "vocab_size": vocab_size, "min_count": min_count,
+        "max_len": max_len, "embed_dim": embed_dim, "hidden": hidden, "dense": dense, "dropout": dropout,
+        "word_dropout": word_dropout, "epochs": epochs, "batch_size": batch_size, "val_split": val_split,
+        "patience": patience, "lr": lr, "lr_schedule": lr_schedule.value if lr_schedule is not None else None,
+        "weight_decay": weight_decay, "keep": keep.value, "seed": seed, "device": device, "threads": threads,
+        "limit": limit, "vectors": vectors, "freeze_vectors": freeze_vectors,
+        "keep_validation_texts": keep_validation_texts,
+    }
+    model = train_files(data, output, preset=preset.value, settings=settings, test=test, val=val,
+                        val_groups=val_groups, unlabeled=unlabeled or (), teachers=teacher or (), resume=resume,
+                        show_progress=progress, text_column=text_column, label_column=label_column,
+                        skip_bad_rows=skip_bad_rows)
     metrics = model.config.metrics
     if "test_accuracy" in metrics:
         typer.echo(f"test loss {metrics['test_loss']:.4f}  test accuracy {metrics['test_accuracy']:.4f}")
@@ -205,17 +165,6 @@ def pretrain(
 
 
 
-def _labeled_split(data: Path, **options):
-    """The evaluation split of labeled data, which must not be empty (a data error, exit 5)."""
-    from edgelstm.data import load_labeled
-    from edgelstm.errors import DataError
-
-    split = load_labeled(data, **options).evaluation_split
-    if not split:
-        raise DataError(f"{data}: no labeled examples")
-    return split
-
-
 RecipeOption = Annotated[Optional[str], typer.Option(
     help="int8 recipe. Default weights-s8: weight-only, answers independent of batch and threads.")]
 ActivationInt8Option = Annotated[bool, typer.Option(
@@ -224,38 +173,18 @@ ActivationInt8Option = Annotated[bool, typer.Option(
          "a text's answer then depends on the other texts in its batch. Never chosen by default.")]
 DataOption = Annotated[Optional[Path], typer.Option(help="Labeled texts to check int8 accuracy on (its test split if it has one).")]
 BudgetOption = Annotated[float, typer.Option(min=0.0, help="Accuracy points int8 may lose against fp32.")]
+BUDGET_POINTS = round(100 * ACCURACY_BUDGET, 6)  # the library's budget (a fraction), shown in points
 TimingsOption = Annotated[bool, typer.Option(help="Also measure and print fp32 vs int8 speed (reported, never used to choose).")]
 
 
-def _judging_texts(checkpoint: Optional[Path], data: Optional[Path]):
-    """The labeled texts int8 accuracy is checked on: --data, else those kept in the checkpoint,
-    else None (the int8 file is still written, with a warning: its accuracy is unchecked)."""
-    from edgelstm.data import HELD_OUT_CAP
-
-    if data is not None:
-        return _labeled_split(data).sample(HELD_OUT_CAP)
-    if checkpoint is not None:
-        from edgelstm.train.checkpoint import load_held_out
-
-        held_out = load_held_out(checkpoint)
-        if held_out:
-            return held_out
-    log.warning("warning: int8 accuracy not checked against fp32: give labeled texts with --data "
-                "(or train with --keep-validation-texts)")
-    return None
-
-
 def _recipe(recipe: Optional[str], activation_int8: bool) -> str:
-    from edgelstm.export.quantize import ACTIVATION_RECIPES, DEFAULT_RECIPE
-
-    chosen = recipe or DEFAULT_RECIPE
-    if chosen in {r.name for r in ACTIVATION_RECIPES} and not activation_int8:
-        raise typer.BadParameter(f"{chosen} makes answers depend on the batch; add --activation-int8 to allow it",
-                                 param_hint="--recipe")
-    return chosen
+    try:
+        return choose_recipe(recipe, activation_int8=activation_int8).name
+    except ValueError as exc:  # an activation recipe without --activation-int8: a usage error
+        raise typer.BadParameter(str(exc), param_hint="--recipe") from exc
 
 
-def _print_recipes(table, winner: str) -> None:
+def _print_recipes(table: Sequence[BenchResult], winner: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -281,7 +210,7 @@ def export(
     recipe: RecipeOption = None,
     activation_int8: ActivationInt8Option = False,
     data: DataOption = None,
-    budget: BudgetOption = 0.3,
+    budget: BudgetOption = BUDGET_POINTS,
     timings: TimingsOption = False,
 ) -> None:
     """Export a checkpoint to OUTDIR/model.onnx, validated against PyTorch before it is written.
@@ -292,10 +221,8 @@ def export(
 
     int8 = int8 or recipe is not None
     chosen = _recipe(recipe, activation_int8)
-    held_out = _judging_texts(checkpoint, data) if int8 else None  # fail before any work
-    written, table = export_checkpoint(
-        checkpoint, outdir, int8=int8, texts=held_out.texts if held_out else (),
-        labels=held_out.labels if held_out else (), recipe=chosen, budget=budget / 100, timings=timings)
+    written, table = export_checkpoint(checkpoint, outdir, int8=int8, data=data, recipe=chosen, budget=budget / 100,
+                                       timings=timings)
     _print_recipes(table, chosen)
     for path in written:
         typer.echo(path)
@@ -309,17 +236,14 @@ def quantize(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Default: MODEL with .int8.onnx.")] = None,
     recipe: RecipeOption = None,
     activation_int8: ActivationInt8Option = False,
-    budget: BudgetOption = 0.3,
+    budget: BudgetOption = BUDGET_POINTS,
     timings: TimingsOption = False,
 ) -> None:
     """Write an int8 model (weight-only by default: same answer alone or in any batch). Needs no torch."""
     from edgelstm.export.quantize import quantize_file
 
     chosen = _recipe(recipe, activation_int8)
-    held_out = _judging_texts(None, data)
-    target, _, table = quantize_file(model, output, held_out.texts if held_out else (),
-                                     held_out.labels if held_out else (), inputs=[data], recipe=chosen,
-                                     budget=budget / 100, timings=timings)
+    target, _, table = quantize_file(model, output, data=data, recipe=chosen, budget=budget / 100, timings=timings)
     _print_recipes(table, chosen)
     typer.echo(target)
 
@@ -344,17 +268,18 @@ def evaluate(
 
     if len(paths) == 1 and paths[0].suffix in MODEL_SUFFIXES:  # `evaluate model.onnx`: data forgotten
         raise typer.BadParameter(f"{paths[0]} is a model; give labeled data after it", param_hint="[MODEL] DATA")
+    from edgelstm.data import load_evaluation
+
     *model_path, data = paths
     classifier = _classifier(model_path[0] if model_path else model)
-    split = _labeled_split(data, text_column=text_column, label_column=label_column, skip_bad_rows=skip_bad_rows)
+    split = load_evaluation(data, text_column=text_column, label_column=label_column, skip_bad_rows=skip_bad_rows)
     result = classifier.evaluate(split.texts, split.labels)
     typer.echo(f"accuracy {result['accuracy']:.4f}  loss {result['loss']:.4f}  examples {result['examples']}")
 
 
-def _format(prediction, output_format: OutputFormat) -> str:
+def _format(prediction: Prediction, output_format: OutputFormat) -> str:
     if output_format is OutputFormat.jsonl:
-        return json.dumps({"label": prediction.label, "probability": prediction.probability,
-                           "probabilities": prediction.probabilities}, ensure_ascii=False)
+        return json.dumps(prediction.to_dict(), ensure_ascii=False)
     return f"{prediction.label}\t{prediction.probability:.6f}"
 
 
@@ -406,7 +331,7 @@ def predict(
         raise typer.Exit(InputError.exit_code)
 
 
-def _predict_stream(classifier, source: str, output_format: OutputFormat, force: bool) -> None:
+def _predict_stream(classifier: Classifier, source: str, output_format: OutputFormat, force: bool) -> None:
     """After each line, the running prediction of the text so far (its lines joined by newlines)."""
     from edgelstm.documents import read_documents
 
@@ -430,8 +355,9 @@ def bench(
 ) -> None:
     """Measure models side by side (latency, throughput, size, accuracy); prints a markdown table."""
     from edgelstm.bench import run_benchmark, to_markdown
+    from edgelstm.data import load_evaluation
 
-    split = _labeled_split(data)
+    split = load_evaluation(data)
     if limit:
         split = split.sample(limit)
     results, machine = run_benchmark(models, split.texts, split.labels, threads=threads, cold_start=cold_start)
@@ -444,47 +370,9 @@ def info(
     model: Annotated[Optional[Path], typer.Argument(help="A model file [default: $EDGELSTM_MODEL, else the shipped model].")] = None,
 ) -> None:
     """Print what a model is: architecture, sizes, labels, vocabulary, int8 recipe, metrics, checksum."""
-    from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL, default_model_path, shipped_manifest
-    from edgelstm.files import file_sha256
+    from edgelstm.classifier import default_model_path
 
-    path = model or default_model_path()
-    config = _classifier(path).config
-    sha256 = file_sha256(path)
-    shipped = SHIPPED_DIR / SHIPPED_MODEL
-    is_shipped = path.exists() and shipped.exists() and path.resolve() == shipped.resolve()
-    if is_shipped and sha256 != shipped_manifest()["sha256"]:
-        log.warning("warning: %s: checksum differs from the recorded one (modified or damaged); "
-                    "reinstall edgelstm", path)
-    quantization = config.quantization or {}
-    rows = {
-        "file": str(path),
-        "sha256": sha256,
-        "size": f"{path.stat().st_size / 1024:.0f} KiB",
-        "architecture": f"{config.arch}: embedding {config.vocab_size}x{config.embed_dim}, {config.hidden} units"
-                        + (" per direction" if config.arch == "bilstm" else f", dense {config.dense}"),
-        "labels": ", ".join(config.labels),
-        "vocabulary": f"{config.vocab_size} ids ({len(config.vocabulary)} words), tokenizer {config.tokenizer}",
-        "max length": f"{config.max_len} tokens (the last ones are kept)",
-        "int8 recipe": str((quantization.get("recipe") or {}).get("name", "?")) if quantization else "none (fp32)",
-        **({"batch-invariant int8": "yes" if quantization.get("batch_invariant") else
-            "NO: answers depend on the batch"} if quantization else {}),
-        "format version": str(config.format_version),
-    }
-    # Training's metrics are the fp32 model's (an int8 file inherits them); int8's own are the
-    # chosen recipe's measurement on the held-out texts, next to fp32's on the same texts.
-    trained = "fp32 model" if quantization else "this model"
-    for key, value in sorted(config.metrics.items()):
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)  # e.g. teachers
-        rows[f"{key} ({trained})"] = f"{value:.4f}" if isinstance(value, float) else shown
-    texts = quantization.get("validation_texts", "?")  # int8's check on held-out texts, next to fp32's
-    for key, label in (("fp32_accuracy", "fp32 model"), ("accuracy", "this int8 model")):
-        if isinstance(quantization.get(key), float):
-            rows[f"held-out accuracy ({label}, {texts} texts)"] = f"{quantization[key]:.4f}"
-    if is_shipped:  # its manifest records the int8 file's own test-split accuracy
-        int8_test = shipped_manifest().get("int8_test") or {}
-        if "accuracy" in int8_test:
-            rows[f"test_accuracy (this int8 model, {int8_test.get('examples', '?')} texts)"] = \
-                f"{int8_test['accuracy']:.4f}"
+    rows = _classifier(model or default_model_path()).describe()
     width = max(map(len, rows))
     for key, value in rows.items():
         typer.echo(f"{key:<{width}}  {value}")

@@ -1,4 +1,8 @@
-"""Export a checkpoint to a self-validated ONNX file (needs the ``train`` extra)."""
+"""Export a checkpoint to a self-validated ONNX file (needs the ``train`` extra).
+
+Imports nothing heavy: the names that need torch (``build_onnx``, ``validate_onnx``) or onnx
+(``quantize_checked``) load on first use (PEP 562).
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,13 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from edgelstm.errors import InputError
+from edgelstm.errors import ExportValidationError, InputError, QuantizationError
 from edgelstm.files import publish, staging_folder
+
+from .recipes import ACCURACY_BUDGET, DEFAULT_RECIPE, RECIPES
 
 if TYPE_CHECKING:
     from edgelstm.bench import BenchResult
-from .quantize import (
-    ACCURACY_BUDGET,
-    DEFAULT_RECIPE,
-    RECIPES,
-    QuantizationError,
-    quantize_checked,
-)
 
 __all__ = [
     "ATOL", "OPSET", "RECIPES", "DEFAULT_RECIPE", "ExportValidationError", "QuantizationError", "build_onnx",
@@ -29,8 +28,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # torch-needing parts load on first use, so `edgelstm quantize` (onnx only) never imports torch
-_LAZY = {"OPSET": ".graph", "build_onnx": ".graph", "ATOL": ".validate", "ExportValidationError": ".validate",
-         "validate_onnx": ".validate"}
+_LAZY = {"OPSET": ".graph", "build_onnx": ".graph", "ATOL": ".validate", "validate_onnx": ".validate",
+         "quantize_checked": ".quantize"}
 
 
 def __getattr__(name: str) -> Any:
@@ -53,6 +52,7 @@ def export_checkpoint(
     recipe: str = DEFAULT_RECIPE,
     budget: float = ACCURACY_BUDGET,
     timings: bool = False,
+    data: Path | None = None,
 ) -> tuple[list[Path], list[BenchResult]]:
     """Write ``outdir/model.onnx``, ``tokenizer.json`` (and ``model.int8.onnx``) from a ``.pt`` checkpoint.
 
@@ -61,20 +61,29 @@ def export_checkpoint(
     ``int8``, an earlier export's model.int8.onnx there is removed (it belongs to another
     model). Existing files are replaced only if they are artifacts of their kind (an edgelstm
     model, a tokenizer.json), never an input (edgelstm.files.check_output). Same checkpoint,
-    same bytes. Returns the written paths and (with ``timings``) the measured table.
+    same bytes. int8 is checked on ``texts`` and ``labels``, else on labeled ``data``, else on
+    the texts kept in the checkpoint (``quantize.judging_texts``). Returns the written paths and
+    (with ``timings``) the measured table.
     """
     from edgelstm.train.checkpoint import load_model
 
     from .graph import build_onnx
+    from .quantize import judging_texts, quantize_checked, warn_unchecked
     from .validate import ATOL, validate_onnx
 
+    if int8 and not texts:  # a data error fails before any work
+        held_out = judging_texts(data, Path(checkpoint))
+        if held_out is not None:
+            texts, labels = held_out.texts, held_out.labels
     outdir = Path(outdir)
-    stale = check_export_folder(outdir, checkpoint, int8=int8)  # before any work
+    stale = check_export_folder(outdir, checkpoint, int8=int8, data=data)  # before any work
     model = load_model(Path(checkpoint))
     if int8 and labels:
         from edgelstm.data import label_targets
 
         label_targets(labels, model.config.labels, checkpoint)  # unknown labels: DataError, before any work
+    if int8 and not texts:
+        warn_unchecked()
     proto = build_onnx(model)
     table: list[BenchResult] = []
     with staging_folder(outdir) as staging:
@@ -98,7 +107,7 @@ def export_checkpoint(
     return list(staged), table
 
 
-def check_export_folder(outdir: Path, checkpoint: str | Path, *, int8: bool) -> list[Path]:
+def check_export_folder(outdir: Path, checkpoint: str | Path, *, int8: bool, data: Path | None = None) -> list[Path]:
     """What an export into ``outdir`` may write there (InputError, exit 4, otherwise), and the
     stale files it removes: the set in a folder is always one model's."""
     from edgelstm.classifier import is_onnx_model
@@ -108,7 +117,7 @@ def check_export_folder(outdir: Path, checkpoint: str | Path, *, int8: bool) -> 
 
     if outdir.exists() and not outdir.is_dir():
         raise InputError(f"{outdir}: exists and is not a folder; give --output a folder for model.onnx")
-    inputs = [Path(checkpoint)]
+    inputs = [Path(checkpoint), data]
     check_output(outdir / "model.onnx", inputs=inputs, replaceable=is_onnx_model, what="an edgelstm model")
     check_output(outdir / "tokenizer.json", inputs=inputs, replaceable=is_tokenizer_json, what="a tokenizer.json")
     int8_path = outdir / "model.int8.onnx"

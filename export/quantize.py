@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,47 +30,31 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from edgelstm.config import METADATA_KEY, ModelConfig
-from edgelstm.errors import EdgelstmError
+from edgelstm.config import METADATA_KEY, ModelConfig, Quantization
+from edgelstm.errors import QuantizationError
+
+from .recipes import (
+    ACCURACY_BUDGET,
+    ACTIVATION_RECIPES,
+    DEFAULT_RECIPE,
+    RECIPES,
+    RECIPES_BY_NAME,
+    Recipe,
+)
 
 if TYPE_CHECKING:
     from edgelstm.bench import BenchResult
+    from edgelstm.classifier import Classifier
+    from edgelstm.data import LabeledTexts
 
 __all__ = [
     "RECIPES", "ACTIVATION_RECIPES", "DEFAULT_RECIPE", "Recipe", "QuantizationError", "quantize",
-    "quantize_checked", "quantize_file", "is_int8",
+    "judging_texts", "quantize_checked", "quantize_file", "quantize_model", "is_int8", "warn_unchecked",
 ]
 
 log = logging.getLogger(__name__)
 
-ACCURACY_BUDGET = 0.003  # int8 may lose at most 0.3 accuracy points against fp32
 MEASURE_THREADS = 1  # timings are per thread, comparable across machines and runs
-
-
-class QuantizationError(EdgelstmError):
-    exit_code = 7
-
-
-@dataclass(frozen=True)
-class Recipe:
-    name: str
-    op_types: tuple[str, ...]  # Gather: embedding; MatMul: dense layers; LSTM: recurrent weights
-    weight_type: str = "QInt8"
-    per_channel: bool = False
-    reduce_range: bool = False
-    batch_invariant: bool = True  # False: activations are quantized per batch at run time
-
-
-# Offered by default: weight-only, batch-invariant.
-RECIPES = (Recipe("weights-s8", ("Gather", "MatMul", "LSTM"), per_channel=True),)
-DEFAULT_RECIPE = RECIPES[0].name
-# Only on explicit request: onnxruntime's dynamic quantization. Answers depend on the batch.
-ACTIVATION_RECIPES = (
-    Recipe("dynamic-embedding+dense-s8", ("Gather", "MatMul"), batch_invariant=False),
-    Recipe("dynamic-all-s8", ("Gather", "MatMul", "LSTM"), batch_invariant=False),
-    Recipe("dynamic-all-s8-per-channel", ("Gather", "MatMul", "LSTM"), per_channel=True, batch_invariant=False),
-)
-RECIPES_BY_NAME = {r.name: r for r in RECIPES + ACTIVATION_RECIPES}
 _QUANTIZED_OPS = {"DequantizeLinear", "DynamicQuantizeLSTM", "MatMulInteger", "DynamicQuantizeLinear"}
 
 
@@ -131,7 +115,7 @@ class _QuietQuantizerLogs(logging.Filter):
         return False
 
 
-def _dynamic(fp32_path: Path, output: Path, recipe: Recipe) -> None:
+def _dynamic(proto: onnx.ModelProto, recipe: Recipe) -> onnx.ModelProto:
     import tempfile
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -140,47 +124,61 @@ def _dynamic(fp32_path: Path, output: Path, recipe: Recipe) -> None:
     root = logging.getLogger()
     root.addFilter(quiet)
     try:
-        # the quantizer writes scratch files next to its output: keep them in a folder of ours
+        # the quantizer reads and writes files (and scratch files next to its output): in a folder of ours
         with tempfile.TemporaryDirectory(prefix="edgelstm-int8-") as tmp:
-            scratch = Path(tmp) / "model.int8.onnx"
+            source, scratch = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
+            source.write_bytes(proto.SerializeToString())
             quantize_dynamic(
-                Path(fp32_path), scratch, op_types_to_quantize=list(recipe.op_types),
+                source, scratch, op_types_to_quantize=list(recipe.op_types),
                 weight_type=QuantType[recipe.weight_type], per_channel=recipe.per_channel,
                 reduce_range=recipe.reduce_range,
             )
-            output.write_bytes(scratch.read_bytes())
+            return onnx.load(str(scratch))
     finally:
         root.removeFilter(quiet)
 
 
-def quantize(fp32_path: Path, output: Path, recipe: Recipe, report: dict[str, Any] | None = None) -> None:
-    """Write the int8 model of ``recipe``; its metadata records the recipe and ``report``.
-
-    Same input, same bytes: nothing measured at run time enters the file.
-    """
-    proto = onnx.load(str(fp32_path))
+def _config(proto: onnx.ModelProto, name: object) -> ModelConfig:
+    """The fp32 model's metadata; a QuantizationError for a foreign or already int8 model."""
     metadata = {p.key: p.value for p in proto.metadata_props}
     if METADATA_KEY not in metadata:
-        raise QuantizationError(f"{fp32_path}: not an edgelstm model (no metadata)")
+        raise QuantizationError(f"{name}: not an edgelstm model (no metadata)")
     config = ModelConfig.from_json(metadata[METADATA_KEY])
     if is_int8(proto, config):
-        raise QuantizationError(f"{fp32_path}: already an int8 model; quantize its fp32 model.onnx")
-    if recipe.batch_invariant:
-        proto = _weight_only(proto)
-    else:
-        _dynamic(Path(fp32_path), Path(output), recipe)
-        proto = onnx.load(str(output))
-    config.quantization = {"recipe": asdict(recipe), "batch_invariant": recipe.batch_invariant, **(report or {})}
+        raise QuantizationError(f"{name}: already an int8 model; quantize its fp32 model.onnx")
+    return config
+
+
+def _record(proto: onnx.ModelProto, config: ModelConfig, quantization: Quantization) -> onnx.ModelProto:
+    """``proto`` with ``config`` + ``quantization`` as its only metadata."""
     del proto.metadata_props[:]
-    helper.set_model_props(proto, {METADATA_KEY: config.to_json()})
-    Path(output).write_bytes(proto.SerializeToString())
+    helper.set_model_props(proto, {METADATA_KEY: replace(config, quantization=quantization).to_json()})
+    return proto
 
 
-def _accuracy(path: Path, sequences: list[list[int]], targets: np.ndarray) -> tuple[float, np.ndarray]:
-    from edgelstm.classifier import Classifier
+def quantize_model(proto: onnx.ModelProto, recipe: Recipe, report: dict[str, Any] | None = None, *,
+                   name: object = "model") -> onnx.ModelProto:
+    """The int8 model of ``recipe`` (a new proto; ``proto`` is left as it was); its metadata
+    records the recipe and ``report`` (``Quantization``'s measured fields).
 
-    predicted = Classifier.load(path, threads=MEASURE_THREADS).predict_ids(sequences, batch_size=64).argmax(axis=1)
-    return float((predicted == targets).mean()), predicted
+    Same input, same bytes: nothing measured at run time enters the file unless given in ``report``.
+    """
+    config = _config(proto, name)
+    work = onnx.ModelProto()
+    work.CopyFrom(proto)
+    quantized = _weight_only(work) if recipe.batch_invariant else _dynamic(work, recipe)
+    return _record(quantized, config, _quantization(recipe, report))
+
+
+def _quantization(recipe: Recipe, report: dict[str, Any] | None) -> Quantization:
+    return Quantization.from_dict({"recipe": asdict(recipe), "batch_invariant": recipe.batch_invariant,
+                                   **(report or {})})
+
+
+def quantize(fp32_path: Path, output: Path, recipe: Recipe, report: dict[str, Any] | None = None) -> None:
+    """Write the int8 model of ``recipe`` (``quantize_model`` of the file ``fp32_path``) to ``output``."""
+    proto = onnx.load(str(fp32_path))
+    Path(output).write_bytes(quantize_model(proto, recipe, report, name=fp32_path).SerializeToString())
 
 
 def quantize_checked(
@@ -195,46 +193,88 @@ def quantize_checked(
 ) -> tuple[Recipe, list[BenchResult]]:
     """Write ``recipe``'s int8 model to ``output``, checked on labeled texts.
 
-    With texts, the int8 model must stay within ``budget`` accuracy of fp32 (deterministic:
-    the same texts give the same verdict) and its metadata records both accuracies. Timings,
-    when asked for, are measured afterwards and returned for display only.
+    With texts, the int8 model must stay within ``budget`` accuracy (a fraction) of fp32
+    (deterministic: the same texts give the same verdict) and its metadata records both
+    accuracies. ``output`` is written once, after the check. Timings, when asked for, are
+    measured afterwards and returned for display only.
     """
     import tempfile
 
     if recipe not in RECIPES_BY_NAME:
         raise QuantizationError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES_BY_NAME)}")
     chosen = RECIPES_BY_NAME[recipe]
+    source = Path(fp32_path).read_bytes()  # read once: the input may be replaced meanwhile
     with tempfile.TemporaryDirectory(prefix="edgelstm-int8-") as tmp:
-        reference = Path(tmp) / "model.onnx"  # a private copy: the input may be replaced meanwhile
-        reference.write_bytes(Path(fp32_path).read_bytes())
-        fp32_path, candidate, source = reference, Path(output), fp32_path
+        reference = Path(tmp) / "model.onnx"
+        reference.write_bytes(source)
+        fp32 = targets = None
         if texts:  # labels the model does not know fail before any work
             from edgelstm.classifier import Classifier
             from edgelstm.data import label_targets
 
-            classifier = Classifier.load(fp32_path)
-            targets = label_targets(labels, classifier.labels, source)
-            sequences = classifier.encode(texts)
-        quantize(fp32_path, candidate, chosen)
-        report: dict[str, Any] = {}
-        if texts:
-            fp32_accuracy, fp32_labels = _accuracy(Path(fp32_path), sequences, targets)
-            int8_accuracy, int8_labels = _accuracy(candidate, sequences, targets)
-            report = {"accuracy_budget": budget, "validation_texts": len(texts), "fp32_accuracy": fp32_accuracy,
-                      "accuracy": int8_accuracy, "agreement": float((fp32_labels == int8_labels).mean())}
-            if int8_accuracy < fp32_accuracy - budget:
-                raise QuantizationError(
-                    f"recipe {recipe} loses {100 * (fp32_accuracy - int8_accuracy):.2f} accuracy points "
-                    f"(budget {100 * budget:.2f}) on {len(texts)} texts; keep the fp32 model"
-                )
-            quantize(fp32_path, candidate, chosen, report)
+            fp32 = Classifier.load(reference, threads=MEASURE_THREADS)
+            targets = label_targets(labels, fp32.labels, fp32_path)
+        candidate = quantize_model(onnx.load_from_string(source), chosen, name=fp32_path)
+        if fp32 is not None and targets is not None:
+            scratch = Path(tmp) / "model.int8.onnx"  # measured before its metadata can say how it did
+            scratch.write_bytes(candidate.SerializeToString())
+            report = _check(fp32, scratch, texts, targets, budget, recipe)
+            candidate = _record(candidate, _config_of(candidate), _quantization(chosen, report))
+        Path(output).write_bytes(candidate.SerializeToString())
         table: list[BenchResult] = []
         if timings and texts:  # the one measuring path, edgelstm.bench; reported, never used to choose
             from edgelstm.bench import run_benchmark
 
-            table = run_benchmark([Path(fp32_path), candidate], texts, labels, threads=MEASURE_THREADS,
+            table = run_benchmark([reference, Path(output)], texts, labels, threads=MEASURE_THREADS,
                                   cold_start=False)[0]
     return chosen, table
+
+
+def _config_of(proto: onnx.ModelProto) -> ModelConfig:
+    return ModelConfig.from_json({p.key: p.value for p in proto.metadata_props}[METADATA_KEY])
+
+
+def _check(fp32: Classifier, candidate: Path, texts: Sequence[str], targets: np.ndarray, budget: float,
+           recipe: str) -> dict[str, Any]:
+    """Both models' accuracy on the labeled texts; a QuantizationError if int8 loses more than ``budget``."""
+    from edgelstm.classifier import Classifier
+    from edgelstm.predictions import accuracy
+
+    int8 = Classifier.load(candidate, threads=MEASURE_THREADS)
+    sequences = fp32.encode(texts)
+    fp32_probabilities, int8_probabilities = fp32.predict_ids(sequences), int8.predict_ids(sequences)
+    fp32_accuracy, int8_accuracy = accuracy(fp32_probabilities, targets), accuracy(int8_probabilities, targets)
+    agreement = float((fp32_probabilities.argmax(axis=1) == int8_probabilities.argmax(axis=1)).mean())
+    if int8_accuracy < fp32_accuracy - budget:
+        raise QuantizationError(
+            f"recipe {recipe} loses {100 * (fp32_accuracy - int8_accuracy):.2f} accuracy points "
+            f"(budget {100 * budget:.2f}) on {len(texts)} texts; keep the fp32 model"
+        )
+    return {"accuracy_budget": budget, "validation_texts": len(texts), "fp32_accuracy": fp32_accuracy,
+            "accuracy": int8_accuracy, "agreement": agreement}
+
+
+def judging_texts(data: Path | None = None, checkpoint: Path | None = None) -> LabeledTexts | None:
+    """The labeled texts int8 accuracy is checked on: ``data``'s evaluation split (at most
+    HELD_OUT_CAP, a seeded sample), else those kept in the ``checkpoint``, else None (the int8 file
+    is still written, with ``warn_unchecked``'s warning)."""
+    from edgelstm.data import HELD_OUT_CAP, load_evaluation
+
+    if data is not None:
+        return load_evaluation(data).sample(HELD_OUT_CAP)
+    if checkpoint is not None:
+        from edgelstm.train.checkpoint import load_held_out  # torch: only for a checkpoint
+
+        held_out = load_held_out(Path(checkpoint))
+        if held_out:
+            return held_out
+    return None
+
+
+def warn_unchecked() -> None:
+    """Said once every check has passed and int8 is made without judging texts."""
+    log.warning("warning: int8 accuracy not checked against fp32: give labeled texts with --data "
+                "(or train with --keep-validation-texts)")
 
 
 def quantize_file(
@@ -243,13 +283,15 @@ def quantize_file(
     texts: Sequence[str] = (),
     labels: Sequence[str] = (),
     *,
+    data: Path | None = None,
     inputs: Sequence[Path | None] = (),
     recipe: str = DEFAULT_RECIPE,
     budget: float = ACCURACY_BUDGET,
     timings: bool = True,
 ) -> tuple[Path, Recipe, list[BenchResult]]:
     """``edgelstm quantize``: the int8 model of an fp32 ``model.onnx``, written to ``output``
-    (default: beside it, ``.int8.onnx``) only once checked (quantize_checked).
+    (default: beside it, ``.int8.onnx``) only once checked (quantize_checked) on ``texts`` and
+    ``labels``, or else on labeled ``data`` (``judging_texts``).
 
     ``output`` may replace an earlier edgelstm model, never ``model`` itself, one of ``inputs``
     (the labeled data) or any other file (edgelstm.files.check_output: InputError, exit 4).
@@ -261,9 +303,15 @@ def quantize_file(
     model = Path(model)
     if Classifier.load(model).config.quantization is not None:  # a missing or foreign file fails here too
         raise QuantizationError(f"{model}: already an int8 model; quantize its fp32 model.onnx")
+    if not texts:  # a data error fails before any work
+        held_out = judging_texts(data)
+        if held_out is not None:
+            texts, labels = held_out.texts, held_out.labels
     target = Path(output) if output is not None else model.with_name(model.name.removesuffix(".onnx") + ".int8.onnx")
-    if check_output(target, inputs=[model, *inputs], replaceable=is_onnx_model, what="an edgelstm model"):
+    if check_output(target, inputs=[model, data, *inputs], replaceable=is_onnx_model, what="an edgelstm model"):
         log.warning("%s: overwriting the existing model", target)
+    if not texts:
+        warn_unchecked()
     with staging_folder(target.parent) as staging:
         staged = staging / "model.int8.onnx"
         chosen, table = quantize_checked(model, staged, texts, labels, recipe=recipe, budget=budget,

@@ -39,9 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from edgelstm.config import ModelConfig
-from edgelstm.tokenizer import OOV_ID, PAD_ID, Tokenizer
-
-from .validate import ExportValidationError
+from edgelstm.errors import TokenizerJsonError
+from edgelstm.tokenizer import OOV_ID, PAD_ID, RESERVED_IDS, Tokenizer
 
 __all__ = [
     "EDGE_CASES", "PAD_TOKEN", "UNK_TOKEN", "TokenizerJsonError", "check_tokenizer_json", "encode_with",
@@ -70,10 +69,6 @@ EDGE_CASES = (
     "\U0001ccd6\U0001ccd7 new letters \u0897\u1c89 since Unicode 14",
     "x\u200bz\u00ady\u2060w",
 )
-
-
-class TokenizerJsonError(ExportValidationError):
-    """tokenizer.json does not give the ids words-v1 gives (export fails rather than ship it)."""
 
 
 def _ranges(codepoints: Iterable[int]) -> list[tuple[int, int]]:
@@ -118,7 +113,7 @@ def tokenizer_json(vocabulary: Sequence[str], max_len: int) -> dict[str, Any]:
     final_sigma = rf"(?<={after_cased})Σ(?!\p{{Case_Ignorable}}*\p{{Cased}})"
     vocab = {PAD_TOKEN: PAD_ID, UNK_TOKEN: OOV_ID}
     for i, w in enumerate(vocabulary):
-        vocab.setdefault(w, i + 2)
+        vocab.setdefault(w, i + RESERVED_IDS)
     return {
         "version": "1.0",
         "truncation": {"direction": "Left", "max_length": max_len, "strategy": "LongestFirst", "stride": 0},

@@ -8,19 +8,13 @@ import numpy as np
 import torch
 
 from edgelstm.config import INPUTS, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS
-from edgelstm.errors import EdgelstmError
-from edgelstm.tokenizer import RESERVED_IDS, pad_batch
+from edgelstm.errors import ExportValidationError
+from edgelstm.tokenizer import OOV_ID, RESERVED_IDS, pad_batch
 from edgelstm.train.model import TextClassifier
 
 __all__ = ["ATOL", "ExportValidationError", "sample_sequences", "validate_onnx", "validation_cases"]
 
 ATOL = 1e-5  # on every output; float32 LSTMs agree to ~1e-7 when the graph is right
-
-
-class ExportValidationError(EdgelstmError):
-    """The exported model's outputs differ from PyTorch's by more than the tolerance."""
-
-    exit_code = 6
 
 
 def validation_cases(max_len: int) -> list[tuple[int, int]]:
@@ -39,7 +33,7 @@ def sample_sequences(vocab_size: int, batch: int, longest: int, rng: np.random.G
     sequences = []
     for n in lengths:
         ids = rng.choice(vocab_size, size=int(n), p=weights)
-        ids[ids < RESERVED_IDS] = 1  # no padding inside a text; id 1 stands for unknown words
+        ids[ids < RESERVED_IDS] = OOV_ID  # no padding inside a text
         sequences.append(ids.tolist())
     return sequences
 

@@ -4,9 +4,10 @@ The runtime needs only numpy and onnxruntime; training and export (``edgelstm.tr
 ``edgelstm.export``) need the ``train`` extra (PyTorch and onnx).
 """
 
-from .classifier import Classifier, Prediction
+from .classifier import Classifier
 from .config import ModelConfig
 from .errors import DataError, EdgelstmError, InputError, ModelError
+from .predictions import Prediction
 from .tokenizer import Tokenizer
 
 __version__ = "0.1.0"

@@ -25,6 +25,7 @@ import numpy as np
 from .classifier import Classifier
 from .config import ModelConfig
 from .data import label_targets
+from .predictions import accuracy
 from .timing import interleaved_latencies, median_length_text
 
 __all__ = ["BenchResult", "flop_per_token", "matmul_gflops", "run_benchmark", "to_markdown"]
@@ -117,7 +118,7 @@ def run_benchmark(
         seconds = time.perf_counter() - start
         result.throughput = len(texts) / seconds
         result.gflops = sum(lengths) * flop_per_token(classifier.config) / seconds / 1e9
-        result.accuracy = float((probabilities.argmax(1) == targets).mean())
+        result.accuracy = accuracy(probabilities, targets)
     if cold_start:
         with tempfile.TemporaryDirectory() as tmp:
             review = Path(tmp) / "one_review.txt"
@@ -139,8 +140,8 @@ def run_benchmark(
 def _name(path: Path, classifier: Classifier) -> str:
     if str(path).endswith(".pt"):
         return "PyTorch eager (.pt)"
-    if classifier.config.quantization:
-        return f"onnxruntime int8 ({classifier.config.quantization['recipe']['name']})"
+    if classifier.config.quantization is not None:
+        return f"onnxruntime int8 ({classifier.config.quantization.recipe_name})"
     return "onnxruntime fp32"
 
 

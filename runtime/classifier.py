@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,6 +14,7 @@ import numpy as np
 from .config import INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS, ModelConfig
 from .errors import ModelError
 from .files import file_sha256
+from .predictions import Prediction, accuracy, to_prediction
 from .tokenizer import OOV_ID, Tokenizer, pad_batch
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Backend", "Classifier", "MODEL_ENV", "MODEL_SUFFIXES", "OnnxBackend", "Prediction", "SHIPPED_DIR", "SHIPPED_MODEL",
-    "default_model_path", "is_onnx_model", "shipped_manifest", "to_prediction",
+    "default_model_path", "is_onnx_model", "shipped_checksum_ok", "shipped_manifest", "to_prediction",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,23 +47,6 @@ class Backend(Protocol):
     def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """(B, T) int64 ids and (B,) int64 lengths -> (B, labels) float32 probabilities."""
         ...
-
-
-@dataclass(frozen=True)
-class Prediction:
-    label: str
-    probability: float  # of ``label``
-    probabilities: dict[str, float]  # every label's
-
-
-def to_prediction(labels: Sequence[str], row: np.ndarray) -> Prediction:
-    """The ``Prediction`` of one row of probabilities, columns in the order of ``labels``."""
-    best = int(np.argmax(row))
-    return Prediction(
-        label=labels[best],
-        probability=float(row[best]),
-        probabilities={label: float(p) for label, p in zip(labels, row)},
-    )
 
 
 class OnnxBackend:
@@ -96,8 +79,7 @@ class OnnxBackend:
             raise ModelError(f"{path}: {exc}") from exc
         names = [i.name for i in self.session.get_inputs()]
         expected = [spec.name for spec in INPUTS]
-        # format 2 lstm models also take the recurrent state; format 1 models never do
-        self.has_state = self.config.arch == "lstm" and self.config.format_version >= 2
+        self.has_state = self.config.has_state
         if self.has_state:
             expected += [spec.name for spec in STATE_INPUTS]
         if names != expected:
@@ -204,6 +186,17 @@ def shipped_manifest() -> dict[str, Any]:
     return manifest
 
 
+def _is_shipped(path: Path) -> bool:
+    shipped = SHIPPED_DIR / SHIPPED_MODEL
+    return path.exists() and shipped.exists() and path.resolve() == shipped.resolve()
+
+
+def shipped_checksum_ok(path: Path) -> bool:
+    """False only for the installed shipped model whose bytes differ from its record (modified or
+    damaged): the one checksum rule, which ``Classifier.default()`` enforces and ``describe()`` reports."""
+    return not _is_shipped(path) or file_sha256(path) == shipped_manifest()["sha256"]
+
+
 def _checked_texts(texts: Iterable[str], argument: str = "texts") -> Iterator[str]:
     """The items of ``texts``, refusing a lone string (which would be read as its characters)
     and any item that is not a string, by its index."""
@@ -268,10 +261,9 @@ class Classifier:
     def default(cls, *, threads: int | None = None) -> Classifier:
         """``$EDGELSTM_MODEL`` if set, else the shipped English sentiment model (checksum-verified)."""
         path = default_model_path()
-        if path == SHIPPED_DIR / SHIPPED_MODEL:
-            _check_model_file(path)
-            if file_sha256(path) != shipped_manifest()["sha256"]:
-                raise ModelError(f"{path}: checksum differs from the recorded one; reinstall edgelstm")
+        _check_model_file(path)
+        if not shipped_checksum_ok(path):
+            raise ModelError(f"{path}: checksum differs from the recorded one; reinstall edgelstm")
         return cls.load(path, threads=threads)
 
     @property
@@ -363,5 +355,46 @@ class Classifier:
         probabilities = self.predict_proba(texts)  # (N, labels)
         chosen = probabilities[np.arange(len(targets)), targets]
         loss = -np.log(np.clip(chosen.astype(np.float64), 1e-7, 1.0)).mean()
-        accuracy = (probabilities.argmax(axis=1) == targets).mean()
-        return {"accuracy": float(accuracy), "loss": float(loss), "examples": len(targets)}
+        return {"accuracy": accuracy(probabilities, targets), "loss": float(loss), "examples": len(targets)}
+
+    def describe(self) -> dict[str, str]:
+        """What the model is, row by row (``edgelstm info``): file, checksum, architecture, sizes,
+        labels, vocabulary, int8 recipe, metrics. The shipped model with a checksum that differs
+        from its record is described too, with a warning logged."""
+        path, config, quantization = Path(self.source), self.config, self.config.quantization
+        sha256 = file_sha256(path)
+        if not shipped_checksum_ok(path):
+            log.warning("warning: %s: checksum differs from the recorded one (modified or damaged); "
+                        "reinstall edgelstm", path)
+        rows = {
+            "file": str(path),
+            "sha256": sha256,
+            "size": f"{path.stat().st_size / 1024:.0f} KiB",
+            "architecture": f"{config.arch}: embedding {config.vocab_size}x{config.embed_dim}, {config.hidden} units"
+                            + (" per direction" if config.arch == "bilstm" else f", dense {config.dense}"),
+            "labels": ", ".join(config.labels),
+            "vocabulary": f"{config.vocab_size} ids ({len(config.vocabulary)} words), tokenizer {config.tokenizer}",
+            "max length": f"{config.max_len} tokens (the last ones are kept)",
+            "int8 recipe": quantization.recipe_name if quantization is not None else "none (fp32)",
+            **({"batch-invariant int8": "yes" if quantization.batch_invariant else
+                "NO: answers depend on the batch"} if quantization is not None else {}),
+            "format version": str(config.format_version),
+        }
+        # Training's metrics are the fp32 model's (an int8 file inherits them); int8's own are the
+        # chosen recipe's measurement on the held-out texts, next to fp32's on the same texts.
+        trained = "fp32 model" if quantization is not None else "this model"
+        for key, value in sorted(config.metrics.items()):
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)  # e.g. teachers
+            rows[f"{key} ({trained})"] = f"{value:.4f}" if isinstance(value, float) else shown
+        if quantization is not None:  # int8's check on held-out texts, next to fp32's
+            texts = quantization.validation_texts if quantization.validation_texts is not None else "?"
+            for measured, label in ((quantization.fp32_accuracy, "fp32 model"),
+                                    (quantization.accuracy, "this int8 model")):
+                if isinstance(measured, float):
+                    rows[f"held-out accuracy ({label}, {texts} texts)"] = f"{measured:.4f}"
+        if _is_shipped(path):  # its manifest records the int8 file's own test-split accuracy
+            int8_test = shipped_manifest().get("int8_test") or {}
+            if "accuracy" in int8_test:
+                rows[f"test_accuracy (this int8 model, {int8_test.get('examples', '?')} texts)"] = \
+                    f"{int8_test['accuracy']:.4f}"
+        return rows

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeGuard
 
 from .errors import ModelError
+from .tokenizer import RESERVED_IDS
 
 __all__ = [
     "ARCHS", "DEFAULT_DROPOUT", "FORMAT_VERSION", "INPUTS", "MAX_LEN_LIMIT", "METADATA_KEY", "ModelConfig", "OUTPUTS",
-    "STATE_INPUTS", "STATE_OUTPUTS", "TOKENIZERS", "TensorSpec", "check_label",
+    "Quantization", "STATE_INPUTS", "STATE_OUTPUTS", "TOKENIZERS", "TensorSpec", "check_label",
 ]
 
 # Bumped when a change would make an older runtime misread a model.
@@ -87,6 +88,38 @@ STATE_OUTPUTS = (
 
 
 @dataclass
+class Quantization:
+    """How an int8 model was made (its recipe) and what was measured when it was checked.
+
+    Stored as a JSON object; keys that are None are left out, so the bytes of a file depend
+    only on what was recorded. Keys this version does not know are kept in ``extra``.
+    """
+
+    recipe: dict[str, Any] | None = None  # the recipe's fields (edgelstm.export.recipes.Recipe)
+    batch_invariant: bool = False  # False: activations quantized per batch (answers depend on it)
+    accuracy_budget: float | None = None  # accuracy (a fraction) int8 could lose against fp32
+    validation_texts: int | None = None  # how many held-out texts the check read
+    fp32_accuracy: float | None = None  # on those texts
+    accuracy: float | None = None  # this int8 model's, on the same texts
+    agreement: float | None = None  # share of texts where int8's label is fp32's
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def recipe_name(self) -> str:
+        return str((self.recipe or {}).get("name", "?"))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {**{k: v for k, v in data.items() if v is not None}, **self.extra}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Quantization:
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        return cls(**{k: v for k, v in data.items() if k in known},
+                   extra={k: v for k, v in data.items() if k not in known})
+
+
+@dataclass
 class ModelConfig:
     """Architecture, vocabulary and labels of one model, plus what was measured on it."""
 
@@ -101,7 +134,7 @@ class ModelConfig:
     vocabulary: list[str] = field(default_factory=list)  # words of ids 2, 3, ...
     tokenizer: str = "words-v1"  # the rule in edgelstm.tokenizer, by name
     metrics: dict[str, Any] = field(default_factory=dict)
-    quantization: dict[str, Any] | None = None  # the int8 recipe and its measurements
+    quantization: Quantization | None = None  # int8 models: the recipe and its measurements
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
@@ -109,6 +142,19 @@ class ModelConfig:
             raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
         if len(self.labels) < 2:
             raise ValueError("a classifier needs at least two labels")
+        if isinstance(self.quantization, dict):  # as stored (from_dict, or written by hand)
+            self.quantization = Quantization.from_dict(self.quantization)
+
+    @property
+    def has_state(self) -> bool:
+        """The graph takes and returns the recurrent state (``STATE_INPUTS``/``STATE_OUTPUTS``):
+        lstm models of format 2 on; format 1 models never did, a BiLSTM cannot."""
+        return self.arch == "lstm" and self.format_version >= 2
+
+    @property
+    def batch_invariant(self) -> bool:
+        """A text's answer never depends on its batch neighbours: fp32, or a weight-only int8 recipe."""
+        return self.quantization is None or self.quantization.batch_invariant is True
 
     @property
     def num_outputs(self) -> int:
@@ -116,7 +162,9 @@ class ModelConfig:
         return 1 if len(self.labels) == 2 else len(self.labels)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        data["quantization"] = None if self.quantization is None else self.quantization.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
@@ -189,7 +237,7 @@ def _validate(data: dict[str, Any]) -> None:
         raise ValueError("vocabulary must be a list of strings")
     if len(set(vocabulary)) != len(vocabulary):
         raise ValueError("duplicate words in the vocabulary")
-    if len(vocabulary) + 2 > data["vocab_size"]:  # ids 0 and 1 are padding and unknown
+    if len(vocabulary) + RESERVED_IDS > data["vocab_size"]:  # ids 0 and 1 are padding and unknown
         raise ValueError(f"{len(vocabulary)} vocabulary words do not fit vocab_size {data['vocab_size']}")
 
     if not isinstance(data.get("metrics", {}), dict):

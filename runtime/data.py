@@ -6,6 +6,7 @@ Every reader returns texts and their labels as strings; errors name the file and
 from __future__ import annotations
 
 import csv
+import gzip
 import json
 import logging
 import os
@@ -21,7 +22,8 @@ import numpy as np
 from .config import check_label
 from .errors import DataError, InputError
 
-__all__ = ["HELD_OUT_CAP", "LabeledTexts", "Dataset", "label_targets", "load_dataset", "load_labeled"]
+__all__ = ["HELD_OUT_CAP", "LabeledTexts", "Dataset", "aclimdb_files", "is_aclimdb", "label_targets", "load_dataset",
+           "load_evaluation", "load_labeled"]
 
 # At most this many held-out texts judge int8 recipes: sampled from --data, or kept in model.pt.
 HELD_OUT_CAP = 5000
@@ -79,13 +81,14 @@ class Dataset:
         return self.test if self.test is not None else self.train
 
 
-def _is_aclimdb_archive(path: Path) -> bool:
-    return path.name.endswith((".tar.gz", ".tgz", ".tar"))
+def is_aclimdb(path: Path) -> bool:
+    """Whether ``path`` is read as the aclImdb layout: a folder, or a (.tar.gz, .tgz, .tar) archive."""
+    return path.is_dir() or path.name.endswith((".tar.gz", ".tgz", ".tar"))
 
 
 def _read_aclimdb(path: Path) -> Dataset:
     splits = {"train": LabeledTexts(), "test": LabeledTexts()}
-    for name, read in _aclimdb_files(path):
+    for name, read in aclimdb_files(path):
         match = _ACLIMDB_FILE.search(name)
         if not match or match.group(2) in _UNLABELED:
             continue
@@ -95,8 +98,9 @@ def _read_aclimdb(path: Path) -> Dataset:
     return Dataset(splits["train"], splits["test"] or None)
 
 
-def _aclimdb_files(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
-    """(name, read) pairs in a stable (sorted) order, from a folder or straight from a tar."""
+def aclimdb_files(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
+    """(name, read) pairs in a stable (sorted) order, from a folder (its .txt files) or straight
+    from a tar: the one reader of the aclImdb layout (labeled texts, URL lists, unlabeled texts)."""
     if path.is_dir():
         # Links are skipped, as in archives: a link could point anywhere outside the folder.
         files = []
@@ -115,8 +119,10 @@ def _aclimdb_files(path: Path) -> Iterator[tuple[str, Callable[[], bytes]]]:
                 stream = archive.extractfile(member)
                 if stream is not None:  # None only for what is not a regular file
                     yield member.name, stream.read
-    except (tarfile.TarError, EOFError, OSError) as exc:
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile) as exc:  # the bytes are not a (whole) archive
         raise DataError(f"{path}: cannot read archive ({exc})") from exc
+    except OSError as exc:  # the file itself cannot be read: an input error, as for every input file
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
 
 
 Spanning = list[tuple[int, int, dict[str, str]]]  # (first line, last line, row) of multi-line rows
@@ -228,7 +234,7 @@ def load_labeled(
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    if path.is_dir() or _is_aclimdb_archive(path):
+    if is_aclimdb(path):
         return _read_aclimdb(path)
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
@@ -240,6 +246,15 @@ def load_labeled(
     if data.skipped:
         log.warning("%s: skipped %d malformed rows", path, data.skipped)
     return Dataset(data)
+
+
+def load_evaluation(path: str | Path, **options: Any) -> LabeledTexts:
+    """The labeled texts to score a model on: the test split if the data has one, else all of it
+    (``edgelstm evaluate``, ``bench``, the int8 check); no texts at all is a DataError."""
+    split = load_labeled(path, **options).evaluation_split
+    if not split:
+        raise DataError(f"{path}: no labeled examples")
+    return split
 
 
 def load_dataset(path: str | Path, test: str | Path | None = None, **options: Any) -> Dataset:

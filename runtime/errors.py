@@ -2,7 +2,8 @@
 
 Each error class carries its exit code; the CLI reads it from the exception (or, for the
 codes no edgelstm exception stands for, from the constants here). The README's table of exit
-codes is tested against ``EXIT_CODES``.
+codes is tested against ``EXIT_CODES``. The export errors live here too (re-exported by
+``edgelstm.export``): a torch-free module can raise or catch them without importing torch.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 __all__ = [
     "EXIT_BROKEN_PIPE", "EXIT_CLUSTER", "EXIT_CODES", "EXIT_DATA", "EXIT_ERROR", "EXIT_EXPORT_VALIDATION", "EXIT_INPUT",
     "EXIT_INTERRUPTED", "EXIT_MISSING_EXTRA", "EXIT_MODEL", "EXIT_OK", "EXIT_QUANTIZATION", "EXIT_USAGE",
-    "ClusterError", "DataError", "EdgelstmError", "InputError", "MissingExtraError", "ModelError",
+    "ClusterError", "DataError", "EdgelstmError", "ExportValidationError", "InputError", "MissingExtraError",
+    "ModelError", "QuantizationError", "TokenizerJsonError",
 ]
 
 EXIT_OK = 0
@@ -19,8 +21,8 @@ EXIT_USAGE = 2  # click's own code for an unknown option or a bad value
 EXIT_MODEL = 3
 EXIT_INPUT = 4
 EXIT_DATA = 5
-EXIT_EXPORT_VALIDATION = 6  # edgelstm.export.validate.ExportValidationError
-EXIT_QUANTIZATION = 7  # edgelstm.export.quantize.QuantizationError
+EXIT_EXPORT_VALIDATION = 6  # ExportValidationError
+EXIT_QUANTIZATION = 7  # QuantizationError
 EXIT_MISSING_EXTRA = 8  # an extra's package is needed but not installed (torch, onnx, gensim, ...)
 EXIT_CLUSTER = 9  # edgelstm.ray: the Ray cluster cannot run the job (too few CPUs, actors never started)
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
@@ -58,6 +60,22 @@ class MissingExtraError(EdgelstmError):
     """A feature needs a package of an extra that is not installed (the message names the extra)."""
 
     exit_code = EXIT_MISSING_EXTRA
+
+
+class ExportValidationError(EdgelstmError):
+    """An exported model's outputs differ from PyTorch's by more than the tolerance."""
+
+    exit_code = EXIT_EXPORT_VALIDATION
+
+
+class TokenizerJsonError(ExportValidationError):
+    """tokenizer.json does not give the ids words-v1 gives (export fails rather than ship it)."""
+
+
+class QuantizationError(EdgelstmError):
+    """An int8 model cannot be made or would lose more accuracy than its budget allows."""
+
+    exit_code = EXIT_QUANTIZATION
 
 
 class ClusterError(EdgelstmError):

@@ -7,13 +7,13 @@ the tests identify files by :func:`file_sha256`.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from .errors import InputError
@@ -107,18 +107,36 @@ def publish(files: Mapping[Path, Path], remove: Iterable[Path] = ()) -> None:
     """
     remove = list(remove)
     folders = sorted({target.parent.resolve() for target in [*files, *remove]})
-    locks = []
-    try:
+    with ExitStack() as locks:
         for folder in folders:
-            lock = os.open(folder, os.O_RDONLY)  # the folder itself is the lock: nothing left behind
-            locks.append(lock)
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            locks.enter_context(_folder_lock(folder))
         for stale in remove:  # first: a reader meanwhile sees the old model alone, never a mixed pair
             Path(stale).unlink(missing_ok=True)
         for target, staged in files.items():
             with open(staged, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(staged, target)
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder`` between processes, with the platform's own call
+    (imported here, so ``import edgelstm`` works on every OS)."""
+    if sys.platform == "win32":  # a folder cannot be opened on Windows: lock a file in it (left there)
+        import msvcrt
+
+        with open(folder / ".edgelstm.lock", "a+b") as f:
+            msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)  # retries for 10 s, then OSError
+            try:
+                yield
+            finally:
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+        return
+    import fcntl
+
+    lock = os.open(folder, os.O_RDONLY)  # the folder itself is the lock: nothing left behind
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
     finally:
-        for lock in locks:
-            os.close(lock)
+        os.close(lock)  # closing releases the lock

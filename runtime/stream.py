@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .classifier import Prediction, to_prediction
 from .errors import ModelError
+from .predictions import Prediction, to_prediction
 from .tokenizer import OOV_ID, Tokenizer, WordStream
 
 if TYPE_CHECKING:
@@ -54,8 +54,7 @@ def check_streamable(classifier: Classifier) -> StateBackend:
             "from its end and its pooling spans every step, so nothing can be carried from one "
             "piece to the next; use predict() on the whole text, or a forward lstm model"
         )
-    quantization = config.quantization
-    if quantization is not None and quantization.get("batch_invariant") is not True:
+    if not config.batch_invariant:
         raise ModelError(
             "this int8 model cannot stream exactly: its recipe quantizes activations per call "
             "(quantization.batch_invariant is not true), so each piece would be quantized on its "

@@ -122,10 +122,11 @@ class WordStream:
             end = cut  # "<br" + whitespace may still become a tag: cut before it
 
 
-def build_vocabulary(texts: Iterable[str], vocab_size: int) -> list[str]:
-    """The ``vocab_size - 2`` most frequent words; ties go to the alphabetically first."""
+def build_vocabulary(texts: Iterable[str], vocab_size: int, min_count: int = 1) -> list[str]:
+    """The most frequent words seen at least ``min_count`` times, ``vocab_size - 2`` at most;
+    ties go to the alphabetically first (with ``min_count`` 1: the Keras example's rule)."""
     counts = Counter(w for text in texts for w in words(text))
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda item: (-item[1], item[0]))
     return [w for w, _ in ranked[: max(vocab_size - RESERVED_IDS, 0)]]
 
 

@@ -30,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = Classifier.load(args.model).config
-    if not config.quantization:
+    if config.quantization is None:
         raise SystemExit(f"{args.model}: not an int8 model")
     if args.model.stat().st_size > MAX_BYTES:
         raise SystemExit(f"{args.model}: larger than {MAX_BYTES} bytes")
@@ -48,7 +48,7 @@ def main() -> None:
         "command": args.command,
         "architecture": {k: getattr(config, k) for k in ("arch", "vocab_size", "max_len", "embed_dim", "hidden")},
         "labels": config.labels,
-        "int8_recipe": config.quantization["recipe"]["name"],
+        "int8_recipe": config.quantization.recipe_name,
         "metrics": config.metrics,
         "history": json.loads(args.history.read_text()) if args.history else None,
         # what the recipe's numbers depend on (README, "How the shipped model is made")

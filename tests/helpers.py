@@ -11,7 +11,7 @@ import pytest
 
 __all__ = [
     "DATA", "IMDB", "NO_TORCH", "REPO", "SMALL", "TINY_BILSTM", "TINY_LSTM", "cli_defaults", "needs_imdb",
-    "run_cli", "run_python",
+    "run_cli", "run_cli_process", "run_python",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,6 +56,21 @@ def run_python(*args: object, stdin: str | bytes | None = None) -> subprocess.Co
 
 
 def run_cli(*args: object, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
+    """``edgelstm ARGS...`` in this process (click's runner: fast, and a failure shows the
+    traceback); stdout and stderr apart, the exit code as ``returncode``. What needs a real process
+    (a fresh interpreter, signals, pipes, blocked imports) uses ``run_cli_process``."""
+    from typer.testing import CliRunner
+
+    from edgelstm.cli import app
+
+    argv = [str(a) for a in args]
+    result = CliRunner().invoke(app, argv, input=stdin, prog_name="edgelstm")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a bug: its traceback, not a silent exit code 1
+    return subprocess.CompletedProcess(["edgelstm", *argv], result.exit_code, result.stdout, result.stderr)
+
+
+def run_cli_process(*args: object, stdin: str | bytes | None = None) -> subprocess.CompletedProcess[str]:
     """``edgelstm ARGS...`` in a fresh interpreter (as ``python -m edgelstm.cli``)."""
     return run_python("-m", "edgelstm.cli", *args, stdin=stdin)
 

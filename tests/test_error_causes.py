@@ -6,7 +6,7 @@ import pytest
 
 from edgelstm import ModelError
 from edgelstm.config import ModelConfig
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_cli_process
 
 CAUSE = "The above exception was the direct cause of the following exception"
 
@@ -26,6 +26,6 @@ def test_cli_prints_one_line_and_debug_shows_the_chain(tmp_path, suffix):
     plain = run_cli("predict", "--model", bad, "-")
     assert plain.returncode == 3
     assert plain.stderr.count("\n") == 1 and plain.stderr.startswith("edgelstm: error:")
-    debug = run_cli("--debug", "predict", "--model", bad, "-")
+    debug = run_cli_process("--debug", "predict", "--model", bad, "-")  # the interpreter prints the chain
     assert debug.returncode != 0
     assert CAUSE in debug.stderr and "ModelError" in debug.stderr

@@ -141,13 +141,11 @@ def test_sampled_sequences_look_like_text():
 @pytest.mark.parametrize("arch", ["lstm", "bilstm"])
 def test_two_int8_exports_are_the_same_bytes(trained, tmp_path, arch):
     """No timing decides the artifact: export --int8 twice, compare the files."""
-    import subprocess
-    import sys
+    from tests.helpers import run_cli
 
     checkpoint = trained[arch][0]
     for run in ("a", "b"):
-        result = subprocess.run([sys.executable, "-m", "edgelstm.cli", "export", str(checkpoint), "-o",
-                                 str(tmp_path / run), "--int8"], capture_output=True, text=True)
+        result = run_cli("export", checkpoint, "-o", tmp_path / run, "--int8")
         assert result.returncode == 0, result.stderr
     for name in ("model.onnx", "model.int8.onnx"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name

@@ -26,21 +26,26 @@ def test_readme_exit_code_table_is_errors_exit_codes():
 
 
 def test_every_error_class_carries_a_documented_exit_code():
-    classes = [errors.EdgelstmError, *errors.EdgelstmError.__subclasses__()]
-    try:  # the export errors live with export; their codes are constants of edgelstm.errors
-        from edgelstm.export.quantize import QuantizationError
-        from edgelstm.export.validate import ExportValidationError
-    except ImportError:
-        pass
-    else:
-        assert ExportValidationError.exit_code == errors.EXIT_EXPORT_VALIDATION
-        assert QuantizationError.exit_code == errors.EXIT_QUANTIZATION
-        classes += [ExportValidationError, QuantizationError]
+    """Every error class lives in edgelstm.errors (export's too, so torch-free code can raise them)."""
+    classes = [getattr(errors, name) for name in errors.__all__ if name.endswith("Error")]
+    assert {cls.__name__ for cls in classes} >= {"ExportValidationError", "QuantizationError", "TokenizerJsonError"}
+    assert errors.ExportValidationError.exit_code == errors.EXIT_EXPORT_VALIDATION
+    assert errors.QuantizationError.exit_code == errors.EXIT_QUANTIZATION
     assert errors.ModelError.exit_code == errors.EXIT_MODEL
     assert errors.InputError.exit_code == errors.EXIT_INPUT
     assert errors.DataError.exit_code == errors.EXIT_DATA
     for cls in classes:
-        assert cls.exit_code in errors.EXIT_CODES.values(), cls
+        assert issubclass(cls, errors.EdgelstmError) and cls.exit_code in errors.EXIT_CODES.values(), cls
+        assert cls.__module__ == "edgelstm.errors", cls
+
+
+def test_no_error_class_outside_edgelstm_errors():
+    offenders = []
+    for folder in ("runtime", "train", "export", "cli"):
+        for path in (REPO / folder).rglob("*.py"):
+            for match in re.finditer(r"^class (\w+)\((\w*Error)\)", path.read_text(encoding="utf-8"), re.M):
+                offenders.append(f"{path.relative_to(REPO)}: {match.group(1)}")
+    assert offenders and all(offender.startswith("runtime/errors.py: ") for offender in offenders), offenders
 
 
 def test_the_cli_has_no_exit_code_literals():
@@ -52,8 +57,7 @@ def test_the_cli_has_no_exit_code_literals():
 def test_model_defaults_have_one_home():
     """ModelConfig owns the Keras example's sizes; the keras-imdb preset is exactly them; the CLI
     leaves every unset option to the preset; the README quotes the preset."""
-    pytest.importorskip("torch", reason="the presets live in edgelstm.train (train extra)")
-    from edgelstm.train.presets import DEFAULT_PRESET, PRESETS
+    from edgelstm.train.presets import DEFAULT_PRESET, PRESETS  # torch-free
 
     cli = cli_defaults("train")
     keras = PRESETS["keras-imdb"]
@@ -83,7 +87,7 @@ def test_training_defaults_have_one_home():
         assert cli[name] is None, name  # the preset decides
         assert keras[name] == options[name], name
     assert keras["lr"] == options["learning_rate"]
-    for name in ("seed", "device", "threads", "limit"):
+    for name in ("seed", "device", "threads", "limit", "keep"):
         assert cli[name] == options[name], name
 
 
@@ -95,11 +99,9 @@ def test_the_version_has_one_home():
 
 
 def test_cli_choices_match_the_training_names():
-    """typer needs Enums at import (no torch there): they must list exactly training's names."""
-    pytest.importorskip("torch", reason="the presets live in edgelstm.train (train extra)")
+    """typer needs Enums at import: built from training's torch-free names, exactly."""
     from edgelstm.cli.commands import Keep, Preset, Schedule
-    from edgelstm.train.presets import PRESETS
-    from edgelstm.train.trainer import KEEP_EPOCHS, LR_SCHEDULES
+    from edgelstm.train.presets import KEEP_EPOCHS, LR_SCHEDULES, PRESETS
 
     assert [p.value for p in Preset] == list(PRESETS)
     assert tuple(s.value for s in Schedule) == LR_SCHEDULES
@@ -176,3 +178,29 @@ def test_each_documented_exit_cause_exits_with_its_code(tmp_path, code, cause, c
     last = result.stderr.splitlines()[-1]
     assert last.startswith("edgelstm: error: ") or "Usage:" in result.stderr, result.stderr
     assert "unexpected" not in result.stderr, result.stderr
+
+
+def test_the_accuracy_budget_has_one_home():
+    """The CLI's --budget (points) is the library's ACCURACY_BUDGET (a fraction), not a second value."""
+    from edgelstm.export.recipes import ACCURACY_BUDGET
+
+    for command in ("export", "quantize"):
+        assert cli_defaults(command)["budget"] == pytest.approx(100 * ACCURACY_BUDGET), command
+
+
+def test_the_preset_resolver_fills_what_is_unset(tmp_path):
+    """``edgelstm train``'s merging of a preset and the options given is a library call."""
+    pytest.importorskip("torch", reason="TrainOptions lives in edgelstm.train.trainer (train extra)")
+    from edgelstm.train.presets import PRESETS, resolve
+
+    config, options = resolve("keras-imdb", arch="bilstm", hidden=None, seed=3, limit=None)
+    assert (config.arch, config.dropout, config.hidden) == ("bilstm", DEFAULT_DROPOUT["bilstm"], 32)
+    assert (options.learning_rate, options.seed, options.limit) == (PRESETS["keras-imdb"]["lr"], 3, None)
+    vectors = tmp_path / "v.vec"
+    vectors.write_text("2 7\ngood 1 2 3 4 5 6 7\nbad 1 2 3 4 5 6 7\n")
+    config, options = resolve("default", vectors=vectors, lr=0.01, keep="last")
+    assert (config.embed_dim, config.dropout, config.arch) == (7, PRESETS["default"]["dropout"], "bilstm")
+    assert (options.vectors, options.learning_rate, options.keep) == (str(vectors), 0.01, "last")
+    assert resolve("default", embed_dim=5, vectors=vectors)[0].embed_dim == 5  # given beats the file
+    with pytest.raises(ValueError, match="unknown preset"):
+        resolve("nope")

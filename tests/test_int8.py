@@ -5,12 +5,14 @@ only on request."""
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from edgelstm import Classifier
 from edgelstm.invariance import INVARIANCE_TOLERANCE, batch_invariance
+from tests.helpers import run_cli
 
 onnx = pytest.importorskip("onnx")
 
@@ -49,7 +51,7 @@ def test_default_recipes_are_batch_and_thread_invariant(int8_models, reviews, ar
     sequences = Classifier.load(path).encode(reviews.texts[:1000])
     result = batch_invariance(path, sequences)
     assert result.holds(), result.largest_difference
-    assert Classifier.load(path).config.quantization["batch_invariant"] is True
+    assert Classifier.load(path).config.quantization.batch_invariant is True
 
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: r.name)
@@ -59,7 +61,7 @@ def test_default_recipes_keep_the_fp32_answers(trained, int8_models, reviews, ar
     ops = {node.op_type for node in onnx.load(str(int8_path)).graph.node}
     assert not {"DynamicQuantizeLSTM", "MatMulInteger", "DynamicQuantizeLinear"} & ops
     fp32, int8 = Classifier.load(fp32_path), Classifier.load(int8_path)
-    assert int8.config.quantization["recipe"]["name"] == recipe.name
+    assert int8.config.quantization.recipe_name == recipe.name
     matrices = {t.name: list(t.dims) for t in onnx.load(str(fp32_path)).graph.initializer
                 if len(t.dims) >= 2 and not t.name.endswith(".B")}  # LSTM biases (1, 8H) stay float32
     stored = {t.name: t for t in onnx.load(str(int8_path)).graph.initializer}
@@ -88,19 +90,17 @@ def test_checked_quantization_records_accuracy_not_timings(trained, reviews, tmp
     assert recipe == RECIPES[0]
     assert [m.name for m in table] == ["onnxruntime fp32", f"onnxruntime int8 ({RECIPES[0].name})"]
     quantization = Classifier.load(output).config.quantization
-    assert quantization["validation_texts"] == 300 and quantization["batch_invariant"] is True
-    assert "measurements" not in quantization and "latency_ms" not in str(quantization)
-    result = subprocess.run([sys.executable, "-m", "edgelstm.cli", "predict", "--model", str(output), "-"],
-                            input="a wonderful film\nawful\n", capture_output=True, text=True)
+    assert quantization.validation_texts == 300 and quantization.batch_invariant is True
+    assert set(quantization.to_dict()) == {"recipe", "batch_invariant", "accuracy_budget", "validation_texts",
+                                           "fp32_accuracy", "accuracy", "agreement"}  # nothing timed
+    result = run_cli("predict", "--model", output, "-", stdin="a wonderful film\nawful\n")
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 2
 
 
 def test_an_int8_model_is_not_quantized_again(int8_models, tmp_path):
     with pytest.raises(QuantizationError, match="already an int8 model"):
         quantize(int8_models["lstm", RECIPES[0].name], tmp_path / "again.onnx", RECIPES[0])
-    result = subprocess.run([sys.executable, "-m", "edgelstm.cli", "quantize",
-                             str(int8_models["lstm", RECIPES[0].name]), "-o", str(tmp_path / "x.onnx")],
-                            capture_output=True, text=True)
+    result = run_cli("quantize", int8_models["lstm", RECIPES[0].name], "-o", tmp_path / "x.onnx")
     assert result.returncode == QuantizationError.exit_code
     assert len(result.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.onnx").exists()
 
@@ -116,7 +116,7 @@ def test_dynamic_recipes_need_the_explicit_option_and_say_so(trained, tmp_path):
                               "--activation-int8"], capture_output=True, text=True)
     assert allowed.returncode == 0, allowed.stderr
     assert "WARNING" not in allowed.stderr  # onnxruntime's quantizer logs stay quiet
-    assert Classifier.load(tmp_path / "d.onnx").config.quantization["batch_invariant"] is False
+    assert Classifier.load(tmp_path / "d.onnx").config.quantization.batch_invariant is False
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.onnx"]  # no scratch files left beside it
 
 
@@ -146,5 +146,39 @@ def test_quantize_and_bench_need_no_torch(tmp_path):
     )
     result = subprocess.run([sys.executable, "-c", block_torch], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert Classifier.load(tmp_path / "tiny.int8.onnx").config.quantization["batch_invariant"] is True
+    assert Classifier.load(tmp_path / "tiny.int8.onnx").config.quantization.batch_invariant is True
     import edgelstm.bench  # noqa: F401 - the measuring module lives in the runtime room
+
+
+def test_quantize_file_judges_on_data_and_warns_without(tmp_path, caplog):
+    """What `edgelstm quantize` decides (judging texts, the target's name, staging) is the
+    library's quantize_file; without labeled texts the int8 file is written with a warning."""
+    import logging
+    import shutil
+
+    from edgelstm.export.quantize import judging_texts, quantize_file
+    from tests.helpers import TINY_LSTM
+
+    model = Path(shutil.copy(TINY_LSTM, tmp_path / "model.onnx"))
+    data = tmp_path / "reviews.txt"
+    data.write_text("".join(f"__label__{'pos' if i % 2 else 'neg'} review {i}\n" for i in range(40)))
+    assert len(judging_texts(data)) == 40
+    target, recipe, table = quantize_file(model, data=data, timings=False)
+    assert target == tmp_path / "model.int8.onnx" and recipe == RECIPES[0] and table == []
+    assert Classifier.load(target).config.quantization.validation_texts == 40
+    with caplog.at_level(logging.WARNING, logger="edgelstm"):
+        quantize_file(model, tmp_path / "unchecked.onnx", timings=False)
+    assert "int8 accuracy not checked" in caplog.text
+    assert Classifier.load(tmp_path / "unchecked.onnx").config.quantization.validation_texts is None
+
+
+def test_an_error_is_the_only_line_a_refused_quantize_prints(tmp_path):
+    """The "accuracy not checked" warning comes once every check has passed, never before an error."""
+    from tests.helpers import TINY_LSTM
+
+    first = run_cli("quantize", TINY_LSTM, "-o", tmp_path / "tiny.int8.onnx")
+    assert first.returncode == 0 and "int8 accuracy not checked" in first.stderr, first.stderr
+    again = run_cli("quantize", tmp_path / "tiny.int8.onnx", "-o", tmp_path / "again.onnx")
+    assert again.returncode == QuantizationError.exit_code
+    assert again.stderr.strip().splitlines() == [
+        f"edgelstm: error: {tmp_path / 'tiny.int8.onnx'}: already an int8 model; quantize its fp32 model.onnx"]

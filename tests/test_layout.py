@@ -6,6 +6,7 @@ import ast
 import importlib
 import importlib.util
 import pkgutil
+import re
 
 import pytest
 import tomllib
@@ -107,3 +108,81 @@ def test_edgelstm_bench_of_an_onnx_without_torch(tmp_path):
     result = run_python("-c", cli_without_torch, "bench", TINY_LSTM, "--data", data, "--no-cold-start")
     assert result.returncode == 0, result.stderr
     assert "| onnxruntime fp32 |" in result.stdout
+
+
+# What only measuring tools, other extras or other operating systems need: never loaded by
+# `import edgelstm` or by a prediction.
+NOT_IN_THE_CORE = ("edgelstm.bench", "edgelstm.timing", "edgelstm.invariance", "edgelstm.train", "edgelstm.export",
+                   "edgelstm.serve", "edgelstm.cli", "fcntl", "msvcrt", "onnx", "torch", "typer", "rich")
+
+
+def test_import_edgelstm_and_predict_load_only_the_core():
+    code = ("import sys, edgelstm\n"
+            f"edgelstm.Classifier.load({str(TINY_LSTM)!r}).predict(['a good film'])\n"
+            f"print(sorted(m for m in {NOT_IN_THE_CORE!r} if m in sys.modules))")
+    result = run_python("-c", code)
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_import_edgelstm_needs_no_posix_only_module():
+    """fcntl does not exist on Windows: the folder lock imports it only when it locks."""
+    block = "import sys\nclass Block:\n    def find_spec(self, name, path=None, target=None):\n" \
+            "        if name in ('fcntl', 'msvcrt'):\n            raise ImportError(name + ' is blocked')\n" \
+            "sys.meta_path.insert(0, Block())\n"
+    result = run_python("-c", block + "import edgelstm, edgelstm.files, edgelstm.data, edgelstm.stream\nprint('ok')")
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_torch_free_parts_of_train_and_export_need_no_torch():
+    """``edgelstm.train``'s __init__ imports nothing: presets, pretraining, vectors, groups and the
+    n-gram teacher work without torch; so do the export errors and recipes."""
+    code = NO_TORCH + ("import edgelstm.train, edgelstm.train.presets, edgelstm.train.pretrain, "
+                       "edgelstm.train.vectors, edgelstm.train.groups, edgelstm.train.distill, edgelstm.export, "
+                       "edgelstm.export.recipes\n"
+                       "from edgelstm.export import QuantizationError, ExportValidationError\nprint('ok')")
+    result = run_python("-c", code)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+
+
+def test_pretrain_runs_without_torch(tmp_path):
+    """`pip install ".[pretrain]"` (gensim, no torch) is enough for `edgelstm pretrain`."""
+    pytest.importorskip("gensim")
+    texts = tmp_path / "texts.txt"
+    texts.write_text("".join(f"a good film number {i} with a fine plot\n" for i in range(50)))
+    output = tmp_path / "vectors.vec"
+    cli_without_torch = NO_TORCH + "import sys; from edgelstm.cli import main; sys.argv[0] = 'edgelstm'; main()"
+    result = run_python("-c", cli_without_torch, "pretrain", texts, "-o", output, "--dim", 8, "--epochs", 1,
+                        "--min-count", 1)
+    assert result.returncode == 0, result.stderr
+    assert output.read_text().split("\n", 1)[0].split() == ["57", "8"]  # 7 words and 50 numbers, 8 dimensions
+
+
+def _package_modules() -> set[str]:
+    """Every module of the package, by import path, from the folders (no import needed)."""
+    names = set()
+    for package, folder in PACKAGE_DIRS.items():
+        for path in (REPO / folder).rglob("*.py"):
+            parts = path.relative_to(REPO / folder).with_suffix("").parts
+            if all((REPO / folder).joinpath(*parts[:i], "__init__.py").exists() for i in range(1, len(parts))):
+                names.add(".".join([package, *parts]).removesuffix(".__init__"))
+    return names
+
+
+def test_architecture_lists_every_module():
+    """docs/architecture.md's Modules table is the map of the code: no module missing, none stale."""
+    text = (REPO / "docs/architecture.md").read_text(encoding="utf-8")
+    section = text.split("\n## Modules\n", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"^\| `(edgelstm[\w.]*)` \|", section, re.M))
+    assert documented == _package_modules(), (
+        f"missing: {sorted(_package_modules() - documented)}, stale: {sorted(documented - _package_modules())}")
+
+
+def test_the_cli_holds_no_library_policy():
+    """Each command parses, calls the library, prints: the rules the commands used to hold (preset
+    merging, what may be overwritten, judging texts, staging and publishing, checksums, the
+    "already int8" check, accuracy) are the library's, where library users reach them too."""
+    source = (REPO / "cli" / "commands.py").read_text(encoding="utf-8")
+    policies = ["PRESETS[", "DEFAULT_DROPOUT", "check_output", "check_train_outputs", "load_held_out", "HELD_OUT_CAP",
+                "staging_folder", "publish(", "file_sha256", "shipped_manifest", ".quantization", "argmax",
+                "ACTIVATION_RECIPES", "read_groups", "read_unlabeled", "vector_dim", "TrainOptions(", "ModelConfig("]
+    assert [p for p in policies if p in source] == []

@@ -90,3 +90,12 @@ def test_bad_model_files_raise_model_error(tmp_path, content, message):
         path.write_bytes(content)
     with pytest.raises(ModelError, match=message):
         Classifier.load(path)
+
+
+def test_one_json_form_and_one_accuracy():
+    from edgelstm.predictions import accuracy
+
+    prediction = Classifier.load(TINY_LSTM).predict(["good"])[0]
+    assert prediction.to_dict() == {"label": prediction.label, "probability": prediction.probability,
+                                    "probabilities": prediction.probabilities}
+    assert accuracy(np.array([[0.2, 0.8], [0.9, 0.1], [0.6, 0.4]]), np.array([1, 0, 1])) == pytest.approx(2 / 3)

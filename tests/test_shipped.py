@@ -24,7 +24,7 @@ def test_manifest_matches_the_file():
     assert manifest["bytes"] == path.stat().st_size < 4 * 1024 * 1024
     assert manifest["command"].startswith("scripts/make_default_model.sh")
     config = Classifier.load(path).config
-    assert config.quantization["recipe"]["name"] == manifest["int8_recipe"]
+    assert config.quantization.recipe_name == manifest["int8_recipe"]
 
 
 def test_default_model_without_torch_gets_obvious_reviews_right():

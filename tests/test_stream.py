@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from edgelstm import Classifier, ModelError
+from edgelstm.config import Quantization
 from edgelstm.tokenizer import words
 from tests.helpers import SMALL, TINY_BILSTM, TINY_LSTM
 
@@ -171,10 +172,10 @@ def test_bilstm_is_refused_with_the_reason():
 
 def test_int8_that_quantizes_activations_is_refused(tiny_lstm):
     classifier = Classifier.load(tiny_lstm)
-    classifier.config.quantization = {"recipe": {"name": "all-s8"}, "batch_invariant": False}
+    classifier.config.quantization = Quantization({"name": "all-s8"}, batch_invariant=False)
     with pytest.raises(ModelError, match="batch_invariant"):
         classifier.stream()
-    classifier.config.quantization = {"recipe": {"name": "embedding"}, "batch_invariant": True}
+    classifier.config.quantization = Quantization({"name": "embedding"}, batch_invariant=True)
     classifier.stream().feed("good")
 
 
@@ -186,7 +187,7 @@ def test_weight_only_int8_streams_exactly(lstm, reviews, tmp_path):
     path = tmp_path / "model.int8.onnx"
     quantize(Path(lstm.source), path, RECIPES_BY_NAME[DEFAULT_RECIPE])
     int8 = Classifier.load(path)
-    assert int8.config.quantization is not None and int8.config.quantization["batch_invariant"] is True
+    assert int8.config.quantization is not None and int8.config.quantization.batch_invariant is True
     texts = reviews[:16]
     batch = int8.streams(len(texts))
     rng = random.Random(7)

@@ -144,3 +144,25 @@ def test_killed_training_leaves_a_whole_checkpoint_and_resumes_exactly(tmp_path)
     assert [h["epoch"] for h in a["history"]] == list(range(1, 7)) and a["resume"] is None
     for name, tensor in b["state_dict"].items():
         assert torch.equal(a["state_dict"][name], tensor), name
+
+
+def test_train_files_is_the_command_as_one_call(tmp_path):
+    """`edgelstm train`'s decisions are the library's train_files: the preset fills what is unset,
+    the inputs are never overwritten, option conflicts are refused before any work."""
+    from edgelstm.errors import InputError
+    from edgelstm.train.run import train_files
+
+    data = tmp_path / "reviews.txt"
+    rng = __import__("random").Random(0)
+    data.write_text("".join(f"__label__pos {' '.join(rng.choices(POSITIVE, k=8))}\n"
+                            f"__label__neg {' '.join(rng.choices(NEGATIVE, k=8))}\n" for _ in range(60)))
+    with pytest.raises(ValueError, match="not both"):
+        train_files(data, tmp_path / "m.pt", val=data, val_groups=data)
+    with pytest.raises(ValueError, match="give those too"):
+        train_files(data, tmp_path / "m.pt", teachers=["ngram"])
+    with pytest.raises(InputError, match="inputs"):
+        train_files(data, data)
+    settings = {"epochs": 1, "hidden": 4, "embed_dim": 4, "dense": 0, "max_len": 20, "vocab_size": 50, "arch": "lstm"}
+    model = train_files(data, tmp_path / "m.pt", preset="keras-imdb", settings=settings, show_progress=False)
+    assert (model.config.arch, model.config.hidden, model.config.dropout) == ("lstm", 4, 0.2)  # dropout: the preset's
+    assert load_checkpoint(tmp_path / "m.pt")["config"]["hidden"] == 4

@@ -10,9 +10,9 @@ other movies.
 from __future__ import annotations
 
 import re
-import tarfile
 from pathlib import Path
 
+from edgelstm.data import aclimdb_files, is_aclimdb
 from edgelstm.errors import DataError
 
 __all__ = ["read_groups"]
@@ -22,22 +22,10 @@ _TRAIN_REVIEW = re.compile(r"(?:^|/)train/([^/]+)/(\d+)_[^/]*\.txt$")
 _UNLABELED = "unsup"
 
 
-def _is_archive(path: Path) -> bool:
-    return path.name.endswith((".tar.gz", ".tgz", ".tar"))
-
-
 def _files(path: Path, keep: re.Pattern[str], read: bool) -> list[tuple[str, bytes]]:
-    """(name, bytes or b"") of the files whose name matches, sorted by name (the order in
-    which edgelstm reads an aclImdb folder or archive)."""
-    if path.is_dir():
-        names = sorted(p.relative_to(path).as_posix() for p in path.rglob("*.txt"))
-        return [(n, (path / n).read_bytes() if read else b"") for n in names if keep.search(n)]
-    try:
-        with tarfile.open(path) as archive:
-            members = sorted((m for m in archive if m.isfile() and keep.search(m.name)), key=lambda m: m.name)
-            return [(m.name, archive.extractfile(m).read() if read else b"") for m in members]  # type: ignore[union-attr]
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        raise DataError(f"{path}: cannot read archive ({exc})") from None
+    """(name, bytes or b"") of the files whose name matches, in the order (and by the rules) in
+    which edgelstm reads an aclImdb folder or archive."""
+    return [(name, read_file() if read else b"") for name, read_file in aclimdb_files(path) if keep.search(name)]
 
 
 def read_groups(groups: str | Path, data: str | Path) -> list[str]:
@@ -50,7 +38,7 @@ def read_groups(groups: str | Path, data: str | Path) -> list[str]:
     groups, data = Path(groups), Path(data)
     if not groups.exists():
         raise DataError(f"{groups}: not found")
-    if not (groups.is_dir() or _is_archive(groups)):
+    if not is_aclimdb(groups):
         with open(groups, encoding="utf-8-sig") as f:
             return [line.rstrip("\n") for line in f]
     urls = {}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import tarfile
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgelstm.data import aclimdb_files, is_aclimdb
 from edgelstm.errors import DataError, InputError, MissingExtraError
 from edgelstm.files import atomic_write
 from edgelstm.tokenizer import words
@@ -47,21 +47,9 @@ class PretrainOptions:
 
 
 def _aclimdb_texts(path: Path) -> Iterator[str]:
-    if path.is_dir():
-        for file in sorted(path.rglob("*.txt")):
-            if _ACLIMDB_TRAIN_FILE.search(file.relative_to(path).as_posix()):
-                yield file.read_text(encoding="utf-8", errors="replace")
-        return
-    try:
-        with tarfile.open(path) as archive:
-            members = sorted((m for m in archive if m.isfile()), key=lambda m: m.name)
-            for member in members:
-                if _ACLIMDB_TRAIN_FILE.search(member.name):
-                    yield archive.extractfile(member).read().decode("utf-8", errors="replace")  # type: ignore[union-attr]
-    except (tarfile.TarError, EOFError) as exc:
-        raise DataError(f"{path}: cannot read archive ({exc})") from exc
-    except OSError as exc:  # the file itself cannot be read: an input error, as for every input file
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    for name, read in aclimdb_files(path):
+        if _ACLIMDB_TRAIN_FILE.search(name):
+            yield read().decode("utf-8", errors="replace")
 
 
 def read_unlabeled(paths: Sequence[str | Path]) -> Iterator[str]:
@@ -70,7 +58,7 @@ def read_unlabeled(paths: Sequence[str | Path]) -> Iterator[str]:
     for path in map(Path, paths):
         if not path.exists():
             raise InputError(f"{path}: no such file")
-        if path.is_dir() or path.name.endswith((".tar.gz", ".tgz", ".tar")):
+        if is_aclimdb(path):
             yield from _aclimdb_texts(path)
             continue
         try:
@@ -84,7 +72,7 @@ def _stable_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8"))
 
 
-def pretrain_vectors(paths: Sequence[str | Path], output: Path, options: PretrainOptions) -> dict:
+def pretrain_vectors(paths: Sequence[str | Path], output: Path, options: PretrainOptions) -> dict[str, float]:
     """Train skip-gram word vectors on the texts of ``paths``; write them to ``output``."""
     try:
         from gensim.models import Word2Vec

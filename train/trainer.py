@@ -26,20 +26,15 @@ from edgelstm.config import ModelConfig
 from edgelstm.data import Dataset, LabeledTexts
 from edgelstm.errors import DataError
 from edgelstm.files import atomic_write
-from edgelstm.tokenizer import OOV_ID, PAD_ID, RESERVED_IDS, Tokenizer, build_vocabulary, pad_batch, words
+from edgelstm.tokenizer import OOV_ID, PAD_ID, RESERVED_IDS, Tokenizer, build_vocabulary, pad_batch
 
 from .checkpoint import check_train_outputs, history_paths, load_checkpoint, save_checkpoint
 from .distill import NGRAM_TEACHER
 from .model import TextClassifier
 from .plots import plot_history
+from .presets import KEEP_EPOCHS, LR_SCHEDULES
 
 __all__ = ["Encoded", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions", "evaluate", "forward_padded", "train"]
-
-LR_SCHEDULES = ("constant", "cosine")
-# Which epoch's weights training keeps: the best validation accuracy (early stopping), or the
-# last (every epoch runs: the end of a cosine schedule, where validation is too small to tell
-# the last epochs apart)
-KEEP_EPOCHS = ("best", "last")
 
 log = logging.getLogger(__name__)
 
@@ -211,15 +206,6 @@ def _split(order: np.ndarray, val_split: float, groups: Sequence[str] | None) ->
     return order[~in_val], order[in_val]
 
 
-def _vocabulary(texts: Sequence[str], vocab_size: int, min_count: int) -> list[str]:
-    """The most frequent words seen at least ``min_count`` times, ``vocab_size - 2`` at most."""
-    if min_count <= 1:
-        return build_vocabulary(texts, vocab_size)  # exactly the Keras example's rule
-    counts = Counter(w for text in texts for w in words(text))
-    ranked = sorted((item for item in counts.items() if item[1] >= min_count), key=lambda item: (-item[1], item[0]))
-    return [w for w, _ in ranked[: max(vocab_size - RESERVED_IDS, 0)]]
-
-
 def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions,
              validation: LabeledTexts | None, groups: Sequence[str] | None,
              unlabeled: Sequence[str] | None = None):
@@ -241,7 +227,7 @@ def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions,
     labels = sorted(set(train_part.labels))
     if len(labels) < 2:
         raise DataError("the training split has fewer than two labels")
-    vocabulary = _vocabulary(train_part.texts, config.vocab_size, options.min_count)
+    vocabulary = build_vocabulary(train_part.texts, config.vocab_size, options.min_count)
     config = replace(config, labels=labels, vocabulary=vocabulary, vocab_size=len(vocabulary) + RESERVED_IDS)
     tokenizer = Tokenizer(vocabulary, config.max_len)
     test = dataset.test

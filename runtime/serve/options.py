@@ -62,12 +62,9 @@ def batching_refusal(config: ModelConfig) -> str | None:
     where a text's answer cannot depend on its batch neighbours: fp32 models, and int8 models
     whose metadata says ``batch_invariant: true`` (weight-only int8).
     """
-    quantization = config.quantization
-    if quantization is None or quantization.get("batch_invariant") is True:
+    if config.batch_invariant or config.quantization is None:
         return None
-    recipe = quantization.get("recipe", {})
-    name = recipe.get("name", "?") if isinstance(recipe, dict) else "?"
     return (
-        f"this model's int8 recipe ({name}) is not batch-invariant: batching requests together "
-        "would change their answers; serve an fp32 or weight-only int8 model to use --batch-wait-ms"
+        f"this model's int8 recipe ({config.quantization.recipe_name}) is not batch-invariant: batching "
+        "requests together would change their answers; serve an fp32 or weight-only int8 model to use --batch-wait-ms"
     )

@@ -47,7 +47,7 @@ def answers(model: Path, reviews: list[str]) -> dict[str, object]:
     return {
         "sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
         "labels": labels,
-        "quantization": classifier.config.quantization,
+        "quantization": classifier.config.to_dict()["quantization"],
         "edge_cases": len(EDGE_CASES),
         "cases": [
             {"text": text, "ids": tokenizer.encode(text), "probabilities": [p[label] for label in labels]}
