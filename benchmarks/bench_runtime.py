@@ -271,7 +271,7 @@ def main() -> None:
     texts, labels = list(split.texts), list(split.labels)
     fp32 = Classifier.load(args.fp32, threads=1)
     int8 = Classifier.load(args.int8, threads=1)
-    recipe = int8.config.quantization["recipe"]["name"] if int8.config.quantization else "?"
+    recipe = int8.config.quantization.recipe_name if int8.config.quantization else "?"
     classifiers = {
         "PyTorch eager (.pt)": Classifier.load(args.checkpoint, threads=1),
         "onnxruntime fp32": fp32,
@@ -282,9 +282,9 @@ def main() -> None:
     paths = [args.checkpoint, args.fp32, args.int8, args.fp32, args.fp32]
     for path in args.also:
         also = Classifier.load(path, threads=1)
-        quantization = also.config.quantization or {}
-        recipe = quantization.get("recipe", {}).get("name", "fp32")
-        invariant = "" if quantization.get("batch_invariant", True) else ", answers depend on the batch"
+        quantization = also.config.quantization
+        recipe = quantization.recipe_name if quantization else "fp32"
+        invariant = "" if quantization is None or quantization.batch_invariant else ", answers depend on the batch"
         classifiers[f"onnxruntime {path.name} ({recipe}{invariant})"] = also
         paths.append(path)
     sizes = dict(zip(classifiers, paths))

@@ -34,7 +34,7 @@ def main() -> None:
     shipped_path = SHIPPED_DIR / SHIPPED_MODEL
     shipped = onnx.load(str(shipped_path))
     metadata = {p.key: p.value for p in shipped.metadata_props}[METADATA_KEY]
-    recipe = RECIPES_BY_NAME[ModelConfig.from_json(metadata).quantization["recipe"]["name"]]
+    recipe = RECIPES_BY_NAME[ModelConfig.from_json(metadata).quantization.recipe_name]
     model = rebuild(shipped_path)
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
