@@ -1,85 +1,251 @@
-"""PyTorch eager vs onnxruntime fp32 vs onnxruntime int8, side by side in one run.
+"""The runtime against what a user would pick instead, side by side in one run, one thread:
+PyTorch eager, onnxruntime fp32 and int8, OpenVINO (f32) and tract on the same exported file,
+and fastText (``.ftz``, trained here on the same training split) on the same reviews.
 
-    python benchmarks/bench_runtime.py model.pt exported/model.onnx exported/model.int8.onnx \
-        --data ../shared/datasets/aclImdb_v1_labeled.tar.gz --out benchmarks/RESULTS.md
+    python scripts/checkpoint_from_onnx.py runtime/shipped/sentiment-en.int8.onnx runs/shipped/model.pt
+    edgelstm export runs/shipped/model.pt -o runs/shipped   # model.onnx: the fp32 file
+    edgelstm quantize runs/shipped/model.onnx -o runs/shipped/model.dynamic-all-s8.onnx \\
+        --recipe dynamic-all-s8 --activation-int8
+    python benchmarks/bench_runtime.py runs/shipped/model.pt runs/shipped/model.onnx \\
+        runtime/shipped/sentiment-en.int8.onnx --also runs/shipped/model.dynamic-all-s8.onnx \\
+        --data ../shared/datasets/aclImdb_v1_labeled.tar.gz --limit 5000 --out benchmarks/RESULTS.md
 
-Writes a markdown table (the README shows it) and checks the targets, as ratios of this run.
-Also builds today's portable graph (format 2) and the former ``sequence_lens`` graph (format 1)
-from the same checkpoint and times both in onnxruntime, interleaved, on length-sorted batches.
+Tokenizing is timed on its own (the same words-v1 code feeds every edgelstm row; fastText reads
+the same words); "inference" columns start from token ids. The share of the peak divides the
+model's arithmetic (``flop_per_token`` x tokens / seconds) by one thread's float32 matmul rate
+(512 x 512, onnxruntime's MLAS). Then: where the time goes (onnxruntime's profiler, per node, fp32,
+batch 64), and 2 cores against 1 (``Classifier.predict`` and ``edgelstm predict`` of a file).
+Rounds interleave the models, so a busy moment of the machine is shared by all of them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
-from edgelstm.bench import run_benchmark, to_markdown
+import numpy as np
+
+from edgelstm import Classifier
+from edgelstm.bench import _cpu_name, _median_cmd_seconds, _predict_command, flop_per_token, matmul_gflops
+from edgelstm.config import ModelConfig
 from edgelstm.data import load_labeled
+from edgelstm.timing import median_length_text
+from edgelstm.tokenizer import OOV_ID, pad_batch, words
+
+LATENCY_RUNS = 200
+ROUNDS = 3
+BATCH = 64
 
 
-def targets(results) -> list[tuple[str, str, bool]]:
-    """(target, this run's value, met) for each target of the issue, as ratios of this run."""
-    torch_row, fp32, int8 = results
-    at_most = [  # (target, value, limit, format): met when value <= limit
-        ("int8 file <= 30% of fp32", int8.size_bytes / fp32.size_bytes, 0.30, "{:.1%}"),
-        ("int8 batch-1 latency <= fp32's", int8.latency_p50_ms / fp32.latency_p50_ms, 1.0, "{:.2f}x"),
-        ("int8 accuracy loss <= 0.3 points", (fp32.accuracy - int8.accuracy) * 100, 0.3, "{:.2f} points"),
-        ("runtime batch-1 latency <= 1/3 of PyTorch eager",
-         fp32.latency_p50_ms / torch_row.latency_p50_ms, 1 / 3, "{:.2f}x"),
-        ("PyTorch eager throughput <= 1/2 of the runtime's", torch_row.throughput / fp32.throughput, 0.5, "{:.2f}x"),
-    ]
-    at_most += [(f"cold start of `edgelstm predict` ({r.name}) <= 0.5 s", r.cold_start_s, 0.5, "{:.2f} s")
-                for r in (fp32, int8) if r.cold_start_s is not None]
-    return [(name, fmt.format(value), value <= limit) for name, value, limit, fmt in at_most]
+class _Feeds:
+    """The inputs of one padded batch, named as the model wants them."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+
+    def __call__(self, input_ids: np.ndarray, lengths: np.ndarray) -> dict[str, np.ndarray]:
+        feed = {"input_ids": input_ids, "lengths": lengths}
+        if self.config.arch == "lstm" and self.config.format_version >= 2:
+            zeros = np.zeros((len(lengths), self.config.hidden), np.float32)
+            feed |= {"initial_h": zeros, "initial_c": zeros}
+        return feed
 
 
-def graph_speed(checkpoint: Path, texts: list[str], threads: int, rounds: int = 5) -> tuple[str, float]:
-    """Markdown table of texts/s (batch 64) of the format-2 and format-1 graphs, and their ratio
-    on length-sorted batches. Rounds interleave the two models; each keeps its best round."""
-    import random
-    import sys
-    import tempfile
-    import time
+class OpenVinoBackend:
+    """The exported file in OpenVINO, f32 (as the conformance tests run it), one thread."""
 
-    from edgelstm import Classifier
-    from edgelstm.export import build_onnx
-    from edgelstm.train.checkpoint import load_model
+    def __init__(self, path: Path, config: ModelConfig) -> None:
+        import openvino as ov
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from legacy_graph import build_legacy_onnx
+        self.config = config
+        self.feeds = _Feeds(config)
+        self.compiled = ov.Core().compile_model(str(path), "CPU", {
+            "INFERENCE_PRECISION_HINT": "f32", "DYNAMIC_QUANTIZATION_GROUP_SIZE": "0",
+            "INFERENCE_NUM_THREADS": "1", "NUM_STREAMS": "1"})
+        self.request = self.compiled.create_infer_request()
+        self.output = self.compiled.output("probabilities")
 
-    model = load_model(checkpoint)
+    def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        return self.request.infer(self.feeds(input_ids, lengths))[self.output]
+
+
+class TractBackend:
+    """The exported file in tract (its default single-threaded executor)."""
+
+    def __init__(self, path: Path, config: ModelConfig) -> None:
+        import tract
+
+        model = tract.onnx().load(str(path))
+        self.inputs = [model.input_name(i) for i in range(model.input_count())]
+        self.outputs = [model.output_name(i) for i in range(model.output_count())]
+        self.runnable = model.into_model().into_runnable()
+        self.config = config
+        self.feeds = _Feeds(config)
+
+    def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        feed = self.feeds(input_ids, lengths)
+        result = self.runnable.run([feed[name] for name in self.inputs])
+        return result[self.outputs.index("probabilities")].to_numpy()
+
+
+class FastText:
+    """fastText supervised (words-v1 words, bigrams, dim 50, 10 epochs, seed 0, quantized .ftz)
+    as benchmarks/baselines.py trains it, on the same training split."""
+
+    def __init__(self, train_texts: list[str], train_labels: list[str]) -> None:
+        import fasttext
+        from baselines import FASTTEXT  # the script's folder is on sys.path
+
+        order = np.random.default_rng(0).permutation(len(train_texts))  # aclImdb is read label by label
+        with tempfile.TemporaryDirectory() as tmp:
+            train_file = Path(tmp) / "train.txt"
+            train_file.write_text("".join(f"__label__{train_labels[i]} {' '.join(words(train_texts[i]))}\n"
+                                          for i in order), encoding="utf-8")
+            self.model = fasttext.train_supervised(str(train_file), wordNgrams=2, **FASTTEXT)
+            self.model.quantize(input=str(train_file), retrain=True, qnorm=True, cutoff=100_000, thread=1,
+                                verbose=0)
+            self.model.save_model(str(Path(tmp) / "model.ftz"))
+            self.size_bytes = (Path(tmp) / "model.ftz").stat().st_size
+
+    def encode(self, texts: list[str]) -> list[str]:
+        return [" ".join(words(text)) for text in texts]
+
+    def labels(self, lines: list[str]) -> list[str]:
+        return [p[0].removeprefix("__label__") for p in self.model.predict(lines)[0]]
+
+
+@dataclass
+class Row:
+    name: str
+    size_bytes: int
+    latency: list[float]  # batch-1 ms, tokenizing included
+    seconds: float = float("inf")  # best round, tokenize + infer, batch 64
+    infer_seconds: float = float("inf")  # best round, from token ids
+    accuracy: float = 0.0
+
+
+def _best(current: float, start: float) -> float:
+    return min(current, time.perf_counter() - start)
+
+
+def measure(classifiers: dict[str, Classifier], fasttext: FastText | None, texts: list[str],
+            labels: list[str], sizes: dict[str, int]) -> tuple[list[Row], float, float]:
+    """Every row on the same texts, round by round; returns the rows and tokenizing s/text (the
+    runtime's, and the regex rule's alone: ``words`` + ids, no ASCII path)."""
+    first = next(iter(classifiers.values()))
+    probe = median_length_text(first, texts)
+    sequences = first.encode(texts)
+    rows = {name: Row(name, sizes[name], []) for name in classifiers}
+    if fasttext:
+        rows["fastText (.ftz, bigrams)"] = Row("fastText (.ftz, bigrams)", fasttext.size_bytes, [])
+        lines = fasttext.encode(texts)
+    tokenize = regex = float("inf")
+    rule = first.tokenizer
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        first.encode(texts)
+        tokenize = _best(tokenize, start)
+        start = time.perf_counter()
+        [rule.ids(words(text))[-rule.max_len:] or [OOV_ID] for text in texts]  # the regex rule alone
+        regex = _best(regex, start)
+        for name, classifier in classifiers.items():
+            row = rows[name]
+            classifier.predict([probe])  # warm up
+            for _ in range(LATENCY_RUNS // ROUNDS):
+                start = time.perf_counter()
+                classifier.predict([probe])
+                row.latency.append((time.perf_counter() - start) * 1e3)
+            start = time.perf_counter()
+            probabilities = classifier.predict_proba(texts, BATCH)
+            row.seconds = _best(row.seconds, start)
+            start = time.perf_counter()
+            classifier.predict_ids(sequences, BATCH)
+            row.infer_seconds = _best(row.infer_seconds, start)
+            row.accuracy = float(np.mean([classifier.labels[i] == y for i, y in zip(probabilities.argmax(1), labels)]))
+        if fasttext:
+            row = rows["fastText (.ftz, bigrams)"]
+            for _ in range(LATENCY_RUNS // ROUNDS):
+                start = time.perf_counter()
+                fasttext.labels(fasttext.encode([probe]))
+                row.latency.append((time.perf_counter() - start) * 1e3)
+            start = time.perf_counter()
+            predicted = fasttext.labels(fasttext.encode(texts))
+            row.seconds = _best(row.seconds, start)
+            start = time.perf_counter()
+            fasttext.labels(lines)
+            row.infer_seconds = _best(row.infer_seconds, start)
+            row.accuracy = float(np.mean([p == y for p, y in zip(predicted, labels)]))
+    return list(rows.values()), tokenize / len(texts), regex / len(texts)
+
+
+def profile(path: Path, config: ModelConfig, sequences: list[list[int]], top: int = 12) -> list[tuple[str, float]]:
+    """(op and node name, share of the run) from onnxruntime's profiler, batch 64 by length."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.enable_profiling = True
     with tempfile.TemporaryDirectory() as tmp:
-        paths = {"portable (format 2)": Path(tmp) / "v2.onnx", "sequence_lens (format 1)": Path(tmp) / "v1.onnx"}
-        paths["portable (format 2)"].write_bytes(build_onnx(model).SerializeToString())
-        paths["sequence_lens (format 1)"].write_bytes(build_legacy_onnx(model).SerializeToString())
-        classifiers = {name: Classifier.load(path, threads=threads) for name, path in paths.items()}
-        sequences = next(iter(classifiers.values())).encode(texts)
-        shuffled = list(range(len(sequences)))
-        random.Random(0).shuffle(shuffled)
-        best = {(name, order): 0.0 for name in paths for order in ("sorted", "unsorted")}
+        options.profile_file_prefix = str(Path(tmp) / "profile")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        for start in range(0, len(order), BATCH):
+            input_ids, lengths = pad_batch([sequences[i] for i in order[start:start + BATCH]])
+            session.run(["probabilities"], _Feeds(config)(input_ids, lengths))
+        events = json.loads(Path(session.end_profiling()).read_text())
+    per_node: Counter[str] = Counter()
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            per_node[f"{event['args']['op_name']} `{event['name'].removesuffix('_kernel_time')}`"] += event["dur"]
+    total = sum(e["dur"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run")
+    return [(name, dur / total) for name, dur in per_node.most_common(top)]
+
+
+def two_cores(path: Path, texts: list[str], rounds: int = 3) -> list[str]:
+    """Classifier.predict and `edgelstm predict FILE` on 1 and 2 cores: texts/s and identical answers."""
+    from edgelstm.classifier import OnnxBackend
+
+    one, two = Classifier.load(path, threads=1), Classifier.load(path, threads=2)
+    intra = Classifier(OnnxBackend(path, threads=2))  # onnxruntime's 2 threads inside each batch
+    best = {1: float("inf"), 2: float("inf"), "intra": float("inf")}
+    answers = {}
+    for _ in range(rounds):
+        for threads, classifier in ((1, one), (2, two), ("intra", intra)):
+            start = time.perf_counter()
+            answers[threads] = classifier.predict_proba(texts)
+            best[threads] = _best(best[threads], start)
+    cli = {1: float("inf"), 2: float("inf")}
+    outputs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        reviews = Path(tmp) / "reviews.txt"
+        reviews.write_text("".join(t.replace("\n", " ") + "\n" for t in texts), encoding="utf-8")
+        command = [sys.executable, "-m", "edgelstm.cli", "predict", "--model", str(path), str(reviews)]
         for _ in range(rounds):
-            for name, classifier in classifiers.items():
+            for threads in (1, 2):
                 start = time.perf_counter()
-                classifier.predict_ids(sequences, batch_size=64)  # batches of similar length
-                best[name, "sorted"] = max(best[name, "sorted"], len(texts) / (time.perf_counter() - start))
-                start = time.perf_counter()
-                for i in range(0, len(shuffled), 64):  # batches of random neighbours
-                    classifier.backend.run(*_pad([sequences[j] for j in shuffled[i:i + 64]]))
-                best[name, "unsorted"] = max(best[name, "unsorted"], len(texts) / (time.perf_counter() - start))
-    names = list(paths)
-    lines = [f"onnxruntime fp32, {threads} thread(s), {len(texts)} texts, batch 64, "
-             f"best of {rounds} interleaved rounds",
-             "", "| graph | texts/s, length-sorted batches | texts/s, random batches |", "| --- | ---: | ---: |"]
-    lines += [f"| {n} | {best[n, 'sorted']:.0f} | {best[n, 'unsorted']:.0f} |" for n in names]
-    ratio = best[names[0], "sorted"] / best[names[1], "sorted"]
-    return "\n".join(lines) + "\n", ratio
-
-
-def _pad(sequences):
-    from edgelstm.tokenizer import pad_batch
-
-    return pad_batch(sequences)
+                outputs[threads] = subprocess.run(command + ["--threads", str(threads)], check=True,
+                                                  capture_output=True).stdout
+                cli[threads] = _best(cli[threads], start)
+    n = len(texts)
+    return [
+        f"{path.name}, {n} texts, best of {rounds} interleaved rounds:", "",
+        "| | 1 core texts/s | 2 cores texts/s | 2 cores / 1 | same answers |", "| --- | ---: | ---: | ---: | :---: |",
+        f"| `Classifier.predict` (list) | {n / best[1]:.0f} | {n / best[2]:.0f} | {best[1] / best[2]:.2f}x "
+        f"| {'yes' if np.array_equal(answers[1], answers[2]) else '**no**'} |",
+        f"| onnxruntime's 2 intra-op threads per batch, instead | {n / best[1]:.0f} | {n / best['intra']:.0f} "
+        f"| {best[1] / best['intra']:.2f}x | {'yes' if np.array_equal(answers[1], answers['intra']) else '**no**'} |",
+        f"| `edgelstm predict FILE` (process included) | {n / cli[1]:.0f} | {n / cli[2]:.0f} | {cli[1] / cli[2]:.2f}x "
+        f"| {'yes' if outputs[1] == outputs[2] else '**no**'} |",
+    ]
 
 
 def main() -> None:
@@ -87,24 +253,93 @@ def main() -> None:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("fp32", type=Path)
     parser.add_argument("int8", type=Path)
-    parser.add_argument("--data", type=Path, required=True, help="labeled texts (its test split if it has one)")
-    parser.add_argument("--limit", type=int, help="a random subset of this many texts")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--no-cold-start", action="store_true")
+    parser.add_argument("--data", type=Path, required=True, help="labeled texts with a train and a test split")
+    parser.add_argument("--limit", type=int, help="a random subset of this many test texts")
+    parser.add_argument("--also", type=Path, action="append", default=[],
+                        help="another .onnx file of the same model as a row (e.g. another int8 recipe)")
+    parser.add_argument("--no-fasttext", action="store_true")
+    parser.add_argument("--train-limit", type=int, help="fastText learns from this many training texts (a sample)")
+    parser.add_argument("--graphs", action="store_true",
+                        help="also time the format-1 (sequence_lens) graph against today's, from the checkpoint")
     parser.add_argument("--out", type=Path, help="write the markdown here too")
     args = parser.parse_args()
 
-    split = load_labeled(args.data).evaluation_split
+    dataset = load_labeled(args.data)
+    split = dataset.evaluation_split
     if args.limit:
         split = split.sample(args.limit)
-    results, machine = run_benchmark([args.checkpoint, args.fp32, args.int8], split.texts, split.labels,
-                                     threads=args.threads, cold_start=not args.no_cold_start)
-    lines = [to_markdown(results, machine), "| target | this run | met |", "| --- | ---: | :---: |"]
-    lines += [f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in targets(results)]
-    graphs, ratio = graph_speed(args.checkpoint, split.texts, args.threads)
-    lines += ["", graphs, "| target | this run | met |", "| --- | ---: | :---: |",
-              f"| portable graph throughput (sorted) >= 90% of sequence_lens graph's | {ratio:.0%} | "
-              f"{'yes' if ratio >= 0.9 else '**no**'} |"]
+    texts, labels = list(split.texts), list(split.labels)
+    fp32 = Classifier.load(args.fp32, threads=1)
+    int8 = Classifier.load(args.int8, threads=1)
+    recipe = int8.config.quantization.recipe_name if int8.config.quantization else "?"
+    classifiers = {
+        "PyTorch eager (.pt)": Classifier.load(args.checkpoint, threads=1),
+        "onnxruntime fp32": fp32,
+        f"onnxruntime int8 ({recipe})": int8,
+        "OpenVINO f32 (fp32 file)": Classifier(OpenVinoBackend(args.fp32, fp32.config)),
+        "tract (fp32 file)": Classifier(TractBackend(args.fp32, fp32.config)),
+    }
+    paths = [args.checkpoint, args.fp32, args.int8, args.fp32, args.fp32]
+    for path in args.also:
+        also = Classifier.load(path, threads=1)
+        quantization = also.config.quantization
+        recipe = quantization.recipe_name if quantization else "fp32"
+        invariant = "" if quantization is None or quantization.batch_invariant else ", answers depend on the batch"
+        classifiers[f"onnxruntime {path.name} ({recipe}{invariant})"] = also
+        paths.append(path)
+    sizes = dict(zip(classifiers, paths))
+    sizes = {name: path.stat().st_size for name, path in sizes.items()}
+    train = dataset.train.sample(args.train_limit) if args.train_limit else dataset.train
+    fasttext = None if args.no_fasttext else FastText(list(train.texts), list(train.labels))
+    rows, tokenize_s, regex_s = measure(classifiers, fasttext, texts, labels, sizes)
+
+    sequences = fp32.encode(texts)
+    tokens = sum(len(s) for s in sequences)
+    flop = flop_per_token(fp32.config)
+    peak = matmul_gflops(1)
+    load = os.getloadavg()
+    lines = [
+        f"Machine: {_cpu_name()}, {os.cpu_count()} cores, shared with other jobs (load average "
+        f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end); 1 thread per model; "
+        f"Python {sys.version.split()[0]}. "
+        f"{len(texts)} test texts, median {int(np.median([len(s) for s in sequences]))} tokens. "
+        f"One-thread float32 matmul: {peak:.1f} GFLOP/s; the model needs {flop / 1000:.1f} kFLOP per token. "
+        f"Tokenizing (words-v1, Python): {tokenize_s * 1e6:.1f} µs per text (the regex rule alone: "
+        f"{regex_s * 1e6:.1f} µs).",
+        "",
+        "| model | size | batch-1 p50 | batch-1 p99 | texts/s (batch 64) | inference only texts/s "
+        "| share of matmul peak (inference only) | accuracy |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    base = rows[0]
+    base_p50 = statistics.median(base.latency)
+    for row in rows:
+        p50 = statistics.median(row.latency)
+        share = "–"
+        if not row.name.startswith("fastText"):
+            share = (f"{tokens * flop / row.seconds / 1e9 / peak:.0%} "
+                     f"({tokens * flop / row.infer_seconds / 1e9 / peak:.0%})")
+        lines.append(
+            f"| {row.name} | {row.size_bytes / 1024:.0f} KiB | {p50:.3f} ms ({p50 / base_p50:.2f}x) "
+            f"| {np.percentile(row.latency, 99):.3f} ms | {len(texts) / row.seconds:.0f} "
+            f"({base.seconds / row.seconds:.2f}x) | {len(texts) / row.infer_seconds:.0f} | {share} "
+            f"| {row.accuracy:.2%} |")
+    lines += ["", "Where onnxruntime fp32's time goes (profiler, one thread, batch 64 by length, share of the run):",
+              "", "| node | share |", "| --- | ---: |"]
+    lines += [f"| {name} | {share:.1%} |" for name, share in profile(args.fp32, fp32.config, sequences)]
+    lines += ["", "Two cores, the int8 file:", ""] + two_cores(args.int8, texts)
+    with tempfile.TemporaryDirectory() as tmp:
+        review = Path(tmp) / "one_review.txt"
+        review.write_text(median_length_text(int8, texts).replace("\n", " ") + "\n", encoding="utf-8")
+        cold = _median_cmd_seconds(_predict_command() + ["predict", "--model", str(args.int8), str(review)])
+    torch_s = _median_cmd_seconds([sys.executable, "-c", "import torch"])
+    lines += ["", f"Cold start of `edgelstm predict one_review.txt` (int8 file): {cold:.2f} s; "
+                  f"`python -c \"import torch\"` alone: {torch_s:.2f} s."]
+    if args.graphs:
+        from legacy_graph_speed import graph_speed
+
+        graphs, ratio = graph_speed(args.checkpoint, texts, threads=1)
+        lines += ["", graphs, f"portable graph throughput (sorted) / sequence_lens graph's: {ratio:.0%}"]
     report = "\n".join(lines) + "\n"
     print(report)
     if args.out:

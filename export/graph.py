@@ -82,14 +82,13 @@ def _zero_state(g: _Graph, input_ids: str, hidden: int) -> str:
 
 
 def _at_last_real_step(g: _Graph, y: str, lengths: str, hidden: int) -> str:
-    """Y (T, 1, B, H) -> (B, H): each row's output at step lengths - 1."""
-    seq = g.op("Transpose", [g.op("Squeeze", [y, g.const("axis.1", np.array([1], np.int64))], "lstm.tbh")],
-               "lstm.bth", perm=[1, 0, 2])  # (B, T, H)
+    """Y (T, 1, B, H) -> (B, H): each row's output at step lengths - 1, read in Y's own layout."""
+    seq = g.op("Squeeze", [y, g.const("axis.1", np.array([1], np.int64))], "lstm.tbh")  # (T, B, H)
     last = g.op("Sub", [lengths, g.const("one.i", np.array(1, np.int64))], "last_step")  # (B,)
-    index = g.op("Reshape", [last, g.const("shape.b11", np.array([-1, 1, 1], np.int64))], "last_step.b11")
-    index = g.op("Expand", [index, g.const("shape.11h", np.array([1, 1, hidden], np.int64))], "last_step.b1h")
-    picked = g.op("GatherElements", [seq, index], "lstm.last.b1h", axis=1)  # (B, 1, H)
-    return g.op("Squeeze", [picked, g.const("axis.1b", np.array([1], np.int64))], "lstm.last")  # (B, H)
+    index = g.op("Reshape", [last, g.const("shape.1b1", np.array([1, -1, 1], np.int64))], "last_step.1b1")
+    index = g.op("Expand", [index, g.const("shape.11h", np.array([1, 1, hidden], np.int64))], "last_step.1bh")
+    picked = g.op("GatherElements", [seq, index], "lstm.last.1bh", axis=0)  # (1, B, H)
+    return g.op("Squeeze", [picked, g.const("axis.0b", np.array([0], np.int64))], "lstm.last")  # (B, H)
 
 
 def _dense(g: _Graph, layer: torch.nn.Linear, x: str, name: str) -> str:
@@ -99,36 +98,38 @@ def _dense(g: _Graph, layer: torch.nn.Linear, x: str, name: str) -> str:
     return g.op("Add", [g.op("MatMul", [x, weight], f"{name}.matmul"), bias], name)
 
 
-def _real_steps(g: _Graph, input_ids: str, lengths: str) -> tuple[str, str]:
-    """Positions (1, T) and the mask (B, T) of each text's real steps."""
-    steps = g.op("Gather", [g.op("Shape", [input_ids], "ids.shape"), g.const("one", np.array(1, np.int64))], "steps")
-    positions = g.op("Range", [g.const("zero", np.array(0, np.int64)), steps, "one"], "positions")  # (T,)
-    positions = g.op("Unsqueeze", [positions, g.const("axis_0", np.array([0], np.int64))], "positions.1t")
-    mask = g.op("Less", [positions, g.op("Unsqueeze", [lengths, g.const("axis_1", np.array([1], np.int64))],
-                                         "lengths.b1")], "mask")  # (B, T)
+def _real_steps(g: _Graph, ids_tb: str, lengths: str) -> tuple[str, str]:
+    """Positions (T, 1) and the mask (T, B) of each text's real steps, time-major like the LSTM."""
+    steps = g.op("Gather", [g.op("Shape", [ids_tb], "ids.shape"), g.const("zero", np.array(0, np.int64))], "steps")
+    positions = g.op("Range", [g.const("zero.r", np.array(0, np.int64)), steps, g.const("one", np.array(1, np.int64))],
+                     "positions")  # (T,)
+    positions = g.op("Unsqueeze", [positions, g.const("axis_1", np.array([1], np.int64))], "positions.t1")
+    mask = g.op("Less", [positions, g.op("Unsqueeze", [lengths, g.const("axis_0", np.array([0], np.int64))],
+                                         "lengths.1b")], "mask")  # (T, B)
     return positions, mask
 
 
 def _reversal_index(g: _Graph, positions: str, mask: str) -> str:
-    """(B, T): for each row, step t reads step lengths-1-t on real steps, itself on padding.
+    """(T, B): for each row, step t reads step lengths-1-t on real steps, itself on padding.
 
     ONNX ReverseSequence would do it, but tract (0.23) cannot run it; GatherElements runs everywhere.
     """
-    last = g.op("Sub", ["lengths.b1", "one"], "last.b1")  # (B, 1)
+    last = g.op("Sub", ["lengths.1b", "one"], "last.1b")  # (1, B)
     return g.op("Where", [mask, g.op("Sub", [last, positions], "reversed_positions"), positions],
-                "reversed_index")  # (B, T)
+                "reversed_index")  # (T, B)
 
 
 def _masked_pooling(g: _Graph, seq: str, mask: str, lengths: str) -> str:
-    """Max and mean over each text's real steps: (B, T, 2H) -> (B, 4H)."""
-    axis_1 = "axis_1"
-    mask = g.op("Unsqueeze", [mask, "axis_2"], "mask.bt1")  # (B, T, 1)
+    """Max and mean over each text's real steps: Y (T, 1, B, 2H) -> (B, 4H), in Y's own layout
+    (no transpose: max and sum over the leading axes read each row's steps in order)."""
+    mask = g.op("Unsqueeze", [mask, g.const("axes_1_3", np.array([1, 3], np.int64))], "mask.t1b1")  # (T, 1, B, 1)
+    axes = g.const("axes_0_1", np.array([0, 1], np.int64))
     lowest = g.const("minus_inf", np.array(-np.inf, np.float32))
     largest = g.op("ReduceMax", [g.op("Where", [mask, seq, lowest], "seq.masked")], "pool.max",
-                   axes=[1], keepdims=0)  # (B, 2H)
+                   axes=[0, 1], keepdims=0)  # (B, 2H)
     zero = g.const("zero_f", np.array(0.0, np.float32))
-    total = g.op("ReduceSum", [g.op("Where", [mask, seq, zero], "seq.zeroed"), axis_1], "pool.sum", keepdims=0)
-    count = g.op("Cast", [g.op("Unsqueeze", [lengths, axis_1], "lengths.col")], "lengths.f", to=TensorProto.FLOAT)
+    total = g.op("ReduceSum", [g.op("Where", [mask, seq, zero], "seq.zeroed"), axes], "pool.sum", keepdims=0)
+    count = g.op("Cast", [g.op("Unsqueeze", [lengths, "axis_1"], "lengths.col")], "lengths.f", to=TensorProto.FLOAT)
     mean = g.op("Div", [total, count], "pool.mean")  # (B, 2H)
     return g.op("Concat", [largest, mean], "features", axis=1)  # (B, 4H)
 
@@ -161,9 +162,10 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
     hidden = config.hidden
     g = _Graph()
     input_ids, lengths = (spec.name for spec in INPUTS)
-    embedded = g.op("Gather", [g.const("embedding.weight", model.embedding.weight.detach().cpu().float().numpy()),
-                               input_ids], "embedded")  # (B, T, E)
-    x = g.op("Transpose", [embedded], "embedded.tbe", perm=[1, 0, 2])  # (T, B, E)
+    # Time-major from the start: transposing the ids (T, B) costs less than the vectors (T, B, E).
+    ids_tb = g.op("Transpose", [input_ids], "input_ids.tb", perm=[1, 0])  # (T, B)
+    x = g.op("Gather", [g.const("embedding.weight", model.embedding.weight.detach().cpu().float().numpy()),
+                        ids_tb], "embedded")  # (T, B, E)
     inputs, outputs = list(INPUTS), list(OUTPUTS)
     if config.arch == "lstm":
         inputs += STATE_INPUTS
@@ -177,24 +179,16 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
     else:
         # the backward direction: a forward LSTM over each row's real steps reversed
         zeros = _zero_state(g, input_ids, hidden)
-        positions, mask = _real_steps(g, input_ids, lengths)
-        g.const("axis_2", np.array([2], np.int64))
-        axis_1 = g.const("axis.1d", np.array([1], np.int64))
-        reversal = _reversal_index(g, positions, mask)  # (B, T)
-
-        def batch_major(y: str, name: str) -> str:  # Y (T, 1, B, H) -> (B, T, H)
-            return g.op("Transpose", [g.op("Squeeze", [y, axis_1], f"{name}.tbh")], f"{name}.bth", perm=[1, 0, 2])
-
-        y_forward = batch_major(_forward_lstm(g, model.lstm, "", "lstm.forward", x, zeros, zeros), "lstm.forward")
-        # Reversing the ids (B, T) and looking them up costs less than reversing the vectors (B, T, E).
-        reversed_ids = g.op("GatherElements", [input_ids, reversal], "input_ids.reversed", axis=1)  # (B, T)
-        reversed_x = g.op("Gather", ["embedding.weight", reversed_ids], "embedded.reversed")  # (B, T, E)
-        reversed_x = g.op("Transpose", [reversed_x], "embedded.reversed.tbe", perm=[1, 0, 2])  # (T, B, E)
-        y_reversed = batch_major(_forward_lstm(g, model.lstm, "_reverse", "lstm.backward", reversed_x, zeros, zeros),
-                                 "lstm.backward")
+        positions, mask = _real_steps(g, ids_tb, lengths)
+        reversal = _reversal_index(g, positions, mask)  # (T, B)
+        y_forward = _forward_lstm(g, model.lstm, "", "lstm.forward", x, zeros, zeros)  # (T, 1, B, H)
+        # Reversing the ids and looking them up costs less than reversing the vectors.
+        reversed_ids = g.op("GatherElements", [ids_tb, reversal], "input_ids.reversed", axis=0)  # (T, B)
+        reversed_x = g.op("Gather", ["embedding.weight", reversed_ids], "embedded.reversed")  # (T, B, E)
+        y_reversed = _forward_lstm(g, model.lstm, "_reverse", "lstm.backward", reversed_x, zeros, zeros)
         # Not reversed back: max and mean pooling over the real steps do not depend on their order,
         # and the reversal keeps real steps real and padding in place, so one mask serves both.
-        seq = g.op("Concat", [y_forward, y_reversed], "seq", axis=2)  # (B, T, 2H): forward, backward
+        seq = g.op("Concat", [y_forward, y_reversed], "seq", axis=3)  # (T, 1, B, 2H): forward, backward
         features = _masked_pooling(g, seq, mask, lengths)  # (B, 4H)
     _outputs(g, model, features)
     graph = helper.make_graph(

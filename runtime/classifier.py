@@ -28,6 +28,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# Texts per task when several cores classify a long list: each task tokenizes its block (Python,
+# holding the GIL) and runs its batches (onnxruntime, GIL released), so one core's tokenizing
+# overlaps the other's inference. Batches are sorted by length within a block.
+BATCHES_PER_BLOCK = 8
+
 BACKEND_GROUP = "edgelstm.backends"
 MODEL_ENV = "EDGELSTM_MODEL"  # a model path that replaces the shipped default
 MODEL_SUFFIXES = (".onnx", ".pt")  # what Classifier.load reads (onnxruntime, or a PyTorch checkpoint)
@@ -216,24 +221,30 @@ def _check_batch_size(batch_size: int) -> None:
 class Classifier:
     """A text classifier: ``Classifier.load("model.onnx").predict(["a text"])``."""
 
-    def __init__(self, backend: Backend, source: str = "") -> None:
+    def __init__(self, backend: Backend, source: str = "", workers: int = 1) -> None:
         self.backend = backend
         self.config = backend.config
         self.source = source
         self.tokenizer = Tokenizer(self.config.vocabulary, self.config.max_len)
+        self.workers = max(1, workers)  # batches run at once by predict (each on one thread)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, threads: int | None = None) -> Classifier:
-        """Load a ``.onnx`` export (onnxruntime) or a ``.pt`` checkpoint (PyTorch)."""
+        """Load a ``.onnx`` export (onnxruntime) or a ``.pt`` checkpoint (PyTorch).
+
+        ``threads``: the cores one call may use (default: all). An .onnx model runs each batch
+        on one thread and up to ``threads`` batches at once (measured faster than onnxruntime's
+        threads inside one small-matrix batch; README "Speed and size"); answers are the same
+        for any value. Inside a host of many processes (serve workers, Ray actors) give 1.
+        """
         path = Path(path)
         _check_threads(threads)
         _check_model_file(path)
         if path.suffix == ".pt":  # MODEL_SUFFIXES
-            backend = _plugin_backend(path, threads)
-        else:
-            backend = OnnxBackend(path, threads)
+            return cls(_plugin_backend(path, threads), source=str(path))
+        backend = OnnxBackend(path, threads=1)
         log.debug("loaded %s (%s, %d labels)", path, backend.config.arch, len(backend.config.labels))
-        return cls(backend, source=str(path))
+        return cls(backend, source=str(path), workers=threads or os.cpu_count() or 1)
 
     @classmethod
     def from_bytes(cls, data: bytes, *, threads: int | None = None, source: str = "<bytes>") -> Classifier:
@@ -244,8 +255,8 @@ class Classifier:
         _check_threads(threads)
         if not data:
             raise ModelError(f"{source}: model is empty (0 bytes)")
-        backend = OnnxBackend(Path(source), threads, data=bytes(data))
-        return cls(backend, source=source)
+        backend = OnnxBackend(Path(source), threads=1, data=bytes(data))
+        return cls(backend, source=source, workers=threads or os.cpu_count() or 1)
 
     @classmethod
     def default(cls, *, threads: int | None = None) -> Classifier:
@@ -269,21 +280,51 @@ class Classifier:
         Texts are batched by similar length so padding stays small; the model is given the
         real lengths, so padding never changes an answer. An empty sequence is read as one
         unknown word, as ``encode`` reads a text without words (a model needs one token).
+        Up to ``workers`` batches run at once.
         """
         _check_batch_size(batch_size)
         sequences = [sequence if len(sequence) else [OOV_ID] for sequence in sequences]
+        chunks = self._length_sorted_chunks(sequences, batch_size)
         probabilities = np.zeros((len(sequences), len(self.config.labels)), np.float32)
-        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            input_ids, lengths = pad_batch([sequences[i] for i in chunk])
-            probabilities[chunk] = self.backend.run(input_ids, lengths)
+
+        def run(chunk: list[int]) -> np.ndarray:
+            return self.backend.run(*pad_batch([sequences[i] for i in chunk]))
+
+        if self.workers == 1 or len(chunks) <= 1:
+            for chunk in chunks:
+                probabilities[chunk] = run(chunk)
+            return probabilities
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(self.workers, len(chunks))) as pool:
+            for chunk, rows in zip(chunks, pool.map(run, chunks)):
+                probabilities[chunk] = rows
         return probabilities
+
+    @staticmethod
+    def _length_sorted_chunks(sequences: Sequence[Sequence[int]], batch_size: int) -> list[list[int]]:
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
     def predict_proba(self, texts: Iterable[str], batch_size: int = 64) -> np.ndarray:
         """Probabilities (N, labels), columns in the order of ``labels``."""
         _check_batch_size(batch_size)
-        return self.predict_ids(self.encode(texts), batch_size)
+        items = list(_checked_texts(texts))
+        block = batch_size * BATCHES_PER_BLOCK
+        if self.workers == 1 or len(items) <= block:
+            return self.predict_ids(self.encode(items), batch_size)
+        from concurrent.futures import ThreadPoolExecutor
+
+        def predict_block(texts: list[str]) -> np.ndarray:  # tokenize and run a block on this thread
+            sequences = self.encode(texts)
+            rows = np.zeros((len(sequences), len(self.config.labels)), np.float32)
+            for chunk in self._length_sorted_chunks(sequences, batch_size):
+                rows[chunk] = self.backend.run(*pad_batch([sequences[i] for i in chunk]))
+            return rows
+
+        blocks = [items[start : start + block] for start in range(0, len(items), block)]
+        with ThreadPoolExecutor(min(self.workers, len(blocks))) as pool:
+            return np.concatenate(list(pool.map(predict_block, blocks)))
 
     def predict(self, texts: Iterable[str], batch_size: int = 64) -> list[Prediction]:
         """One ``Prediction`` per text, in input order."""

@@ -16,10 +16,14 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 
 import numpy as np
 
-__all__ = ["Tokenizer", "WordStream", "words", "build_vocabulary", "pad_batch", "PAD_ID", "OOV_ID", "RESERVED_IDS"]
+__all__ = [
+    "Tokenizer", "WordStream", "ascii_words", "words", "build_vocabulary", "pad_batch", "PAD_ID", "OOV_ID",
+    "RESERVED_IDS",
+]
 
 PAD_ID = 0
 OOV_ID = 1
@@ -33,6 +37,22 @@ _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 _SEPARATOR = re.compile(r"[ \t\n\r\f\v]")
 _OPEN_LINE_BREAK = re.compile(r"<br\s*\Z")
 
+# The same rule for ASCII texts (9 in 10 English reviews), on bytes and in C loops only: NFKC
+# leaves ASCII as it is, so a translation table lowers letters and turns every character that
+# is neither a letter, a digit nor an apostrophe into a space, and ``bytes.split`` finds the
+# words. Two regular expressions run first, only on texts holding a ``<`` or a ``'``: line
+# breaks become spaces, and an apostrophe not between two letters/digits becomes a space (in
+# ``_WORD`` an apostrophe joins two runs or is not part of any word). The character classes
+# come from the ones ``_WORD`` and ``_LINE_BREAK`` use (str.isalnum, str.isspace), not typed again.
+_ASCII = [chr(c) for c in range(128)]
+_ASCII_WORD_CHARS = re.escape("".join(c for c in _ASCII if c.isalnum()).encode())
+_ASCII_SPACES = re.escape("".join(c for c in _ASCII if c.isspace()).encode())
+_ASCII_LINE_BREAK = re.compile(rb"<br[" + _ASCII_SPACES + rb"]*/?>", re.IGNORECASE)
+_ASCII_LONE_APOSTROPHE = re.compile(
+    rb"'(?:(?![" + _ASCII_WORD_CHARS + rb"])|(?<![" + _ASCII_WORD_CHARS + rb"]'))")
+_ASCII_TO_WORDS = bytes(
+    ord(c.lower()) if c.isalnum() or c == "'" else ord(" ") for c in _ASCII) + b" " * 128
+
 
 def _normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower().replace("\u2019", "'")
@@ -41,6 +61,16 @@ def _normalize(text: str) -> str:
 def words(text: str) -> list[str]:
     """Split a text into words by the words-v1 rule."""
     return _WORD.findall(_LINE_BREAK.sub(" ", _normalize(text)))
+
+
+def ascii_words(text: str) -> list[bytes]:
+    """``words(text)`` of an ASCII ``text``, as bytes, without a Python-level loop."""
+    data = text.encode("ascii")
+    if b"<" in data:
+        data = _ASCII_LINE_BREAK.sub(b" ", data)
+    if b"'" in data:
+        data = _ASCII_LONE_APOSTROPHE.sub(b" ", data)
+    return data.translate(_ASCII_TO_WORDS).split()
 
 
 class WordStream:
@@ -109,6 +139,7 @@ class Tokenizer:
         self.vocabulary = list(vocabulary)
         self.max_len = max_len
         self._ids = {w: i + RESERVED_IDS for i, w in enumerate(self.vocabulary)}
+        self._ascii_id = {w.encode(): i for w, i in self._ids.items() if w.isascii()}.get
 
     @property
     def vocab_size(self) -> int:
@@ -120,6 +151,8 @@ class Tokenizer:
 
     def word_ids(self, text: str) -> list[int]:
         """The id of every word, uncut (possibly empty)."""
+        if text.isascii():
+            return list(map(self._ascii_id, ascii_words(text), repeat(OOV_ID)))
         return self.ids(words(text))
 
     def encode(self, text: str) -> list[int]:
@@ -128,9 +161,9 @@ class Tokenizer:
         if len(text) > tail_chars:
             # A huge text: its tail alone decides. The tail's first word may be cut, so it
             # only counts when more than max_len words follow it; else read the whole text.
-            tail = words(text[-tail_chars:])
+            tail = self.word_ids(text[-tail_chars:])
             if len(tail) > self.max_len:
-                return [self._ids.get(w, OOV_ID) for w in tail[-self.max_len :]]
+                return tail[-self.max_len :]
         return self.word_ids(text)[-self.max_len :] or [OOV_ID]
 
 

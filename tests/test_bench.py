@@ -15,9 +15,11 @@ def test_benchmark_script_writes_its_table(trained, tmp_path):
     quantize(fp32, int8, RECIPES_BY_NAME[DEFAULT_RECIPE])
     out = tmp_path / "RESULTS.md"
     result = run_python(REPO / "benchmarks/bench_runtime.py", checkpoint, fp32, int8,
-                        "--data", IMDB, "--limit", 100, "--out", out)
+                        "--data", IMDB, "--limit", 100, "--train-limit", 500, "--graphs", "--out", out)
     assert result.returncode == 0, result.stderr
     report = out.read_text()
-    for row in ["PyTorch eager (.pt)", "onnxruntime fp32", f"onnxruntime int8 ({DEFAULT_RECIPE})", "cold start of",
-                "GFLOP/s", "import torch", "portable (format 2)", "sequence_lens (format 1)"]:
+    for row in ["PyTorch eager (.pt)", "onnxruntime fp32", f"onnxruntime int8 ({DEFAULT_RECIPE})",
+                "OpenVINO f32", "tract", "fastText (.ftz", "Tokenizing (words-v1, Python)", "matmul peak",
+                "LSTM `lstm`", "`Classifier.predict`", "`edgelstm predict FILE`", "Cold start of", "import torch",
+                "portable (format 2)", "sequence_lens (format 1)"]:
         assert row in report

@@ -57,6 +57,23 @@ def test_graph_is_portable_dynamic_and_self_describing(arch):
     assert config.format_version == FORMAT_VERSION == 2
 
 
+@pytest.mark.parametrize("arch", ["lstm", "bilstm"])
+def test_graph_moves_no_float_tensor_between_layouts(arch):
+    """Time-major from the ids on: the one Transpose is of the (B, T) int64 ids; the LSTM's output
+    is read in its own (T, 1, B, H) layout (profiled: each float Transpose cost 5-6% of a run)."""
+    proto = build_onnx(small_model(arch))
+    transposes = [n for n in proto.graph.node if n.op_type == "Transpose"]
+    assert [n.input[0] for n in transposes] == [INPUTS[0].name]
+
+
+def test_the_shipped_model_is_on_todays_graph():
+    from edgelstm.classifier import SHIPPED_DIR, SHIPPED_MODEL
+
+    shipped = onnx.load(str(SHIPPED_DIR / SHIPPED_MODEL))
+    transposes = [n for n in shipped.graph.node if n.op_type == "Transpose"]
+    assert [n.input[0] for n in transposes] == [INPUTS[0].name]
+
+
 def test_validation_checks_the_state_path_and_keeps_the_mode(tmp_path):
     model = small_model("lstm").train()
     path = tmp_path / "m.onnx"

@@ -1,0 +1,76 @@
+"""Several cores: ``Classifier.predict`` of a long list runs batches at once, with the same answers."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from edgelstm import Classifier
+from edgelstm.classifier import BATCHES_PER_BLOCK
+from tests.helpers import TINY_BILSTM, TINY_LSTM, run_cli
+
+WORDS = "the movie was great bad film it don't 10 amour".split()
+
+
+def _texts(n: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, size=int(rng.integers(1, 40)))) for _ in range(n)]
+
+
+class _MeetingBackend:
+    """Wraps a backend: each run waits until another run is in progress at the same time, so a
+    classifier that runs its batches one after the other fails (the barrier times out)."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.config = backend.config
+        self.barrier = threading.Barrier(2, timeout=10)
+
+    def run(self, input_ids, lengths):
+        self.barrier.wait()
+        return self.backend.run(input_ids, lengths)
+
+
+@pytest.mark.parametrize("model", [TINY_LSTM, TINY_BILSTM])
+def test_two_cores_give_the_same_answers(model):
+    texts = _texts(3 * 64 * BATCHES_PER_BLOCK + 5)
+    one = Classifier.load(model, threads=1).predict_proba(texts)
+    two = Classifier.load(model, threads=2)
+    assert two.workers == 2
+    np.testing.assert_array_equal(two.predict_proba(texts), one)
+    sequences = two.encode(texts)
+    np.testing.assert_array_equal(two.predict_ids(sequences, batch_size=16), one)
+
+
+@pytest.mark.parametrize("batch_size", [16, 64])
+def test_two_cores_run_two_batches_at_once(batch_size):
+    loaded = Classifier.load(TINY_BILSTM, threads=2)
+    meeting = Classifier(_MeetingBackend(loaded.backend), workers=2)
+    texts = _texts(4 * 64 * BATCHES_PER_BLOCK)  # an even number of batches: every run has a partner
+    np.testing.assert_array_equal(meeting.predict_proba(texts, batch_size), loaded.predict_proba(texts, batch_size))
+
+
+def test_one_thread_runs_batches_one_after_the_other():
+    meeting = Classifier(_MeetingBackend(Classifier.load(TINY_BILSTM).backend), workers=1)
+    meeting.backend.barrier = threading.Barrier(2, timeout=0.5)
+    with pytest.raises(threading.BrokenBarrierError):
+        meeting.predict_proba(_texts(200))
+
+
+def test_each_batch_runs_on_one_onnxruntime_thread():
+    session = Classifier.load(TINY_BILSTM, threads=2).backend.session
+    assert session.get_session_options().intra_op_num_threads == 1
+
+
+def test_cli_predict_gives_the_same_lines_on_two_threads(tmp_path):
+    path = tmp_path / "texts.txt"
+    path.write_text("\n".join(_texts(1500)) + "\n", encoding="utf-8")
+    one, two = (run_cli("predict", "--model", TINY_BILSTM, "--threads", n, path) for n in (1, 2))
+    assert one.returncode == two.returncode == 0, one.stderr + two.stderr
+    assert one.stdout == two.stdout and len(one.stdout.splitlines()) == 1500
+
+
+def test_two_cores_answer_an_empty_list():
+    two = Classifier.load(TINY_BILSTM, threads=2)
+    assert two.predict_proba([]).shape == (0, 3)
+    assert two.predict_ids([]).shape == (0, 3) and two.predict([]) == []
