@@ -173,6 +173,8 @@ def test_each_documented_exit_cause_exits_with_its_code(tmp_path, code, cause, c
         argv = command(tmp_path, stack)
         if argv[0] == "train":
             pytest.importorskip("torch", reason="train needs the train extra")
+        if argv[0] == "quantize":
+            pytest.importorskip("onnx", reason="quantize needs onnx (the train extra)")
         result = run_cli(*argv)
     assert result.returncode == code, result.stderr
     last = result.stderr.splitlines()[-1]
