@@ -235,34 +235,39 @@ class _WordTable:
         for i, word in enumerate(vocabulary):  # a later duplicate wins, as in Tokenizer._ids
             data = word.encode(errors="replace")
             key = data.replace(b"'", b"`")
-            if key and data.translate(_MAPPED) == key and min(key) >= ord("0"):
+            if key and data.translate(_MAPPED) == key:
                 ids[key] = i + RESERVED_IDS  # else ``words`` never gives this word
         words = list(ids)
         self.parts = max(1, -(-max(map(len, words), default=0) // _PART))
-        self.bits = max(4, (4 * len(words)).bit_length())  # at most a quarter of the slots used
         lengths = np.array([len(w) for w in words], np.int64)
         mapped = np.frombuffer(b"$".join([b"", *words, b""]) + b"$" * 8, np.uint8)
         longer = self._longer(lengths)
         keys = _word_keys(mapped, np.cumsum(lengths + 1) - lengths, lengths, longer)
+        word_ids = np.array(list(ids.values()), np.int64)
+        self.bits = max(4, (4 * len(words)).bit_length())  # at most a quarter of the slots used
+        while not self._place(keys, longer, word_ids):  # a run of 64 full slots: a larger table
+            self.bits += 1
+
+    def _place(self, keys: list[np.ndarray], longer: list[np.ndarray], word_ids: np.ndarray) -> bool:
+        """Linear probing, all words a step at a time, each within 64 slots of its home slot."""
         home = self._slots(keys, longer)
         size = (1 << self.bits) + 64  # room for probes past the last home slot
         self.ids = np.zeros(size, np.int64)  # 0: an empty slot
         self.keys = [np.zeros(size, np.uint64) for _ in keys]
-        word_ids = np.array(list(ids.values()), np.int64)
-        pending, probe = np.arange(len(words)), 0
-        while len(pending):  # linear probing, all pending words a step at a time
-            slot = home[pending] + probe
+        pending, self.probes = np.arange(len(word_ids)), 0
+        while len(pending):
+            if self.probes == 64:
+                return False
+            slot = home[pending] + self.probes
             free = self.ids[slot] == 0
             slot, first = np.unique(slot[free], return_index=True)  # one word per free slot
             chosen = pending[free][first]
             self.ids[slot] = word_ids[chosen]
-            for table, key in zip(self.keys, keys):
-                table[slot] = key[chosen]
+            for table, part_keys in zip(self.keys, keys):
+                table[slot] = part_keys[chosen]
             pending = np.setdiff1d(pending, chosen)
-            probe += 1
-            if probe == 64:
-                raise ValueError("vocabulary hashing failed")  # not seen: a quarter-full table
-        self.probes = probe
+            self.probes += 1
+        return True
 
     def _longer(self, lengths: np.ndarray) -> list[np.ndarray]:
         """For each key part after the first, the words that have it."""
@@ -272,7 +277,8 @@ class _WordTable:
         mixed = keys[0] * _HASH[0]
         for part in range(1, self.parts):
             mixed[longer[part]] += keys[part][longer[part]] * _HASH[part % len(_HASH)]
-        return (mixed >> np.uint64(64 - self.bits)).astype(np.intp)
+        slots: np.ndarray = (mixed >> np.uint64(64 - self.bits)).astype(np.intp)
+        return slots
 
     def lookup(self, mapped: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """The id of each word ``mapped[starts[i] : starts[i] + lengths[i]]``, OOV_ID if unknown."""
@@ -375,8 +381,8 @@ class Tokenizer:
         plain = [i for i, text in enumerate(texts) if text.isascii() and len(text) <= tail_chars]
         other = [i for i, text in enumerate(texts) if not text.isascii() and len(text) <= tail_chars]
         long = [i for i, text in enumerate(texts) if len(text) > tail_chars]  # encode reads their tail
-        mapped = _mapped_texts([texts[i] for i in plain])
-        mapped = np.concatenate([mapped, _mapped_texts([_normalize(texts[i]) for i in other])[1:], np.full(8, 32, np.uint8)])
+        mapped = np.concatenate([_mapped_texts([texts[i] for i in plain]),
+                                 _mapped_texts([_normalize(texts[i]) for i in other])[1:], np.full(8, 32, np.uint8)])
         starts, lengths = _words(mapped)
         word_ids = self._table.lookup(mapped, starts, lengths)
         separators = np.flatnonzero(mapped == ord("$"))  # (len(plain + other) + 1,)
