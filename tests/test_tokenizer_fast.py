@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import edgelstm.tokenizer as tokenizer_module
 from edgelstm.tokenizer import MANY_TEXTS, OOV_ID, Tokenizer, ascii_words, pad_batch, words
 
 # Every ASCII character, with the ones the rule treats specially made frequent.
@@ -104,6 +105,25 @@ def test_encode_many_finds_every_word_of_a_vocabulary_and_nothing_else(vocabular
     assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
 
 
+_BASE = "abcdefghijklmnopqrstuvwx"  # words sharing their first bytes, across the 7-byte key parts
+
+
+@pytest.mark.parametrize("one_slot", [False, True])
+def test_words_sharing_their_first_bytes_are_told_apart(one_slot, monkeypatch):
+    """With one_slot, every word hashes to the same slot: each lookup walks the whole cluster and
+    meets words that differ from it only in a later key part or in their length."""
+    if one_slot:
+        monkeypatch.setattr(tokenizer_module, "_HASH", np.zeros(4, np.uint64))
+    vocabulary = [_BASE[:21], _BASE[:7], _BASE[:14], "\u00e9" * 4, "\u00e9" * 3 + "e", "abcdefg'hi"]
+    vocabulary += [_BASE[:n] for n in (1, 6, 8, 13, 15, 20)]
+    texts = [" ".join(_BASE[:n] + suffix for n in range(1, 25)) for suffix in ("", "x", "'s", "\u00e9", "\u00e9\u00e9")]
+    texts += [" ".join(vocabulary), "\u00e9\u00e9\u00e9 \u00e9\u00e9\u00e9\u00e9\u00e9 abcdefg'h abcdefg'hij"] * 8
+    tokenizer = Tokenizer(vocabulary, max_len=100)
+    assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
+    if one_slot:  # the table is one run of full slots
+        assert tokenizer._table is not None and tokenizer._table.probes == len(vocabulary)
+
+
 def test_encode_many_of_the_golden_edge_cases():
     golden = json.loads((Path(__file__).parent / "data" / "golden-tokenizer.json").read_text(encoding="utf-8"))
     tokenizer = Tokenizer(golden["vocabulary"], golden["max_len"])
@@ -138,3 +158,15 @@ def test_encode_many_of_every_imdb_test_review_gives_the_ids_of_the_rule(imdb):
     classifier = Classifier.default()
     texts = list(imdb.evaluation_split.texts)
     assert classifier.encode(texts) == _many_reference(classifier.tokenizer, texts)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_classifier_tokenizes_a_list_as_text_by_text(threads):
+    from edgelstm import Classifier
+    from tests.helpers import TINY_LSTM
+
+    classifier = Classifier.load(TINY_LSTM, threads=threads)
+    texts = ["", "the movie was great", "caf\u00e9 <br />bad", "great " * 5000 + "bad", "\u00c9T\u00c9 film"] * 300
+    sequences = [classifier.tokenizer.encode(text) for text in texts]
+    assert classifier.encode(texts) == sequences
+    np.testing.assert_array_equal(classifier.predict_proba(texts), classifier.predict_ids(sequences))
