@@ -258,16 +258,33 @@ def profile(path: Path, config: ModelConfig, sequences: list[list[int]], top: in
     return [(name, dur / total) for name, dur in per_node.most_common(top)]
 
 
+class _SleepingBackend:
+    """A model that takes an idle core's time per text (about the int8 file's) without using it."""
+
+    SECONDS_PER_TEXT = 300e-6
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+
+    def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        time.sleep(len(lengths) * self.SECONDS_PER_TEXT)  # releases the GIL, as onnxruntime's run does
+        return np.zeros((len(lengths), len(self.config.labels)), np.float32)
+
+
 def two_cores(path: Path, texts: list[str], rounds: int = 3) -> list[str]:
     """Classifier.predict and `edgelstm predict FILE` on 1 and 2 cores: texts/s and identical answers."""
     from edgelstm.classifier import OnnxBackend
 
     one, two = Classifier.load(path, threads=1), Classifier.load(path, threads=2)
     intra = Classifier(OnnxBackend(path, threads=2))  # onnxruntime's 2 threads inside each batch
-    best = {1: float("inf"), 2: float("inf"), "intra": float("inf")}
+    # The same Python side (tokenizing, batching) with a backend that sleeps instead of computing:
+    # what the GIL-held part allows on 2 cores, whatever else the machine runs.
+    sleepy = {workers: Classifier(_SleepingBackend(one.config), workers=workers) for workers in (1, 2)}
+    best = {1: float("inf"), 2: float("inf"), "intra": float("inf"), "sleep 1": float("inf"), "sleep 2": float("inf")}
     answers = {}
     for _ in range(rounds):
-        for threads, classifier in ((1, one), (2, two), ("intra", intra)):
+        for threads, classifier in ((1, one), (2, two), ("intra", intra), ("sleep 1", sleepy[1]),
+                                    ("sleep 2", sleepy[2])):
             start = time.perf_counter()
             answers[threads] = classifier.predict_proba(texts)
             best[threads] = _best(best[threads], start)
@@ -293,6 +310,9 @@ def two_cores(path: Path, texts: list[str], rounds: int = 3) -> list[str]:
         f"| {best[1] / best['intra']:.2f}x | {'yes' if np.array_equal(answers[1], answers['intra']) else '**no**'} |",
         f"| `edgelstm predict FILE` (process included) | {n / cli[1]:.0f} | {n / cli[2]:.0f} | {cli[1] / cli[2]:.2f}x "
         f"| {'yes' if outputs[1] == outputs[2] else '**no**'} |",
+        f"| `Classifier.predict`, a backend that sleeps {_SleepingBackend.SECONDS_PER_TEXT * 1e6:.0f} µs per text "
+        f"instead (the Python side alone) | {n / best['sleep 1']:.0f} | {n / best['sleep 2']:.0f} "
+        f"| {best['sleep 1'] / best['sleep 2']:.2f}x | – |",
     ]
 
 

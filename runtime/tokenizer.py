@@ -316,7 +316,8 @@ class EncodedTexts:
     def from_sequences(cls, sequences: Sequence[Sequence[int]]) -> EncodedTexts:
         """Id sequences as they are."""
         lengths = np.fromiter(map(len, sequences), np.int64, len(sequences))
-        ids = np.fromiter(chain.from_iterable(sequences), np.int64, int(lengths.sum()))
+        ids = np.array(sequences[0], np.int64) if len(sequences) == 1 else \
+            np.fromiter(chain.from_iterable(sequences), np.int64, int(lengths.sum()))
         return cls(ids, np.cumsum(lengths) - lengths, lengths)
 
     def __len__(self) -> int:
@@ -329,6 +330,9 @@ class EncodedTexts:
     def padded(self, rows: np.ndarray | Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Texts ``rows`` right-padded: (B, T) int64 ids and (B,) int64 lengths."""
         lengths = self.lengths[rows]  # (B,)
+        if len(lengths) == 1:  # one text (batch-1 latency): its ids as they are
+            start = int(self.starts[rows][0])
+            return self.ids[start : start + int(lengths[0])].reshape(1, -1), lengths
         steps = np.arange(int(lengths.max()))  # (T,)
         ids = self.ids.take(self.starts[rows][:, None] + steps, mode="clip")  # (B, T)
         return np.where(steps < lengths[:, None], ids, PAD_ID), lengths
