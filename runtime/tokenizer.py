@@ -206,7 +206,8 @@ def _words(mapped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     tags = tags[mapped[end] == ord('"')]
     in_word[tags + 1] = in_word[tags + 2] = False
     edges = np.flatnonzero(np.diff(in_word)) + 1  # a word's start, its end, the next start...
-    return edges[0::2], edges[1::2] - edges[0::2]
+    starts = edges[0::2].copy()  # contiguous: gathered and searched many times
+    return starts, edges[1::2] - starts
 
 
 def _word_keys(
