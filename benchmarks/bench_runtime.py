@@ -12,7 +12,7 @@ and fastText (``.ftz``, trained here on the same training split) on the same rev
 
 Tokenizing is timed in a table of its own (the same words-v1 code feeds every edgelstm row;
 fastText reads the same words): the Classifier's path (``Tokenizer.encode_many``), the per-text
-Python rule and Hugging Face ``tokenizers`` (``--tokenizing-only``: that table alone). "Inference"
+Python rule and Hugging Face ``tokenizers`` (``--only tokenizing``: that table alone). "Inference"
 columns start from token ids. The share of the peak divides the model's arithmetic
 (``flop_per_token`` x tokens / seconds) by one thread's float32 matmul rate (512 x 512,
 onnxruntime's MLAS). Then: where the time goes (onnxruntime's profiler, per node, fp32,
@@ -330,7 +330,8 @@ def main() -> None:
     parser.add_argument("--graphs", action="store_true",
                         help="also time the format-1 (sequence_lens) graph against today's, from the checkpoint")
     parser.add_argument("--out", type=Path, help="write the markdown here too")
-    parser.add_argument("--tokenizing-only", action="store_true", help="only the tokenizing table (fp32's tokenizer)")
+    parser.add_argument("--only", choices=["tokenizing", "two-cores"],
+                        help="only that table: tokenizing (fp32's tokenizer) or two cores (the int8 file)")
     args = parser.parse_args()
 
     dataset = load_labeled(args.data)
@@ -339,8 +340,9 @@ def main() -> None:
         split = split.sample(args.limit)
     texts, labels = list(split.texts), list(split.labels)
     fp32 = Classifier.load(args.fp32, threads=1)
-    if args.tokenizing_only:
-        print("\n".join(tokenizing(fp32.tokenizer, texts)))
+    if args.only:
+        table = tokenizing(fp32.tokenizer, texts) if args.only == "tokenizing" else two_cores(args.int8, texts)
+        print("\n".join(table))
         return
     int8 = Classifier.load(args.int8, threads=1)
     recipe = int8.config.quantization.recipe_name if int8.config.quantization else "?"
