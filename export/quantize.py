@@ -60,18 +60,29 @@ _QUANTIZED_OPS = {"DequantizeLinear", "DynamicQuantizeLSTM", "MatMulInteger", "D
 
 def is_int8(proto: onnx.ModelProto, config: ModelConfig) -> bool:
     """Whether a model already holds quantized weights (ours or onnxruntime's)."""
-    return config.quantization is not None or any(node.op_type in _QUANTIZED_OPS for node in proto.graph.node)
+    return config.quantization is not None or any(node.op_type in _QUANTIZED_OPS for node in _nodes(proto.graph))
 
 
 # Which axis of each weight matrix holds the output channels, by the consumer's op and input.
 _CHANNEL_AXIS = {("Gather", 0): 0, ("LSTM", 1): 1, ("LSTM", 2): 1, ("MatMul", 1): 1}
 
 
+def _nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
+    """Every node of the graph and of its If branches (which read the main graph's weights)."""
+    found = []
+    for node in graph.node:
+        found.append(node)
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                found += _nodes(attribute.g)
+    return found
+
+
 def _weight_only(proto: onnx.ModelProto) -> onnx.ModelProto:
     """Every weight matrix as int8 (symmetric, one scale per output channel) + Cast + Mul."""
     initializers = {t.name: t for t in proto.graph.initializer}
     axes: dict[str, int] = {}
-    for node in proto.graph.node:
+    for node in _nodes(proto.graph):
         for position, name in enumerate(node.input):
             axis = _CHANNEL_AXIS.get((node.op_type, position))
             if axis is not None and name in initializers and initializers[name].data_type == onnx.TensorProto.FLOAT:
