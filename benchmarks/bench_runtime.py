@@ -212,8 +212,9 @@ def profile(path: Path, config: ModelConfig, sequences: list[list[int]], top: in
             per_node[f"{event['args']['op_name']} `{event['name'].removesuffix('_kernel_time')}`"] += event["dur"]
     total = sum(e["dur"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run")
     # the If node's kernel time includes its branch's nodes, which are also listed on their own
-    kernels = sum(d for name, d in per_node.items() if not name.startswith("If "))
-    return [(name, dur / total) for name, dur in per_node.most_common(top)], 1 - kernels / total
+    branches = {name: d for name, d in per_node.items() if not name.startswith("If ")}
+    shares = sorted(((name, d / total) for name, d in branches.items()), key=lambda item: -item[1])
+    return shares[:top], 1 - sum(branches.values()) / total
 
 
 def two_cores(path: Path, texts: list[str], rounds: int = 3) -> list[str]:
