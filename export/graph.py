@@ -141,7 +141,7 @@ def _masked_pooling(g: _Graph, directions: list[str], mask: str, count: str) -> 
                             axes=[0, 1], keepdims=0))  # (B, H)
         total = g.op("ReduceSum", [g.op("Where", [mask, seq, zero], f"{seq}.zeroed"), axes], f"{seq}.sum", keepdims=0)
         means.append(g.op("Div", [total, count], f"{seq}.mean"))  # (B, H)
-    return g.op("Concat", largest + means, "features", axis=1)  # (B, 4H)
+    return g.op("Concat", largest + means, "padded.features", axis=1)  # (B, 4H)
 
 
 def _padded_bilstm(g: _Graph, model: TextClassifier, ids_tb: str, x: str, zeros: str, steps: str,

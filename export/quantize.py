@@ -126,6 +126,35 @@ class _QuietQuantizerLogs(logging.Filter):
         return False
 
 
+def _padded_form_only(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """The graph with each If replaced by its else branch (the bilstm's padded form, right for
+    every batch), and the nodes only the other branch needed removed: onnxruntime's dynamic
+    quantizer cannot read a branch that uses the main graph's values ("unknown initializers")."""
+    proto = onnx.ModelProto.FromString(proto.SerializeToString())  # the caller's graph stays as it is
+    graph = proto.graph
+    nodes: list[onnx.NodeProto] = []
+    for node in graph.node:
+        if node.op_type != "If":
+            nodes.append(node)
+            continue
+        branch = next(a.g for a in node.attribute if a.name == "else_branch")
+        nodes += list(branch.node)
+        nodes += [helper.make_node("Identity", [out.name], [name], name=f"{name}.padded")
+                  for out, name in zip(branch.output, node.output)]
+    needed = {out.name for out in graph.output}
+    kept: list[onnx.NodeProto] = []
+    for node in reversed(nodes):  # backwards: a node is kept when a kept node (or an output) reads it
+        if needed & set(node.output):
+            kept.append(node)
+            needed |= set(node.input)
+    del graph.node[:]
+    graph.node.extend(reversed(kept))
+    used = [t for t in graph.initializer if t.name in needed]
+    del graph.initializer[:]
+    graph.initializer.extend(used)
+    return proto
+
+
 def _dynamic(proto: onnx.ModelProto, recipe: Recipe) -> onnx.ModelProto:
     import tempfile
 
@@ -138,7 +167,7 @@ def _dynamic(proto: onnx.ModelProto, recipe: Recipe) -> onnx.ModelProto:
         # the quantizer reads and writes files (and scratch files next to its output): in a folder of ours
         with tempfile.TemporaryDirectory(prefix="edgelstm-int8-") as tmp:
             source, scratch = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
-            source.write_bytes(proto.SerializeToString())
+            source.write_bytes(_padded_form_only(proto).SerializeToString())
             quantize_dynamic(
                 source, scratch, op_types_to_quantize=list(recipe.op_types),
                 weight_type=QuantType[recipe.weight_type], per_channel=recipe.per_channel,
