@@ -205,27 +205,34 @@ def _words(mapped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     end += mapped[end] == ord("/")
     tags = tags[mapped[end] == ord('"')]
     in_word[tags + 1] = in_word[tags + 2] = False
-    edges = np.flatnonzero(np.diff(in_word)) + 1  # a word's start, its end, the next start...
-    starts = edges[0::2].copy()  # contiguous: gathered and searched many times
-    return starts, edges[1::2] - starts
+    edges = np.flatnonzero(np.diff(in_word))  # before a word's start, its end, the next start...
+    return edges[0::2] + 1, edges[1::2] - edges[0::2]
 
 
 def _word_keys(
     mapped: np.ndarray, starts: np.ndarray, lengths: np.ndarray, longer: list[np.ndarray]
 ) -> list[np.ndarray]:
-    """Each word's key parts, (W,) uint64 each (0 where a word is too short for that part);
-    ``longer[part]``: the words that have that part. ``mapped`` ends in at least 8 bytes that
-    are in no word, so no read passes its end."""
+    """Each word's key parts (uint64): the first part of all words (W,), then each later part of
+    the words ``longer[part]`` that have it. ``mapped`` ends in at least 8 bytes that are in no
+    word, so no read passes its end."""
     at = np.ndarray((len(mapped) - 7,), "<u8", mapped.data, strides=(1,))  # 8 bytes from every offset
-    count = np.minimum(lengths, _PART + 1)
-    keys = [(at[starts] & _PART_MASKS.take(count)) | _PART_COUNTS.take(count)]
-    for part in range(1, len(longer)):
-        rows = longer[part]
-        count = np.minimum(lengths[rows] - _PART * part, _PART + 1)
-        key = np.zeros(len(starts), np.uint64)
-        key[rows] = (at[starts[rows] + _PART * part] & _PART_MASKS.take(count)) | _PART_COUNTS.take(count)
+    keys = []
+    for part, rows in enumerate(longer):
+        count = np.minimum(lengths[rows] - _PART * part if part else lengths, _PART + 1)
+        key = at[starts[rows] + _PART * part if part else starts]
+        key &= _PART_MASKS.take(count)
+        key |= _PART_COUNTS.take(count)
         keys.append(key)
     return keys
+
+
+def _expanded(keys: list[np.ndarray], longer: list[np.ndarray]) -> list[np.ndarray]:
+    """``_word_keys``'s parts as (W,) each, 0 where a word is too short for that part."""
+    full = [keys[0]]
+    for key, rows in zip(keys[1:], longer[1:]):
+        full.append(np.zeros(len(keys[0]), np.uint64))
+        full[-1][rows] = key
+    return full
 
 
 class _WordTable:
@@ -243,7 +250,7 @@ class _WordTable:
         lengths = np.array([len(w) for w in words], np.int64)
         mapped = np.frombuffer(b"$".join([b"", *words, b""]) + b"$" * 8, np.uint8)
         longer = self._longer(lengths)
-        keys = _word_keys(mapped, np.cumsum(lengths + 1) - lengths, lengths, longer)
+        keys = _expanded(_word_keys(mapped, np.cumsum(lengths + 1) - lengths, lengths, longer), longer)
         word_ids = np.array(list(ids.values()), np.int64)
         self.bits = max(4, (4 * len(words)).bit_length())  # at most a quarter of the slots used
         while not self._place(keys, longer, word_ids):  # a run of 64 full slots: a larger table
@@ -251,7 +258,7 @@ class _WordTable:
 
     def _place(self, keys: list[np.ndarray], longer: list[np.ndarray], word_ids: np.ndarray) -> bool:
         """Linear probing, all words a step at a time, each within 64 slots of its home slot."""
-        home = self._slots(keys, longer)
+        home = self._slots(keys, longer, expanded=True)
         size = (1 << self.bits) + 64  # room for probes past the last home slot
         self.ids = np.zeros(size, np.int64)  # 0: an empty slot
         self.keys = [np.zeros(size, np.uint64) for _ in keys]
@@ -274,10 +281,11 @@ class _WordTable:
         """For each key part after the first, the words that have it."""
         return [np.empty(0, np.intp)] + [np.flatnonzero(lengths > _PART * part) for part in range(1, self.parts)]
 
-    def _slots(self, keys: list[np.ndarray], longer: list[np.ndarray]) -> np.ndarray:
+    def _slots(self, keys: list[np.ndarray], longer: list[np.ndarray], expanded: bool = False) -> np.ndarray:
         mixed = keys[0] * _HASH[0]
         for part in range(1, self.parts):
-            mixed[longer[part]] += keys[part][longer[part]] * _HASH[part % len(_HASH)]
+            rows = longer[part]
+            mixed[rows] += (keys[part][rows] if expanded else keys[part]) * _HASH[part % len(_HASH)]
         slots: np.ndarray = (mixed >> np.uint64(64 - self.bits)).astype(np.intp)
         return slots
 
@@ -290,17 +298,21 @@ class _WordTable:
         same = self.keys[0].take(slots) == keys[0]
         for part in range(1, self.parts):  # the rest of the longer words
             rows = longer[part]
-            same[rows] &= self.keys[part].take(slots[rows]) == keys[part][rows]
+            same[rows] &= self.keys[part].take(slots[rows]) == keys[part]
         ids = np.where(same, found, OOV_ID)
-        rows = np.flatnonzero((found != 0) & ~same)  # unknown, or further on
+        rows = np.flatnonzero((found != 0) & ~same)  # unknown, or further on: a few
+        lengths = lengths[rows]
+        longer = self._longer(lengths)
+        keys = _expanded(_word_keys(mapped, starts[rows], lengths, longer), longer)
+        slots = slots[rows]
         for probe in range(1, self.probes):
-            slot = slots[rows] + probe
-            found = self.ids.take(slot)
+            found = self.ids.take(slots + probe)
             same = found != 0
             for table, key in zip(self.keys, keys):
-                same &= table.take(slot) == key[rows]
+                same &= table.take(slots + probe) == key
             ids[rows[same]] = found[same]
-            rows = rows[(found != 0) & ~same]  # an empty slot ends the search
+            searched = (found != 0) & ~same  # an empty slot ends the search
+            rows, slots, keys = rows[searched], slots[searched], [key[searched] for key in keys]
         return ids
 
 
@@ -383,9 +395,11 @@ class Tokenizer:
         if self._table is None:
             self._table = _WordTable(self.vocabulary)
         tail_chars = self.max_len * _TAIL_CHARS_PER_WORD
-        plain = [i for i, text in enumerate(texts) if text.isascii() and len(text) <= tail_chars]
-        other = [i for i, text in enumerate(texts) if not text.isascii() and len(text) <= tail_chars]
-        long = [i for i, text in enumerate(texts) if len(text) > tail_chars]  # encode reads their tail
+        plain: list[int] = []  # ASCII texts
+        other: list[int] = []  # texts to normalize first
+        long: list[int] = []  # texts whose tail alone encode reads
+        for i, text in enumerate(texts):
+            (long if len(text) > tail_chars else plain if text.isascii() else other).append(i)
         mapped = np.concatenate([_mapped_texts([texts[i] for i in plain]),
                                  _mapped_texts([_normalize(texts[i]) for i in other])[1:], np.full(8, 32, np.uint8)])
         starts, lengths = _words(mapped)
