@@ -311,14 +311,19 @@ class Classifier:
         _check_batch_size(batch_size)
         items = list(_checked_texts(texts))
         block = batch_size * BATCHES_PER_BLOCK
-        if self.workers == 1 or len(items) <= block:
+        if len(items) <= block:
             return self._predict_encoded(self.tokenizer.encode_many(items), batch_size, self.workers)
-        from concurrent.futures import ThreadPoolExecutor
 
         def predict_block(texts: list[str]) -> np.ndarray:  # tokenize and run a block on this thread
             return self._predict_encoded(self.tokenizer.encode_many(texts), batch_size, 1)
 
+        # Blocks for one core too: every thread count runs the very same batches, so answers are
+        # the same to the bit even where a graph's float results depend on the batch's shape.
         blocks = [items[start : start + block] for start in range(0, len(items), block)]
+        if self.workers == 1:
+            return np.concatenate([predict_block(texts) for texts in blocks])
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(min(self.workers, len(blocks))) as pool:
             return np.concatenate(list(pool.map(predict_block, blocks)))
 
