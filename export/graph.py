@@ -144,10 +144,37 @@ def _head(g: _Graph, head: torch.nn.Module, x: str, output: str) -> str:
     return x
 
 
-def _outputs(g: _Graph, model: TextClassifier, features: str) -> None:
-    """The head on the (B, features): the ``logits`` (B, outputs) and ``probabilities`` (B, labels) outputs."""
+def _wide_term(g: _Graph, table: torch.nn.Embedding, ids_tb: str, lengths: str) -> str:
+    """The wide bag-of-words term (B, outputs): each real token's row of ``table``, averaged over
+    the text's real tokens (padding is masked, whatever id it holds). Gather, Less, Where,
+    ReduceSum and Div only: ops every runtime runs; the table is quantized like the embedding."""
+    weights = g.op("Gather", [g.const("wide.weight", table.weight.detach().cpu().float().numpy()), ids_tb],
+                   "wide.gathered")  # (T, B, outputs)
+    steps = g.op("Gather", [g.op("Shape", [ids_tb], "wide.ids.shape"), g.const("wide.zero", np.array(0, np.int64))],
+                 "wide.steps")
+    positions = g.op("Range", [g.const("wide.start", np.array(0, np.int64)), steps,
+                               g.const("wide.step", np.array(1, np.int64))], "wide.positions")  # (T,)
+    positions = g.op("Reshape", [positions, g.const("wide.shape.t11", np.array([-1, 1, 1], np.int64))],
+                     "wide.positions.t11")
+    lengths_1b1 = g.op("Reshape", [lengths, g.const("wide.shape.1b1", np.array([1, -1, 1], np.int64))],
+                       "wide.lengths.1b1")
+    real = g.op("Less", [positions, lengths_1b1], "wide.real")  # (T, B, 1)
+    zero = g.const("wide.zero_f", np.array(0.0, np.float32))
+    total = g.op("ReduceSum", [g.op("Where", [real, weights, zero], "wide.masked"),
+                               g.const("wide.axis_0", np.array([0], np.int64))], "wide.sum", keepdims=0)  # (B, O)
+    count = g.op("Cast", [g.op("Reshape", [lengths, g.const("wide.shape.b1", np.array([-1, 1], np.int64))],
+                               "wide.lengths.b1")], "wide.count", to=TensorProto.FLOAT)  # (B, 1)
+    return g.op("Div", [total, count], "wide.mean")
+
+
+def _outputs(g: _Graph, model: TextClassifier, features: str, wide: str | None = None) -> None:
+    """The head on the (B, features), plus the ``wide`` term's (B, outputs) if any: the
+    ``logits`` (B, outputs) and ``probabilities`` (B, labels) outputs."""
     probabilities, logits = (spec.name for spec in OUTPUTS)
-    _head(g, model.head, features, logits)  # (B, outputs)
+    if wide is None:
+        _head(g, model.head, features, logits)  # (B, outputs)
+    else:
+        g.op("Add", [_head(g, model.head, features, "deep.logits"), wide], logits)
     if model.config.num_outputs == 1:
         positive = g.op("Sigmoid", [logits], "positive")  # (B, 1)
         negative = g.op("Sub", [g.const("one_f", np.array(1.0, np.float32)), positive], "negative")
@@ -167,7 +194,7 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
     x = g.op("Gather", [g.const("embedding.weight", model.embedding.weight.detach().cpu().float().numpy()),
                         ids_tb], "embedded")  # (T, B, E)
     inputs, outputs = list(INPUTS), list(OUTPUTS)
-    if config.arch == "lstm":
+    if config.arch == "lstm" and config.has_state:
         inputs += STATE_INPUTS
         outputs += STATE_OUTPUTS
         axis_0 = g.const("axis.0", np.array([0], np.int64))
@@ -175,6 +202,10 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
         y = _forward_lstm(g, model.lstm, "", "lstm", x, h0, c0)
         for state, spec in zip(("lstm.Y_h", "lstm.Y_c"), STATE_OUTPUTS):
             g.op("Squeeze", [state, axis_0], spec.name)  # (B, H)
+        features = _at_last_real_step(g, y, lengths, hidden)  # (B, H)
+    elif config.arch == "lstm":  # no state in or out: the wide term reads the whole text at once
+        zeros = _zero_state(g, input_ids, hidden)
+        y = _forward_lstm(g, model.lstm, "", "lstm", x, zeros, zeros)
         features = _at_last_real_step(g, y, lengths, hidden)  # (B, H)
     else:
         # the backward direction: a forward LSTM over each row's real steps reversed
@@ -190,7 +221,8 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
         # and the reversal keeps real steps real and padding in place, so one mask serves both.
         seq = g.op("Concat", [y_forward, y_reversed], "seq", axis=3)  # (T, 1, B, 2H): forward, backward
         features = _masked_pooling(g, seq, mask, lengths)  # (B, 4H)
-    _outputs(g, model, features)
+    wide = _wide_term(g, model.wide, ids_tb, lengths) if model.wide is not None else None
+    _outputs(g, model, features, wide)
     graph = helper.make_graph(
         g.nodes, "edgelstm", [_value_info(s, hidden) for s in inputs], [_value_info(s, hidden) for s in outputs],
         g.initializers,

@@ -130,6 +130,10 @@ class ModelConfig:
     hidden: int = 32  # LSTM units per direction
     dense: int = 256  # width of the lstm head's hidden Dense layer (0: none)
     dropout: float = DEFAULT_DROPOUT["lstm"]  # the CLI picks DEFAULT_DROPOUT[arch]
+    # A "wide" bag-of-words term added to the logits (fastText / wide-and-deep): one weight per
+    # word and output, averaged over the text's real tokens. The graph computes it; the runtime
+    # only reads this to describe the model.
+    wide: bool = False
     labels: list[str] = field(default_factory=lambda: ["neg", "pos"])
     vocabulary: list[str] = field(default_factory=list)  # words of ids 2, 3, ...
     tokenizer: str = "words-v1"  # the rule in edgelstm.tokenizer, by name
@@ -148,8 +152,9 @@ class ModelConfig:
     @property
     def has_state(self) -> bool:
         """The graph takes and returns the recurrent state (``STATE_INPUTS``/``STATE_OUTPUTS``):
-        lstm models of format 2 on; format 1 models never did, a BiLSTM cannot."""
-        return self.arch == "lstm" and self.format_version >= 2
+        lstm models of format 2 on; format 1 models never did, a BiLSTM cannot, nor a model with
+        a ``wide`` term (its average over the whole text is not carried in the state)."""
+        return self.arch == "lstm" and self.format_version >= 2 and not self.wide
 
     @property
     def batch_invariant(self) -> bool:
@@ -220,6 +225,8 @@ def _validate(data: dict[str, Any]) -> None:
     dense = data.get("dense", 0)
     if not _is_int(dense) or dense < 0:
         raise ValueError(f"dense must be a non-negative integer, not {dense!r}")
+    if not isinstance(data.get("wide", False), bool):
+        raise ValueError(f"wide must be true or false, not {data.get('wide')!r}")
     dropout = data.get("dropout", 0.0)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a number in [0, 1), not {dropout!r}")
