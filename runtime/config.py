@@ -17,10 +17,16 @@ from .errors import ModelError
 from .tokenizer import RESERVED_IDS
 
 __all__ = [
-    "ARCHS", "DEFAULT_DROPOUT", "FORMAT_VERSION", "INPUTS", "MAX_LEN_LIMIT", "METADATA_KEY", "ModelConfig", "OUTPUTS",
+    "ARCHS", "BIGRAM_BUCKETS_LIMIT", "BIGRAM_HASH", "DEFAULT_DROPOUT", "FORMAT_VERSION", "INPUTS", "MAX_LEN_LIMIT", "METADATA_KEY", "ModelConfig", "OUTPUTS",
     "Quantization", "STATE_INPUTS", "STATE_OUTPUTS", "TOKENIZERS", "TensorSpec", "check_label",
 ]
 
+# The wide term's bigram table: the pair of neighbouring token ids (a, b) reads row
+# ((a mod K) * BIGRAM_HASH + b) mod K of K = wide_bigrams rows (a power of two, at most
+# BIGRAM_BUCKETS_LIMIT). Every value stays below 2**24: OpenVINO computes int64 Mod/Div in
+# float32, exact only there (measured: off by one above).
+BIGRAM_HASH = 251
+BIGRAM_BUCKETS_LIMIT = 2**16
 # Bumped when a change would make an older runtime misread a model.
 FORMAT_VERSION = 2
 METADATA_KEY = "edgelstm"
@@ -134,6 +140,9 @@ class ModelConfig:
     # word and output, averaged over the text's real tokens. The graph computes it; the runtime
     # only reads this to describe the model.
     wide: bool = False
+    # > 0: the wide term also reads each pair of neighbouring tokens, hashed into this many rows
+    # after the words' (BIGRAM_HASH)
+    wide_bigrams: int = 0
     labels: list[str] = field(default_factory=lambda: ["neg", "pos"])
     vocabulary: list[str] = field(default_factory=list)  # words of ids 2, 3, ...
     tokenizer: str = "words-v1"  # the rule in edgelstm.tokenizer, by name
@@ -227,6 +236,13 @@ def _validate(data: dict[str, Any]) -> None:
         raise ValueError(f"dense must be a non-negative integer, not {dense!r}")
     if not isinstance(data.get("wide", False), bool):
         raise ValueError(f"wide must be true or false, not {data.get('wide')!r}")
+    bigrams = data.get("wide_bigrams", 0)
+    if (not _is_int(bigrams) or bigrams < 0 or bigrams > BIGRAM_BUCKETS_LIMIT or bigrams & (bigrams - 1)
+            or (bigrams and not data.get("wide"))):
+        raise ValueError(f"wide_bigrams must be 0 or a power of two up to {BIGRAM_BUCKETS_LIMIT}, with wide, "
+                         f"not {bigrams!r}")
+    if bigrams and data["vocab_size"] > 2**24 - BIGRAM_HASH * BIGRAM_BUCKETS_LIMIT:
+        raise ValueError(f"vocab_size {data['vocab_size']} is too large for wide_bigrams")
     dropout = data.get("dropout", 0.0)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a number in [0, 1), not {dropout!r}")

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from edgelstm.config import DEFAULT_DROPOUT, ModelConfig
+from edgelstm.config import BIGRAM_HASH, DEFAULT_DROPOUT, ModelConfig
 from edgelstm.tokenizer import PAD_ID
 
 __all__ = ["TextClassifier", "DEFAULT_DROPOUT"]
@@ -21,7 +21,8 @@ class TextClassifier(nn.Module):
     the forward and backward outputs are max- and mean-pooled over the real time steps
     instead, so any length works and padding is never seen: Dropout -> Dense(outputs).
     ``wide`` (config): plus a bag-of-words term, one weight per word and output averaged over
-    the real tokens (fastText's linear model beside the LSTM, as in wide-and-deep), trained jointly.
+    the real tokens (fastText's linear model beside the LSTM, as in wide-and-deep), trained jointly;
+    with ``wide_bigrams``, each pair of neighbouring tokens adds its hashed row too (same divisor).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -48,7 +49,9 @@ class TextClassifier(nn.Module):
         else:
             self.head = nn.Linear(config.hidden, config.num_outputs)
         # zeros: the model starts as the LSTM alone and the term grows where words tell labels apart
-        self.wide = nn.Embedding(config.vocab_size, config.num_outputs, padding_idx=PAD_ID) if config.wide else None
+        # rows: the words', then wide_bigrams hashed pairs'
+        rows = config.vocab_size + config.wide_bigrams
+        self.wide = nn.Embedding(rows, config.num_outputs, padding_idx=PAD_ID) if config.wide else None
         if self.wide is not None:
             nn.init.zeros_(self.wide.weight)
         self._init_like_keras()
@@ -83,7 +86,13 @@ class TextClassifier(nn.Module):
         lengths = lengths.to(input_ids.device)
         real = torch.arange(input_ids.shape[1], device=input_ids.device)[None, :] < lengths[:, None]  # (B, T)
         weights = self.wide(input_ids).masked_fill(~real[:, :, None], 0.0)  # (B, T, outputs)
-        return weights.sum(dim=1) / lengths.to(weights.dtype)[:, None]
+        total = weights.sum(dim=1)
+        if self.config.wide_bigrams:  # pair (t-1, t) for t >= 1: real when t is
+            buckets = self.config.wide_bigrams
+            rows = (input_ids[:, :-1] % buckets * BIGRAM_HASH + input_ids[:, 1:]) % buckets
+            pairs = self.wide(rows + self.config.vocab_size).masked_fill(~real[:, 1:, None], 0.0)
+            total = total + pairs.sum(dim=1)
+        return total / lengths.to(weights.dtype)[:, None]
 
     def forward(
         self, input_ids: torch.Tensor, lengths: torch.Tensor,

@@ -42,14 +42,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": {
         # model
         "arch": "bilstm", "vocab_size": 25000, "max_len": 500, "embed_dim": 100, "hidden": 64, "dense": 256,
-        "wide": False,
+        "wide": False, "wide_bigrams": 0,
         # training
         "epochs": 10, "batch_size": 64, "val_split": 0.1, "patience": 3, "lr": 1e-3, "min_count": 2,
         "dropout": 0.3, "word_dropout": 0.25, "weight_decay": 0.01, "lr_schedule": "cosine",
         "class_weight": "none", "distill_weight": 0.0,
     },
     "keras-imdb": {
-        "arch": "lstm", "vocab_size": 3800, "max_len": 380, "embed_dim": 32, "hidden": 32, "dense": 256, "wide": False,
+        "arch": "lstm", "vocab_size": 3800, "max_len": 380, "embed_dim": 32, "hidden": 32, "dense": 256, "wide": False, "wide_bigrams": 0,
         "epochs": 20, "batch_size": 64, "val_split": 0.1, "patience": 5, "lr": 1e-3, "min_count": 1,
         "dropout": None,  # the example's per architecture: DEFAULT_DROPOUT
         "word_dropout": 0.0, "weight_decay": 0.0, "lr_schedule": "constant",
@@ -103,7 +103,7 @@ def describe_recipe(recipe: dict[str, Any]) -> str:
     return line
 
 
-_MODEL_SETTINGS = ("arch", "vocab_size", "max_len", "embed_dim", "hidden", "dense", "dropout", "wide")
+_MODEL_SETTINGS = ("arch", "vocab_size", "max_len", "embed_dim", "hidden", "dense", "dropout", "wide", "wide_bigrams")
 # preset names whose TrainOptions field is named otherwise
 _OPTION_NAMES = {"lr": "learning_rate"}
 
