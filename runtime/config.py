@@ -155,6 +155,7 @@ class ModelConfig:
             raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
         if len(self.labels) < 2:
             raise ValueError("a classifier needs at least two labels")
+        _check_wide(self.wide, self.wide_bigrams, self.vocab_size)
         if isinstance(self.quantization, dict):  # as stored (from_dict, or written by hand)
             self.quantization = Quantization.from_dict(self.quantization)
 
@@ -214,6 +215,17 @@ class ModelConfig:
         return cls.from_dict(data)
 
 
+def _check_wide(wide: object, bigrams: object, vocab_size: int) -> None:
+    if not isinstance(wide, bool):
+        raise ValueError(f"wide must be true or false, not {wide!r}")
+    if (not _is_int(bigrams) or bigrams < 0 or bigrams > BIGRAM_BUCKETS_LIMIT or bigrams & (bigrams - 1)
+            or (bigrams and not wide)):
+        raise ValueError(f"wide_bigrams must be 0 or a power of two up to {BIGRAM_BUCKETS_LIMIT}, with wide, "
+                         f"not {bigrams!r}")
+    if bigrams and vocab_size > 2**24 - BIGRAM_HASH * BIGRAM_BUCKETS_LIMIT:  # hashed values below 2**24
+        raise ValueError(f"vocab_size {vocab_size} is too large for wide_bigrams")
+
+
 def _validate(data: dict[str, Any]) -> None:
     """Refuse metadata that would give garbage answers or crash later (a crafted or edited
     file): every key a model needs, of its type and in range. ValueError names the key."""
@@ -234,15 +246,7 @@ def _validate(data: dict[str, Any]) -> None:
     dense = data.get("dense", 0)
     if not _is_int(dense) or dense < 0:
         raise ValueError(f"dense must be a non-negative integer, not {dense!r}")
-    if not isinstance(data.get("wide", False), bool):
-        raise ValueError(f"wide must be true or false, not {data.get('wide')!r}")
-    bigrams = data.get("wide_bigrams", 0)
-    if (not _is_int(bigrams) or bigrams < 0 or bigrams > BIGRAM_BUCKETS_LIMIT or bigrams & (bigrams - 1)
-            or (bigrams and not data.get("wide"))):
-        raise ValueError(f"wide_bigrams must be 0 or a power of two up to {BIGRAM_BUCKETS_LIMIT}, with wide, "
-                         f"not {bigrams!r}")
-    if bigrams and data["vocab_size"] > 2**24 - BIGRAM_HASH * BIGRAM_BUCKETS_LIMIT:
-        raise ValueError(f"vocab_size {data['vocab_size']} is too large for wide_bigrams")
+    _check_wide(data.get("wide", False), data.get("wide_bigrams", 0), data["vocab_size"])
     dropout = data.get("dropout", 0.0)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a number in [0, 1), not {dropout!r}")

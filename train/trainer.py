@@ -36,7 +36,8 @@ from .plots import plot_history
 from .presets import KEEP_EPOCHS, LR_SCHEDULES
 
 __all__ = [
-    "CLASS_WEIGHTS", "Encoded", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions", "evaluate", "forward_padded", "train",
+    "CLASS_WEIGHTS", "Encoded", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions", "WIDE_LR_SCALE", "evaluate",
+    "forward_padded", "train",
 ]
 
 # How much each label's texts weigh in the loss: all alike, or inversely to the label's share of
