@@ -17,8 +17,9 @@ from .errors import ModelError
 from .tokenizer import RESERVED_IDS
 
 __all__ = [
-    "ARCHS", "BIGRAM_BUCKETS_LIMIT", "BIGRAM_HASH", "DEFAULT_DROPOUT", "FORMAT_VERSION", "INPUTS", "MAX_LEN_LIMIT", "METADATA_KEY", "ModelConfig", "OUTPUTS",
-    "Quantization", "STATE_INPUTS", "STATE_OUTPUTS", "TOKENIZERS", "TensorSpec", "check_label",
+    "ARCHS", "BIGRAM_BUCKETS_LIMIT", "BIGRAM_HASH", "DEFAULT_DROPOUT", "FORMAT_VERSION", "INPUTS", "MAX_LEN_LIMIT",
+    "METADATA_KEY", "ModelConfig", "OUTPUTS", "Quantization", "STATE_INPUTS", "STATE_OUTPUTS", "TOKENIZERS",
+    "TensorSpec", "check_label",
 ]
 
 # The wide term's bigram table: the pair of neighbouring token ids (a, b) reads row

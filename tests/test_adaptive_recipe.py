@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 from edgelstm.train import TrainOptions  # noqa: E402
 from edgelstm.train.groups import similar_text_groups  # noqa: E402
-from edgelstm.train.presets import PRESETS, SMALL_DATA_BATCH, SMALL_DATA_TEXTS, adapt  # noqa: E402
+from edgelstm.train.presets import PRESETS, SMALL_DATA_BATCH, SMALL_DATA_TOKENS, adapt  # noqa: E402
 from edgelstm.train.trainer import Encoded, _class_weights, _prepare, _weighted_loss  # noqa: E402
 
 
@@ -140,16 +140,17 @@ def test_adapt_on_short_texts_and_keeps_long_review_values():
     assert short["chosen"] == {"max_len": 40, "wide": True, "batch_size": SMALL_DATA_BATCH}
     assert short["why"]["max_len"] == "99% of the texts have at most 40 tokens"
     assert short["why"]["wide"].startswith("median 3 tokens: short texts")
-    assert short["data"] == {"texts": 200, "labels": 2, "median_tokens": 3, "p99_tokens": 40,
-                             "smallest_label_share": 0.5}
-    long = adapt(["word " * 600] * SMALL_DATA_TEXTS, ["x", "y"] * (SMALL_DATA_TEXTS // 2))
+    assert short["data"] == {"texts": 200, "labels": 2, "tokens": 196 * 3 + 3 * 40 + 300, "median_tokens": 3,
+                             "p99_tokens": 40, "smallest_label_share": 0.5}
+    n = 2 * (SMALL_DATA_TOKENS // 1200 + 1)  # reviews of 600 tokens: more tokens than SMALL_DATA_TOKENS
+    long = adapt(["word " * 600] * n, ["x", "y"] * (n // 2))
     assert long["chosen"] == {name: PRESETS["default"][name] for name in ("max_len", "wide", "batch_size")}
     assert long["why"]["max_len"] == "99% of the texts have at most 600 tokens; at most 500"
 
 
 def test_adapt_on_imdb_keeps_the_tuned_values(imdb):
-    texts = imdb.train.texts[::2]  # 12,500 reviews: more than SMALL_DATA_TEXTS, as IMDB's 25,000
-    chosen = adapt(texts, imdb.train.labels[::2])["chosen"]
+    texts = imdb.train.texts[::5]
+    chosen = adapt(texts, imdb.train.labels[::5])["chosen"]
     assert chosen == {name: PRESETS["default"][name] for name in chosen}
 
 

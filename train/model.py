@@ -85,7 +85,7 @@ class TextClassifier(nn.Module):
             return torch.zeros((), device=input_ids.device)
         lengths = lengths.to(input_ids.device)
         real = torch.arange(input_ids.shape[1], device=input_ids.device)[None, :] < lengths[:, None]  # (B, T)
-        weights = self.wide(input_ids).masked_fill(~real[:, :, None], 0.0)  # (B, T, outputs)
+        weights: torch.Tensor = self.wide(input_ids).masked_fill(~real[:, :, None], 0.0)  # (B, T, outputs)
         total = weights.sum(dim=1)
         if self.config.wide_bigrams:  # pair (t-1, t) for t >= 1: real when t is
             buckets = self.config.wide_bigrams
