@@ -120,3 +120,13 @@ def test_runtimes_agree_on_the_term(runtime, arch, precision, bigrams, words, tm
     expected, actual = onnxruntime_outputs(path, feed), runtime(path, feed)
     assert float(np.abs(actual["probabilities"] - expected["probabilities"]).max()) <= TOLERANCE
     assert Classifier.load(path).predict(["w3 w4 w5"])[0].label in ("a", "b", "c")
+
+
+def test_a_wide_lstm_cannot_stream_and_says_why(tmp_path):
+    from edgelstm.errors import ModelError
+    from edgelstm.stream import check_streamable
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(build_onnx(wide_model("lstm")).SerializeToString())
+    with pytest.raises(ModelError, match="without the wide term"):
+        check_streamable(Classifier.load(path))
