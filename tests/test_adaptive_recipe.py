@@ -172,22 +172,27 @@ def test_adaptive_recipe_on_real_data_is_recorded_and_reproduced(tmp_path):
     config = Classifier.load(tmp_path / "a" / "model.onnx").config
     recipe = config.metrics["recipe"]
     assert config.max_len == recipe["chosen"]["max_len"] == 60
+    # short sentences: the wide term; 60,014 tokens: batches of 16
+    assert config.wide is True is recipe["chosen"]["wide"] and recipe["chosen"]["batch_size"] == SMALL_DATA_BATCH
     assert recipe["data"]["texts"] == 3389 and recipe["overridden"] == []
     assert set(recipe["why"]) == set(recipe["chosen"])
     shown = run_cli("info", tmp_path / "a" / "model.onnx")
     assert "recipe: max_len" in shown.stdout and "99% of the texts have at most" in shown.stdout
+    assert "recipe: wide" in shown.stdout and "wide bag-of-words term" in shown.stdout
 
 
 def test_flags_and_keras_preset_win_over_the_adaptive_recipe(tmp_path):
     data = needs_text_set("cr")
     result = run_cli("train", data, "-o", tmp_path / "m.pt", "--limit", "200", "--epochs", "1", "--hidden", "4",
-                     "--embed-dim", "4", "--max-len", "33", "--no-progress")
+                     "--embed-dim", "4", "--max-len", "33", "--no-wide", "--batch-size", "64", "--no-progress")
     assert result.returncode == 0, result.stderr
     config = Classifier.load(tmp_path / "m.pt").config
-    assert config.max_len == 33
-    assert config.metrics["recipe"]["overridden"] == ["max_len"] and "max_len" not in config.metrics["recipe"]["chosen"]
+    assert config.max_len == 33 and config.wide is False
+    recipe = config.metrics["recipe"]
+    assert recipe["overridden"] == ["batch_size", "max_len", "wide"] and recipe["chosen"] == {}
     result = run_cli("train", data, "-o", tmp_path / "k.pt", "--limit", "200", "--epochs", "1", "--preset",
                      "keras-imdb", "--no-progress")
     assert result.returncode == 0, result.stderr
     config = Classifier.load(tmp_path / "k.pt").config
     assert config.max_len == PRESETS["keras-imdb"]["max_len"] and "recipe" not in config.metrics
+    assert config.wide is False
