@@ -140,6 +140,8 @@ def test_adapt_on_short_texts_and_keeps_long_review_values():
     assert short["chosen"] == {"max_len": 40, "wide": True, "batch_size": SMALL_DATA_BATCH}
     assert short["why"]["max_len"] == "99% of the texts have at most 40 tokens"
     assert short["why"]["wide"].startswith("median 3 tokens: short texts")
+    lstm = adapt(["a b c"] * 196 + ["a " * 40] * 3 + ["a " * 300], ["x", "y"] * 100, arch="lstm")
+    assert lstm["chosen"] == {"max_len": 40, "wide": True, "batch_size": PRESETS["default"]["batch_size"]}
     assert short["data"] == {"texts": 200, "labels": 2, "tokens": 196 * 3 + 3 * 40 + 300, "median_tokens": 3,
                              "p99_tokens": 40, "smallest_label_share": 0.5}
     n = 2 * (SMALL_DATA_TOKENS // 1200 + 1)  # reviews of 600 tokens: more tokens than SMALL_DATA_TOKENS
