@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from .trainer import TrainOptions
 
 __all__ = [
-    "ADAPTIVE_PRESET", "DEFAULT_PRESET", "KEEP_EPOCHS", "LR_SCHEDULES", "PRESETS", "SMALL_DATA_BATCH", "SMALL_DATA_BATCH_ARCHS",
-    "SMALL_DATA_TOKENS", "WIDE_MEDIAN_TOKENS", "adapt", "describe_recipe", "resolve",
+    "ADAPTIVE_PRESET", "DEFAULT_PRESET", "KEEP_EPOCHS", "LR_SCHEDULES", "PRESETS", "SMALL_DATA_BATCH",
+    "SMALL_DATA_BATCH_ARCHS", "SMALL_DATA_TOKENS", "WIDE_MEDIAN_TOKENS", "adapt", "describe_recipe", "resolve",
 ]
 
 DEFAULT_PRESET = "default"
@@ -86,8 +86,8 @@ def adapt(texts: Sequence[str], labels: Sequence[str], preset: str = ADAPTIVE_PR
           arch: str | None = None) -> dict[str, Any]:
     """The preset's values with those that depend on the data chosen from ``texts`` and
     ``labels`` (all of the training data) for ``arch`` (None: the preset's), plus what was seen
-    and why each value was chosen: ``{"preset", "data": {...}, "chosen": {name: value}, "why": {name: reason}}``. Deterministic:
-    the same data gives the same recipe."""
+    and why each value was chosen: ``{"preset", "data": {...}, "chosen": {name: value},
+    "why": {name: reason}}``. Deterministic: the same data gives the same recipe."""
     base = PRESETS[preset]
     lengths = sorted(len(words(text)) for text in texts)
     counts: dict[str, int] = {}
