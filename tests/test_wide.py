@@ -130,3 +130,17 @@ def test_a_wide_lstm_cannot_stream_and_says_why(tmp_path):
     path.write_bytes(build_onnx(wide_model("lstm")).SerializeToString())
     with pytest.raises(ModelError, match="without the wide term"):
         check_streamable(Classifier.load(path))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"wide": "yes"}, "wide must be true or false"),
+    ({"wide": True, "wide_bigrams": 100}, "wide_bigrams must be 0 or a power of two"),
+    ({"wide": False, "wide_bigrams": 16}, "with wide"),
+    ({"wide": True, "wide_bigrams": 2**17}, "up to 65536"),
+])
+def test_metadata_with_a_bad_wide_term_is_refused(change, message):
+    from edgelstm.errors import ModelError
+
+    data = wide_model("bilstm").config.to_dict() | change
+    with pytest.raises(ModelError, match=message):
+        ModelConfig.from_dict(data)
