@@ -74,7 +74,8 @@ WIDE_MEDIAN_TOKENS = 100
 # (26,000) rose, AG News (239,000) fell.
 SMALL_DATA_TOKENS = 100_000
 SMALL_DATA_BATCH = 16
-# the architectures that get them: the LSTM's validation accuracy fell on CR and rose on MPQA
+# the architectures that get them: the LSTM's validation accuracy fell on CR (-1.8 points), rose on
+# MPQA (+1.1) and SMS spam (+0.5): no gain across sets
 SMALL_DATA_BATCH_ARCHS = ("bilstm",)
 
 
