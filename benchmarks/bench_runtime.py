@@ -14,7 +14,7 @@ Tokenizing is timed on its own (the same words-v1 code feeds every edgelstm row;
 the same words); "inference" columns start from token ids. The share of the peak divides the
 model's arithmetic (``flop_per_token`` x tokens / seconds) by one thread's float32 matmul rate
 (512 x 512, onnxruntime's MLAS). Then: where the time goes (onnxruntime's profiler, per node, fp32,
-batch 64), and 2 cores against 1 (``Classifier.predict`` and ``edgelstm predict`` of a file).
+batch 64 and batch 1), and 2 cores against 1 (``Classifier.predict`` and ``edgelstm predict`` of a file).
 Rounds interleave the models, so a busy moment of the machine is shared by all of them.
 """
 
@@ -187,8 +187,11 @@ def measure(classifiers: dict[str, Classifier], fasttext: FastText | None, texts
     return list(rows.values()), tokenize / len(texts), regex / len(texts)
 
 
-def profile(path: Path, config: ModelConfig, sequences: list[list[int]], top: int = 12) -> list[tuple[str, float]]:
-    """(op and node name, share of the run) from onnxruntime's profiler, batch 64 by length."""
+def profile(path: Path, config: ModelConfig, sequences: list[list[int]], top: int = 12,
+            batch: int = BATCH) -> tuple[list[tuple[str, float]], float]:
+    """(op and node name, share of the run) from onnxruntime's profiler, batches by length (a
+    batch of 1: the texts in their order), and the share of the run outside every node's kernel
+    (onnxruntime's per-node overhead: allocation, shape inference, the profiler's own)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -197,9 +200,10 @@ def profile(path: Path, config: ModelConfig, sequences: list[list[int]], top: in
     with tempfile.TemporaryDirectory() as tmp:
         options.profile_file_prefix = str(Path(tmp) / "profile")
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-        for start in range(0, len(order), BATCH):
-            input_ids, lengths = pad_batch([sequences[i] for i in order[start:start + BATCH]])
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i])) if batch > 1 else range(len(sequences))
+        order = list(order)
+        for start in range(0, len(order), batch):
+            input_ids, lengths = pad_batch([sequences[i] for i in order[start:start + batch]])
             session.run(["probabilities"], _Feeds(config)(input_ids, lengths))
         events = json.loads(Path(session.end_profiling()).read_text())
     per_node: Counter[str] = Counter()
@@ -207,7 +211,10 @@ def profile(path: Path, config: ModelConfig, sequences: list[list[int]], top: in
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
             per_node[f"{event['args']['op_name']} `{event['name'].removesuffix('_kernel_time')}`"] += event["dur"]
     total = sum(e["dur"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run")
-    return [(name, dur / total) for name, dur in per_node.most_common(top)]
+    # the If node's kernel time includes its branch's nodes, which are also listed on their own
+    branches = {name: d for name, d in per_node.items() if not name.startswith("If ")}
+    shares = sorted(((name, d / total) for name, d in branches.items()), key=lambda item: -item[1])
+    return shares[:top], 1 - sum(branches.values()) / total
 
 
 def two_cores(path: Path, texts: list[str], rounds: int = 3) -> list[str]:
@@ -324,9 +331,12 @@ def main() -> None:
             f"| {np.percentile(row.latency, 99):.3f} ms | {len(texts) / row.seconds:.0f} "
             f"({base.seconds / row.seconds:.2f}x) | {len(texts) / row.infer_seconds:.0f} | {share} "
             f"| {row.accuracy:.2%} |")
-    lines += ["", "Where onnxruntime fp32's time goes (profiler, one thread, batch 64 by length, share of the run):",
-              "", "| node | share |", "| --- | ---: |"]
-    lines += [f"| {name} | {share:.1%} |" for name, share in profile(args.fp32, fp32.config, sequences)]
+    for batch in (BATCH, 1):
+        nodes, outside = profile(args.fp32, fp32.config, sequences if batch > 1 else sequences[:500], batch=batch)
+        lines += ["", f"Where onnxruntime fp32's time goes (profiler, one thread, batch {batch}"
+                      f"{' by length' if batch > 1 else ''}, share of the run; outside every kernel: {outside:.1%}):",
+                  "", "| node | share |", "| --- | ---: |"]
+        lines += [f"| {name} | {share:.1%} |" for name, share in nodes]
     lines += ["", "Two cores, the int8 file:", ""] + two_cores(args.int8, texts)
     with tempfile.TemporaryDirectory() as tmp:
         review = Path(tmp) / "one_review.txt"

@@ -42,9 +42,11 @@ def _gates(weight: torch.Tensor) -> np.ndarray:
 class _Graph:
     """Collects nodes and initializers; each ``op`` returns its output's name."""
 
-    def __init__(self) -> None:
+    def __init__(self, root: _Graph | None = None) -> None:
+        """``root``: the main graph of an If branch, which keeps every constant (a branch
+        reads outer values by name; the int8 rewrite then finds every weight in one place)."""
         self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
+        self.initializers: list[onnx.TensorProto] = root.initializers if root else []
 
     def const(self, name: str, value) -> str:
         self.initializers.append(numpy_helper.from_array(np.asarray(value), name))
@@ -64,7 +66,8 @@ def _weights(lstm: torch.nn.LSTM, suffix: str) -> tuple[np.ndarray, np.ndarray, 
 
 
 def _forward_lstm(g: _Graph, lstm: torch.nn.LSTM, suffix: str, name: str, x: str, h0: str, c0: str) -> str:
-    """A forward LSTM over every step: (T, B, E) -> Y (T, 1, B, H); Y_h, Y_c (1, B, H) as name.Y_h/Y_c."""
+    """A forward LSTM over every step: (T, B, E) -> Y (T, 1, B, H); Y_h, Y_c (1, B, H) as name.Y_h/Y_c.
+    Its weights are the constants name.W, name.R, name.B."""
     w, r, b = _weights(lstm, suffix)
     inputs = [x, g.const(f"{name}.W", w), g.const(f"{name}.R", r), g.const(f"{name}.B", b), "", h0, c0]
     outputs = [f"{name}.Y", f"{name}.Y_h", f"{name}.Y_c"]
@@ -98,12 +101,16 @@ def _dense(g: _Graph, layer: torch.nn.Linear, x: str, name: str) -> str:
     return g.op("Add", [g.op("MatMul", [x, weight], f"{name}.matmul"), bias], name)
 
 
-def _real_steps(g: _Graph, ids_tb: str, lengths: str) -> tuple[str, str]:
+def _steps(g: _Graph, ids_tb: str) -> str:
+    """T, the padded length, as a scalar."""
+    return g.op("Gather", [g.op("Shape", [ids_tb], "ids.shape"), g.const("zero", np.array(0, np.int64))], "steps")
+
+
+def _real_steps(g: _Graph, steps: str, lengths: str) -> tuple[str, str]:
     """Positions (T, 1) and the mask (T, B) of each text's real steps, time-major like the LSTM."""
-    steps = g.op("Gather", [g.op("Shape", [ids_tb], "ids.shape"), g.const("zero", np.array(0, np.int64))], "steps")
     positions = g.op("Range", [g.const("zero.r", np.array(0, np.int64)), steps, g.const("one", np.array(1, np.int64))],
                      "positions")  # (T,)
-    positions = g.op("Unsqueeze", [positions, g.const("axis_1", np.array([1], np.int64))], "positions.t1")
+    positions = g.op("Unsqueeze", [positions, "axis_1"], "positions.t1")
     mask = g.op("Less", [positions, g.op("Unsqueeze", [lengths, g.const("axis_0", np.array([0], np.int64))],
                                          "lengths.1b")], "mask")  # (T, B)
     return positions, mask
@@ -119,19 +126,81 @@ def _reversal_index(g: _Graph, positions: str, mask: str) -> str:
                 "reversed_index")  # (T, B)
 
 
-def _masked_pooling(g: _Graph, seq: str, mask: str, lengths: str) -> str:
-    """Max and mean over each text's real steps: Y (T, 1, B, 2H) -> (B, 4H), in Y's own layout
-    (no transpose: max and sum over the leading axes read each row's steps in order)."""
+def _masked_pooling(g: _Graph, directions: list[str], mask: str, count: str) -> str:
+    """Max and mean over each text's real steps of each direction's Y (T, 1, B, H) -> (B, 4H):
+    forward max, backward max, forward mean, backward mean, in Y's own layout (no transpose:
+    max and sum over the leading axes read each row's steps in order). Each direction is pooled
+    where it lies: no Concat copies the two outputs into one (T, 1, B, 2H) first."""
     mask = g.op("Unsqueeze", [mask, g.const("axes_1_3", np.array([1, 3], np.int64))], "mask.t1b1")  # (T, 1, B, 1)
     axes = g.const("axes_0_1", np.array([0, 1], np.int64))
     lowest = g.const("minus_inf", np.array(-np.inf, np.float32))
-    largest = g.op("ReduceMax", [g.op("Where", [mask, seq, lowest], "seq.masked")], "pool.max",
-                   axes=[0, 1], keepdims=0)  # (B, 2H)
     zero = g.const("zero_f", np.array(0.0, np.float32))
-    total = g.op("ReduceSum", [g.op("Where", [mask, seq, zero], "seq.zeroed"), axes], "pool.sum", keepdims=0)
-    count = g.op("Cast", [g.op("Unsqueeze", [lengths, "axis_1"], "lengths.col")], "lengths.f", to=TensorProto.FLOAT)
-    mean = g.op("Div", [total, count], "pool.mean")  # (B, 2H)
-    return g.op("Concat", [largest, mean], "features", axis=1)  # (B, 4H)
+    largest, means = [], []
+    for seq in directions:
+        largest.append(g.op("ReduceMax", [g.op("Where", [mask, seq, lowest], f"{seq}.masked")], f"{seq}.max",
+                            axes=[0, 1], keepdims=0))  # (B, H)
+        total = g.op("ReduceSum", [g.op("Where", [mask, seq, zero], f"{seq}.zeroed"), axes], f"{seq}.sum", keepdims=0)
+        means.append(g.op("Div", [total, count], f"{seq}.mean"))  # (B, H)
+    return g.op("Concat", largest + means, "padded.features", axis=1)  # (B, 4H)
+
+
+def _padded_bilstm(g: _Graph, model: TextClassifier, ids_tb: str, x: str, zeros: str, steps: str,
+                   lengths: str, count: str) -> str:
+    """Any batch: the backward direction is a forward LSTM over each row's real steps reversed."""
+    positions, mask = _real_steps(g, steps, lengths)
+    reversal = _reversal_index(g, positions, mask)  # (T, B)
+    y_forward = _forward_lstm(g, model.lstm, "", "lstm.forward", x, zeros, zeros)  # (T, 1, B, H)
+    # Reversing the ids and looking them up costs less than reversing the vectors.
+    reversed_ids = g.op("GatherElements", [ids_tb, reversal], "input_ids.reversed", axis=0)  # (T, B)
+    reversed_x = g.op("Gather", ["embedding.weight", reversed_ids], "embedded.reversed")  # (T, B, E)
+    y_reversed = _forward_lstm(g, model.lstm, "_reverse", "lstm.backward", reversed_x, zeros, zeros)
+    # Not reversed back: max and mean pooling over the real steps do not depend on their order,
+    # and the reversal keeps real steps real and padding in place, so one mask serves both.
+    return _masked_pooling(g, [y_forward, y_reversed], mask, count)  # (B, 4H)
+
+
+def _unpadded_bilstm(g: _Graph, x: str, zeros: str, count: str, hidden: int) -> str:
+    """A batch without padding (every batch of one text): ONNX's bidirectional LSTM reverses the
+    whole sequence axis, which is then exactly each text's real steps, and nothing needs a mask.
+    Its weights are the padded branch's, stacked in the main graph (folded at load)."""
+    state = g.op("Concat", [zeros, zeros], "full.state", axis=0)  # (2, B, H)
+    outputs = ["full.Y"]
+    g.nodes.append(helper.make_node("LSTM", [x, "lstm.W", "lstm.R", "lstm.B", "", state, state], outputs,
+                                    name="lstm.bidirectional", hidden_size=hidden, direction="bidirectional"))
+    largest = g.op("ReduceMax", [outputs[0]], "full.max", axes=[0], keepdims=0)  # (2, B, H)
+    total = g.op("ReduceSum", [outputs[0], "axis.0.t"], "full.sum", keepdims=0)  # (2, B, H)
+    mean = g.op("Div", [total, count], "full.mean")  # (2, B, H) / (B, 1)
+    pooled = g.op("Concat", [largest, mean], "full.pooled", axis=0)  # (4, B, H): as the padded branch orders them
+    rows = g.op("Transpose", [pooled], "full.pooled.b4h", perm=[1, 0, 2])  # (B, 4, H): 4 x H floats a row
+    return g.op("Reshape", [rows, "shape.b_minus_1"], "full.features")  # (B, 4H)
+
+
+def _branch(g: _Graph, name: str, output: str) -> onnx.GraphProto:
+    return helper.make_graph(g.nodes, name, [], [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)])
+
+
+def _bilstm_features(g: _Graph, model: TextClassifier, ids_tb: str, x: str, input_ids: str, lengths: str) -> str:
+    """(B, 4H) pooled BiLSTM features. An If picks the unpadded form when every row fills the
+    sequence axis (min(lengths) == T: always for one text) and the padded form otherwise; both
+    compute each text's answer alike (checked: README, Speed and size; tests/test_export.py)."""
+    hidden = model.config.hidden
+    zeros = _zero_state(g, input_ids, hidden)  # (1, B, H)
+    steps = _steps(g, ids_tb)
+    count = g.op("Cast", [g.op("Unsqueeze", [lengths, g.const("axis_1", np.array([1], np.int64))], "lengths.col")],
+                 "lengths.f", to=TensorProto.FLOAT)  # (B, 1)
+    padded = _Graph(g)
+    features_padded = _padded_bilstm(padded, model, ids_tb, x, zeros, steps, lengths, count)
+    for part in ("W", "R", "B"):  # both directions' weights stacked for the bidirectional node
+        g.op("Concat", [f"lstm.forward.{part}", f"lstm.backward.{part}"], f"lstm.{part}", axis=0)
+    g.const("axis.0.t", np.array([0], np.int64))
+    g.const("shape.b_minus_1", np.array([0, -1], np.int64))
+    full = _Graph(g)
+    features_full = _unpadded_bilstm(full, x, zeros, count, hidden)
+    unpadded = g.op("Equal", [g.op("ReduceMin", [lengths], "lengths.min", keepdims=0), steps], "unpadded")
+    g.nodes.append(helper.make_node("If", [unpadded], ["features"], name="features",
+                                    then_branch=_branch(full, "unpadded", features_full),
+                                    else_branch=_branch(padded, "padded", features_padded)))
+    return "features"
 
 
 def _head(g: _Graph, head: torch.nn.Module, x: str, output: str) -> str:
@@ -232,19 +301,7 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
         y = _forward_lstm(g, model.lstm, "", "lstm", x, zeros, zeros)
         features = _at_last_real_step(g, y, lengths, hidden)  # (B, H)
     else:
-        # the backward direction: a forward LSTM over each row's real steps reversed
-        zeros = _zero_state(g, input_ids, hidden)
-        positions, mask = _real_steps(g, ids_tb, lengths)
-        reversal = _reversal_index(g, positions, mask)  # (T, B)
-        y_forward = _forward_lstm(g, model.lstm, "", "lstm.forward", x, zeros, zeros)  # (T, 1, B, H)
-        # Reversing the ids and looking them up costs less than reversing the vectors.
-        reversed_ids = g.op("GatherElements", [ids_tb, reversal], "input_ids.reversed", axis=0)  # (T, B)
-        reversed_x = g.op("Gather", ["embedding.weight", reversed_ids], "embedded.reversed")  # (T, B, E)
-        y_reversed = _forward_lstm(g, model.lstm, "_reverse", "lstm.backward", reversed_x, zeros, zeros)
-        # Not reversed back: max and mean pooling over the real steps do not depend on their order,
-        # and the reversal keeps real steps real and padding in place, so one mask serves both.
-        seq = g.op("Concat", [y_forward, y_reversed], "seq", axis=3)  # (T, 1, B, 2H): forward, backward
-        features = _masked_pooling(g, seq, mask, lengths)  # (B, 4H)
+        features = _bilstm_features(g, model, ids_tb, x, input_ids, lengths)  # (B, 4H)
     wide = _wide_term(g, model, ids_tb, lengths) if model.wide is not None else None
     _outputs(g, model, features, wide)
     graph = helper.make_graph(

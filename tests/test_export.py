@@ -30,17 +30,38 @@ def small_model(arch, labels=("neg", "pos")):
     return TextClassifier(config).eval()
 
 
+def all_nodes(graph):
+    """The graph's nodes and its If branches' (the bilstm's two forms)."""
+    for node in graph.node:
+        yield node
+        for attribute in node.attribute:
+            if attribute.type == onnx.AttributeProto.GRAPH:
+                yield from all_nodes(attribute.g)
+
+
+def branches(proto):
+    (node,) = [n for n in proto.graph.node if n.op_type == "If"]
+    return {a.name: a.g for a in node.attribute}
+
+
+def direction(lstm):
+    return next((a.s.decode() for a in lstm.attribute if a.name == "direction"), "forward")
+
+
 @pytest.mark.parametrize("arch", ["lstm", "bilstm"])
 def test_graph_is_portable_dynamic_and_self_describing(arch):
     model = small_model(arch)
     proto = build_onnx(model)
     onnx.checker.check_model(proto, full_check=True)
-    ops = [n.op_type for n in proto.graph.node]
-    assert ops.count("LSTM") == (1 if arch == "lstm" else 2)  # the backward direction is a forward pass
-    assert not {"Loop", "Scan", "If", "ReverseSequence"} & set(ops)
-    for lstm in (n for n in proto.graph.node if n.op_type == "LSTM"):
+    ops = [n.op_type for n in all_nodes(proto.graph)]
+    assert not {"Loop", "Scan", "ReverseSequence"} & set(ops)
+    for lstm in (n for n in all_nodes(proto.graph) if n.op_type == "LSTM"):
         assert lstm.input[4] == "" and lstm.input[5] and lstm.input[6]  # no sequence_lens, state given
-        assert all(a.s in (b"", b"forward") for a in lstm.attribute if a.name == "direction")
+    if arch == "lstm":
+        assert ops.count("LSTM") == 1 and "If" not in ops
+    else:  # padded batches: the backward direction is a forward pass over the reversed real steps
+        padded = [direction(n) for n in branches(proto)["else_branch"].node if n.op_type == "LSTM"]
+        assert padded == ["forward", "forward"]
     assert proto.opset_import[0].version >= 17 == OPSET
     inputs, outputs = list(INPUTS), list(OUTPUTS)
     if arch == "lstm":
@@ -60,10 +81,46 @@ def test_graph_is_portable_dynamic_and_self_describing(arch):
 @pytest.mark.parametrize("arch", ["lstm", "bilstm"])
 def test_graph_moves_no_float_tensor_between_layouts(arch):
     """Time-major from the ids on: the one Transpose is of the (B, T) int64 ids; the LSTM's output
-    is read in its own (T, 1, B, H) layout (profiled: each float Transpose cost 5-6% of a run)."""
+    is read in its own (T, 1, B, H) layout (profiled: each float Transpose cost 5-6% of a run);
+    only the pooled (4, B, H) features of a batch without padding change layout."""
     proto = build_onnx(small_model(arch))
-    transposes = [n for n in proto.graph.node if n.op_type == "Transpose"]
-    assert [n.input[0] for n in transposes] == [INPUTS[0].name]
+    transposes = [n.input[0] for n in all_nodes(proto.graph) if n.op_type == "Transpose"]
+    assert transposes == [INPUTS[0].name] + (["full.pooled"] if arch == "bilstm" else [])
+
+
+def test_one_text_runs_one_bidirectional_lstm_and_no_mask():
+    """A batch without padding (every single text) takes the If's unpadded branch: one
+    bidirectional LSTM node, pooled without Where/GatherElements (profiled: README, Speed and size)."""
+    unpadded = branches(build_onnx(small_model("bilstm")))["then_branch"]
+    ops = [n.op_type for n in unpadded.node]
+    assert ops.count("LSTM") == 1 and not {"Where", "GatherElements", "Gather"} & set(ops)
+    assert direction(next(n for n in unpadded.node if n.op_type == "LSTM")) == "bidirectional"
+
+
+def test_both_bilstm_forms_give_each_text_the_same_answer(tmp_path):
+    """Alone (unpadded form), in a batch of equal lengths (unpadded) and in padded batches (the
+    other form), with the neighbours reversed: the same probabilities within float32 rounding."""
+    import onnxruntime as ort
+
+    from edgelstm.tokenizer import pad_batch
+
+    model = small_model("bilstm")
+    session = ort.InferenceSession(build_onnx(model).SerializeToString(), providers=["CPUExecutionProvider"])
+    sequences = sample_sequences(50, batch=9, longest=17, rng=np.random.default_rng(3))
+    sequences += [sequences[0][::-1], sequences[0][1:] + [4]]  # two more of the longest length
+
+    def run(batch):
+        input_ids, lengths = pad_batch(batch)
+        return session.run(["probabilities"], {"input_ids": input_ids, "lengths": lengths})[0]
+
+    alone = np.concatenate([run([s]) for s in sequences])
+    padded = run(sequences)
+    backwards = run(sequences[::-1])[::-1]
+    longest = [i for i, s in enumerate(sequences) if len(s) == 17]
+    equal = run([sequences[i] for i in longest])
+    assert len(longest) >= 3 and len({len(s) for s in sequences}) > 2
+    assert np.abs(padded - alone).max() <= 1e-6 and np.abs(backwards - alone).max() <= 1e-6
+    assert np.abs(equal - alone[longest]).max() <= 1e-6
 
 
 def test_the_shipped_model_is_on_todays_graph():
@@ -72,6 +129,7 @@ def test_the_shipped_model_is_on_todays_graph():
     shipped = onnx.load(str(SHIPPED_DIR / SHIPPED_MODEL))
     transposes = [n for n in shipped.graph.node if n.op_type == "Transpose"]
     assert [n.input[0] for n in transposes] == [INPUTS[0].name]
+    assert "bidirectional" in [direction(n) for n in all_nodes(shipped.graph) if n.op_type == "LSTM"]
 
 
 def test_validation_checks_the_state_path_and_keeps_the_mode(tmp_path):
