@@ -18,7 +18,7 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from edgelstm.config import FORMAT_VERSION, INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS
+from edgelstm.config import BIGRAM_HASH, FORMAT_VERSION, INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS
 from edgelstm.train.model import TextClassifier
 
 __all__ = ["build_onnx", "OPSET"]
@@ -213,10 +213,61 @@ def _head(g: _Graph, head: torch.nn.Module, x: str, output: str) -> str:
     return x
 
 
-def _outputs(g: _Graph, model: TextClassifier, features: str) -> None:
-    """The head on the (B, features): the ``logits`` (B, outputs) and ``probabilities`` (B, labels) outputs."""
+def _wide_term(g: _Graph, model: TextClassifier, ids_tb: str, lengths: str) -> str:
+    """The wide bag-of-words term (B, outputs): each real token's row of the table, plus with
+    ``wide_bigrams`` each real pair's hashed row, averaged over the text's real tokens (padding
+    is masked, whatever id it holds). Gather, Less, Where, ReduceSum, Div, and for the pairs
+    int64 Mod/Mul/Add below 2**24: ops onnxruntime, OpenVINO and tract all run alike (tests/test_wide.py); no
+    tensor is ever empty (a pair's left token is read at max(t - 1, 0), the first step masked).
+    The table is quantized like the embedding (a Gather's weight)."""
+    assert model.wide is not None
+    config = model.config
+    table = g.const("wide.weight", model.wide.weight.detach().cpu().float().numpy())
+    weights = g.op("Gather", [table, ids_tb], "wide.gathered")  # (T, B, outputs)
+    steps = g.op("Gather", [g.op("Shape", [ids_tb], "wide.ids.shape"), g.const("wide.zero", np.array(0, np.int64))],
+                 "wide.steps")
+    positions = g.op("Range", [g.const("wide.start", np.array(0, np.int64)), steps,
+                               g.const("wide.step", np.array(1, np.int64))], "wide.positions")  # (T,)
+    positions_t11 = g.op("Reshape", [positions, g.const("wide.shape.t11", np.array([-1, 1, 1], np.int64))],
+                         "wide.positions.t11")
+    lengths_1b1 = g.op("Reshape", [lengths, g.const("wide.shape.1b1", np.array([1, -1, 1], np.int64))],
+                       "wide.lengths.1b1")
+    real = g.op("Less", [positions_t11, lengths_1b1], "wide.real")  # (T, B, 1)
+    zero = g.const("wide.zero_f", np.array(0.0, np.float32))
+    axis_0 = g.const("wide.axis_0", np.array([0], np.int64))
+    total = g.op("ReduceSum", [g.op("Where", [real, weights, zero], "wide.masked"), axis_0],
+                 "wide.sum.words", keepdims=0)  # (B, O)
+    if config.wide_bigrams:
+        previous_step = g.op("Max", [g.op("Sub", [positions, g.const("wide.one", np.array(1, np.int64))],
+                                          "wide.positions.minus_1"), "wide.zero"], "wide.previous_step")  # (T,)
+        previous = g.op("Gather", [ids_tb, previous_step], "wide.previous_ids", axis=0)  # (T, B)
+        buckets = g.const("wide.buckets", np.array(config.wide_bigrams, np.int64))
+        left = g.op("Mod", [previous, buckets], "wide.pair.left")
+        hashed = g.op("Add", [g.op("Mul", [left, g.const("wide.hash", np.array(BIGRAM_HASH, np.int64))],
+                                   "wide.pair.scaled"), ids_tb], "wide.pair")  # below 2**24 (edgelstm.config)
+        rows = g.op("Add", [g.op("Mod", [hashed, buckets], "wide.pair.bucket"),
+                            g.const("wide.offset", np.array(config.vocab_size, np.int64))], "wide.pair.row")  # (T, B)
+        pairs = g.op("Gather", [table, rows], "wide.pairs.gathered")  # (T, B, outputs)
+        # real pairs: step t >= 1 of a real token (two Wheres: tract 0.21 misreads And's broadcast)
+        after_first = g.op("Less", [g.const("wide.zero.t11", np.zeros((1, 1, 1), np.int64)), positions_t11],
+                           "wide.after_first")  # (T, 1, 1)
+        masked = g.op("Where", [after_first, g.op("Where", [real, pairs, zero], "wide.pairs.real"), zero],
+                      "wide.pairs.masked")
+        pair_total = g.op("ReduceSum", [masked, axis_0], "wide.sum.pairs", keepdims=0)
+        total = g.op("Add", [total, pair_total], "wide.sum")
+    count = g.op("Cast", [g.op("Reshape", [lengths, g.const("wide.shape.b1", np.array([-1, 1], np.int64))],
+                               "wide.lengths.b1")], "wide.count", to=TensorProto.FLOAT)  # (B, 1)
+    return g.op("Div", [total, count], "wide.mean")
+
+
+def _outputs(g: _Graph, model: TextClassifier, features: str, wide: str | None = None) -> None:
+    """The head on the (B, features), plus the ``wide`` term's (B, outputs) if any: the
+    ``logits`` (B, outputs) and ``probabilities`` (B, labels) outputs."""
     probabilities, logits = (spec.name for spec in OUTPUTS)
-    _head(g, model.head, features, logits)  # (B, outputs)
+    if wide is None:
+        _head(g, model.head, features, logits)  # (B, outputs)
+    else:
+        g.op("Add", [_head(g, model.head, features, "deep.logits"), wide], logits)
     if model.config.num_outputs == 1:
         positive = g.op("Sigmoid", [logits], "positive")  # (B, 1)
         negative = g.op("Sub", [g.const("one_f", np.array(1.0, np.float32)), positive], "negative")
@@ -236,7 +287,7 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
     x = g.op("Gather", [g.const("embedding.weight", model.embedding.weight.detach().cpu().float().numpy()),
                         ids_tb], "embedded")  # (T, B, E)
     inputs, outputs = list(INPUTS), list(OUTPUTS)
-    if config.arch == "lstm":
+    if config.arch == "lstm" and config.has_state:
         inputs += STATE_INPUTS
         outputs += STATE_OUTPUTS
         axis_0 = g.const("axis.0", np.array([0], np.int64))
@@ -245,9 +296,14 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
         for state, spec in zip(("lstm.Y_h", "lstm.Y_c"), STATE_OUTPUTS):
             g.op("Squeeze", [state, axis_0], spec.name)  # (B, H)
         features = _at_last_real_step(g, y, lengths, hidden)  # (B, H)
+    elif config.arch == "lstm":  # no state in or out: the wide term reads the whole text at once
+        zeros = _zero_state(g, input_ids, hidden)
+        y = _forward_lstm(g, model.lstm, "", "lstm", x, zeros, zeros)
+        features = _at_last_real_step(g, y, lengths, hidden)  # (B, H)
     else:
         features = _bilstm_features(g, model, ids_tb, x, input_ids, lengths)  # (B, 4H)
-    _outputs(g, model, features)
+    wide = _wide_term(g, model, ids_tb, lengths) if model.wide is not None else None
+    _outputs(g, model, features, wide)
     graph = helper.make_graph(
         g.nodes, "edgelstm", [_value_info(s, hidden) for s in inputs], [_value_info(s, hidden) for s in outputs],
         g.initializers,

@@ -66,7 +66,7 @@ def validate_onnx(model: TextClassifier, onnx_path: Path, atol: float = ATOL, se
         options.log_severity_level = 3
         session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         names = [o.name for o in session.get_outputs()]
-        has_state = model.config.arch == "lstm"
+        has_state = model.config.has_state
         expected_names = [s.name for s in OUTPUTS] + ([s.name for s in STATE_OUTPUTS] if has_state else [])
         if names != expected_names:
             raise ExportValidationError(f"outputs {names} != {expected_names}")

@@ -377,7 +377,8 @@ class Classifier:
             "sha256": sha256,
             "size": f"{path.stat().st_size / 1024:.0f} KiB",
             "architecture": f"{config.arch}: embedding {config.vocab_size}x{config.embed_dim}, {config.hidden} units"
-                            + (" per direction" if config.arch == "bilstm" else f", dense {config.dense}"),
+                            + (" per direction" if config.arch == "bilstm" else f", dense {config.dense}")
+                            + (f"; wide bag-of-words term, {config.wide_bigrams} bigram rows" if config.wide else ""),
             "labels": ", ".join(config.labels),
             "vocabulary": f"{config.vocab_size} ids ({len(config.vocabulary)} words), tokenizer {config.tokenizer}",
             "max length": f"{config.max_len} tokens (the last ones are kept)",

@@ -17,10 +17,17 @@ from .errors import ModelError
 from .tokenizer import RESERVED_IDS
 
 __all__ = [
-    "ARCHS", "DEFAULT_DROPOUT", "FORMAT_VERSION", "INPUTS", "MAX_LEN_LIMIT", "METADATA_KEY", "ModelConfig", "OUTPUTS",
-    "Quantization", "STATE_INPUTS", "STATE_OUTPUTS", "TOKENIZERS", "TensorSpec", "check_label",
+    "ARCHS", "BIGRAM_BUCKETS_LIMIT", "BIGRAM_HASH", "DEFAULT_DROPOUT", "FORMAT_VERSION", "INPUTS", "MAX_LEN_LIMIT",
+    "METADATA_KEY", "ModelConfig", "OUTPUTS", "Quantization", "STATE_INPUTS", "STATE_OUTPUTS", "TOKENIZERS",
+    "TensorSpec", "check_label",
 ]
 
+# The wide term's bigram table: the pair of neighbouring token ids (a, b) reads row
+# ((a mod K) * BIGRAM_HASH + b) mod K of K = wide_bigrams rows (a power of two, at most
+# BIGRAM_BUCKETS_LIMIT). Every value stays below 2**24: OpenVINO computes int64 Mod/Div in
+# float32, exact only there (measured: off by one above).
+BIGRAM_HASH = 251
+BIGRAM_BUCKETS_LIMIT = 2**16
 # Bumped when a change would make an older runtime misread a model.
 FORMAT_VERSION = 2
 METADATA_KEY = "edgelstm"
@@ -130,6 +137,13 @@ class ModelConfig:
     hidden: int = 32  # LSTM units per direction
     dense: int = 256  # width of the lstm head's hidden Dense layer (0: none)
     dropout: float = DEFAULT_DROPOUT["lstm"]  # the CLI picks DEFAULT_DROPOUT[arch]
+    # A "wide" bag-of-words term added to the logits (fastText / wide-and-deep): one weight per
+    # word and output, averaged over the text's real tokens. The graph computes it; the runtime
+    # only reads this to describe the model.
+    wide: bool = False
+    # > 0: the wide term also reads each pair of neighbouring tokens, hashed into this many rows
+    # after the words' (BIGRAM_HASH)
+    wide_bigrams: int = 0
     labels: list[str] = field(default_factory=lambda: ["neg", "pos"])
     vocabulary: list[str] = field(default_factory=list)  # words of ids 2, 3, ...
     tokenizer: str = "words-v1"  # the rule in edgelstm.tokenizer, by name
@@ -142,14 +156,16 @@ class ModelConfig:
             raise ValueError(f"arch must be one of {ARCHS}, not {self.arch!r}")
         if len(self.labels) < 2:
             raise ValueError("a classifier needs at least two labels")
+        _check_wide(self.wide, self.wide_bigrams, self.vocab_size)
         if isinstance(self.quantization, dict):  # as stored (from_dict, or written by hand)
             self.quantization = Quantization.from_dict(self.quantization)
 
     @property
     def has_state(self) -> bool:
         """The graph takes and returns the recurrent state (``STATE_INPUTS``/``STATE_OUTPUTS``):
-        lstm models of format 2 on; format 1 models never did, a BiLSTM cannot."""
-        return self.arch == "lstm" and self.format_version >= 2
+        lstm models of format 2 on; format 1 models never did, a BiLSTM cannot, nor a model with
+        a ``wide`` term (its average over the whole text is not carried in the state)."""
+        return self.arch == "lstm" and self.format_version >= 2 and not self.wide
 
     @property
     def batch_invariant(self) -> bool:
@@ -200,6 +216,17 @@ class ModelConfig:
         return cls.from_dict(data)
 
 
+def _check_wide(wide: object, bigrams: object, vocab_size: int) -> None:
+    if not isinstance(wide, bool):
+        raise ValueError(f"wide must be true or false, not {wide!r}")
+    if (not _is_int(bigrams) or bigrams < 0 or bigrams > BIGRAM_BUCKETS_LIMIT or bigrams & (bigrams - 1)
+            or (bigrams and not wide)):
+        raise ValueError(f"wide_bigrams must be 0 or a power of two up to {BIGRAM_BUCKETS_LIMIT}, with wide, "
+                         f"not {bigrams!r}")
+    if bigrams and vocab_size > 2**24 - BIGRAM_HASH * BIGRAM_BUCKETS_LIMIT:  # hashed values below 2**24
+        raise ValueError(f"vocab_size {vocab_size} is too large for wide_bigrams")
+
+
 def _validate(data: dict[str, Any]) -> None:
     """Refuse metadata that would give garbage answers or crash later (a crafted or edited
     file): every key a model needs, of its type and in range. ValueError names the key."""
@@ -220,6 +247,7 @@ def _validate(data: dict[str, Any]) -> None:
     dense = data.get("dense", 0)
     if not _is_int(dense) or dense < 0:
         raise ValueError(f"dense must be a non-negative integer, not {dense!r}")
+    _check_wide(data.get("wide", False), data.get("wide_bigrams", 0), data["vocab_size"])
     dropout = data.get("dropout", 0.0)
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a number in [0, 1), not {dropout!r}")

@@ -61,6 +61,9 @@ def check_streamable(classifier: Classifier) -> StateBackend:
             "own; use the fp32 model or a weight-only int8 recipe"
         )
     backend = classifier.backend
+    if classifier.config.wide:
+        raise ModelError("streaming needs an lstm model without the wide term (it averages the whole text): "
+                         "train with --no-wide")
     if not getattr(backend, "has_state", False) or not hasattr(backend, "run_with_state"):
         raise ModelError(
             "streaming needs an .onnx lstm model with state inputs (initial_h/initial_c): "

@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 from edgelstm.train import TrainOptions  # noqa: E402
 from edgelstm.train.groups import similar_text_groups  # noqa: E402
-from edgelstm.train.presets import PRESETS, adapt  # noqa: E402
+from edgelstm.train.presets import PRESETS, SMALL_DATA_BATCH, SMALL_DATA_TOKENS, adapt  # noqa: E402
 from edgelstm.train.trainer import Encoded, _class_weights, _prepare, _weighted_loss  # noqa: E402
 
 
@@ -136,12 +136,17 @@ def test_crossfit_teacher_never_labels_a_text_it_was_fitted_on(monkeypatch):
 
 def test_adapt_on_short_texts_and_keeps_long_review_values():
     short = adapt(["a b c"] * 196 + ["a " * 40] * 3 + ["a " * 300], ["x", "y"] * 100)
-    assert short["chosen"] == {"max_len": 40}  # 99% have at most 40 tokens
+    # 99% have at most 40 tokens; short texts: the wide term; few texts: small batches
+    assert short["chosen"] == {"max_len": 40, "wide": True, "batch_size": SMALL_DATA_BATCH}
     assert short["why"]["max_len"] == "99% of the texts have at most 40 tokens"
-    assert short["data"] == {"texts": 200, "labels": 2, "median_tokens": 3, "p99_tokens": 40,
-                             "smallest_label_share": 0.5}
-    long = adapt(["word " * 600] * 10, ["x"] * 5 + ["y"] * 5)
-    assert long["chosen"] == {"max_len": PRESETS["default"]["max_len"]}
+    assert short["why"]["wide"].startswith("median 3 tokens: short texts")
+    lstm = adapt(["a b c"] * 196 + ["a " * 40] * 3 + ["a " * 300], ["x", "y"] * 100, arch="lstm")
+    assert lstm["chosen"] == {"max_len": 40, "wide": True, "batch_size": PRESETS["default"]["batch_size"]}
+    assert short["data"] == {"texts": 200, "labels": 2, "tokens": 196 * 3 + 3 * 40 + 300, "median_tokens": 3,
+                             "p99_tokens": 40, "smallest_label_share": 0.5}
+    n = 2 * (SMALL_DATA_TOKENS // 1200 + 1)  # reviews of 600 tokens: more tokens than SMALL_DATA_TOKENS
+    long = adapt(["word " * 600] * n, ["x", "y"] * (n // 2))
+    assert long["chosen"] == {name: PRESETS["default"][name] for name in ("max_len", "wide", "batch_size")}
     assert long["why"]["max_len"] == "99% of the texts have at most 600 tokens; at most 500"
 
 
@@ -169,22 +174,27 @@ def test_adaptive_recipe_on_real_data_is_recorded_and_reproduced(tmp_path):
     config = Classifier.load(tmp_path / "a" / "model.onnx").config
     recipe = config.metrics["recipe"]
     assert config.max_len == recipe["chosen"]["max_len"] == 60
+    # short sentences: the wide term; 60,014 tokens: batches of 16
+    assert config.wide is True is recipe["chosen"]["wide"] and recipe["chosen"]["batch_size"] == SMALL_DATA_BATCH
     assert recipe["data"]["texts"] == 3389 and recipe["overridden"] == []
     assert set(recipe["why"]) == set(recipe["chosen"])
     shown = run_cli("info", tmp_path / "a" / "model.onnx")
     assert "recipe: max_len" in shown.stdout and "99% of the texts have at most" in shown.stdout
+    assert "recipe: wide" in shown.stdout and "wide bag-of-words term" in shown.stdout
 
 
 def test_flags_and_keras_preset_win_over_the_adaptive_recipe(tmp_path):
     data = needs_text_set("cr")
     result = run_cli("train", data, "-o", tmp_path / "m.pt", "--limit", "200", "--epochs", "1", "--hidden", "4",
-                     "--embed-dim", "4", "--max-len", "33", "--no-progress")
+                     "--embed-dim", "4", "--max-len", "33", "--no-wide", "--batch-size", "64", "--no-progress")
     assert result.returncode == 0, result.stderr
     config = Classifier.load(tmp_path / "m.pt").config
-    assert config.max_len == 33
-    assert config.metrics["recipe"]["overridden"] == ["max_len"] and "max_len" not in config.metrics["recipe"]["chosen"]
+    assert config.max_len == 33 and config.wide is False
+    recipe = config.metrics["recipe"]
+    assert recipe["overridden"] == ["batch_size", "max_len", "wide"] and recipe["chosen"] == {}
     result = run_cli("train", data, "-o", tmp_path / "k.pt", "--limit", "200", "--epochs", "1", "--preset",
                      "keras-imdb", "--no-progress")
     assert result.returncode == 0, result.stderr
     config = Classifier.load(tmp_path / "k.pt").config
     assert config.max_len == PRESETS["keras-imdb"]["max_len"] and "recipe" not in config.metrics
+    assert config.wide is False

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from edgelstm.config import DEFAULT_DROPOUT, ModelConfig
+from edgelstm.config import BIGRAM_HASH, DEFAULT_DROPOUT, ModelConfig
 from edgelstm.tokenizer import PAD_ID
 
 __all__ = ["TextClassifier", "DEFAULT_DROPOUT"]
@@ -20,6 +20,9 @@ class TextClassifier(nn.Module):
     ``bilstm``: the example flattens all time steps, which fixes the sequence length; here
     the forward and backward outputs are max- and mean-pooled over the real time steps
     instead, so any length works and padding is never seen: Dropout -> Dense(outputs).
+    ``wide`` (config): plus a bag-of-words term, one weight per word and output averaged over
+    the real tokens (fastText's linear model beside the LSTM, as in wide-and-deep), trained jointly;
+    with ``wide_bigrams``, each pair of neighbouring tokens adds its hashed row too (same divisor).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -45,6 +48,12 @@ class TextClassifier(nn.Module):
             )
         else:
             self.head = nn.Linear(config.hidden, config.num_outputs)
+        # zeros: the model starts as the LSTM alone and the term grows where words tell labels apart
+        # rows: the words', then wide_bigrams hashed pairs'
+        rows = config.vocab_size + config.wide_bigrams
+        self.wide = nn.Embedding(rows, config.num_outputs, padding_idx=PAD_ID) if config.wide else None
+        if self.wide is not None:
+            nn.init.zeros_(self.wide.weight)
         self._init_like_keras()
 
     @torch.no_grad()
@@ -70,6 +79,21 @@ class TextClassifier(nn.Module):
                 nn.init.xavier_uniform_(layer.weight)
                 nn.init.zeros_(layer.bias)
 
+    def wide_logits(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids and (B,) real lengths -> (B, outputs): the wide term (zeros without one)."""
+        if self.wide is None:
+            return torch.zeros((), device=input_ids.device)
+        lengths = lengths.to(input_ids.device)
+        real = torch.arange(input_ids.shape[1], device=input_ids.device)[None, :] < lengths[:, None]  # (B, T)
+        weights: torch.Tensor = self.wide(input_ids).masked_fill(~real[:, :, None], 0.0)  # (B, T, outputs)
+        total = weights.sum(dim=1)
+        if self.config.wide_bigrams:  # pair (t-1, t) for t >= 1: real when t is
+            buckets = self.config.wide_bigrams
+            rows = (input_ids[:, :-1] % buckets * BIGRAM_HASH + input_ids[:, 1:]) % buckets
+            pairs = self.wide(rows + self.config.vocab_size).masked_fill(~real[:, 1:, None], 0.0)
+            total = total + pairs.sum(dim=1)
+        return total / lengths.to(weights.dtype)[:, None]
+
     def forward(
         self, input_ids: torch.Tensor, lengths: torch.Tensor,
         state: tuple[torch.Tensor, torch.Tensor] | None = None,
@@ -89,14 +113,16 @@ class TextClassifier(nn.Module):
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         initial = None if state is None else (state[0][None], state[1][None])  # (1, B, H) each
         output, (h_n, c_n) = self.lstm(packed, initial)  # (D, B, H), at each text's last real token
+        wide = self.wide_logits(input_ids, lengths)  # (B, outputs), or 0
         if self.config.arch == "lstm":
-            return self.head(h_n[-1]), (h_n[-1], c_n[-1])  # (B, H) -> (B, outputs)
+            return self.head(h_n[-1]) + wide, (h_n[-1], c_n[-1])  # (B, H) -> (B, outputs)
         y, _ = pad_packed_sequence(output, batch_first=True, total_length=input_ids.shape[1])
         # y: (B, T, 2H), forward then backward; zero at padded steps
         mask = torch.arange(y.shape[1], device=y.device)[None, :] < lengths.to(y.device)[:, None]
         largest = y.masked_fill(~mask[:, :, None], float("-inf")).amax(dim=1)  # (B, 2H)
         mean = y.sum(dim=1) / lengths.to(y.device, y.dtype)[:, None]  # (B, 2H)
-        return self.head(torch.cat([largest, mean], dim=1)), (h_n[-1], c_n[-1])  # (B, 4H) -> (B, outputs)
+        features = torch.cat([largest, mean], dim=1)  # (B, 4H)
+        return self.head(features) + wide, (h_n[-1], c_n[-1])  # (B, outputs)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """(B, outputs) logits -> (B, labels) probabilities, columns in label order."""

@@ -68,7 +68,7 @@ def train_files(
                                "skip_bad_rows": skip_bad_rows}
     dataset = load_dataset(data, test, **columns)
     if preset == ADAPTIVE_PRESET:  # the data chooses what the user left unset; a set value wins
-        recipe = adapt(dataset.train.texts, dataset.train.labels, preset)
+        recipe = adapt(dataset.train.texts, dataset.train.labels, preset, settings.get("arch"))
         recipe["overridden"] = sorted(name for name in recipe["chosen"] if settings.get(name) is not None)
         for name in recipe["overridden"]:
             recipe["chosen"].pop(name)

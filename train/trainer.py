@@ -36,12 +36,16 @@ from .plots import plot_history
 from .presets import KEEP_EPOCHS, LR_SCHEDULES
 
 __all__ = [
-    "CLASS_WEIGHTS", "Encoded", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions", "evaluate", "forward_padded", "train",
+    "CLASS_WEIGHTS", "Encoded", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions", "WIDE_LR_SCALE", "evaluate",
+    "forward_padded", "train",
 ]
 
 # How much each label's texts weigh in the loss: all alike, or inversely to the label's share of
 # the training texts (scikit-learn's "balanced": n / (labels * count))
 CLASS_WEIGHTS = ("none", "balanced")
+
+# How much faster the wide bag-of-words term learns than the rest (measured on validation: README)
+WIDE_LR_SCALE = 10.0
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +179,10 @@ def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torc
     steps = torch.arange(x.shape[1], device=x.device)[None, :]  # (1, T)
     real = steps < lengths[:, None]  # (B, T)
     forward = _run_lstm(model.lstm, "", x)  # (B, T, H)
+    wide = model.wide_logits(input_ids, lengths)  # (B, outputs), or 0
     if model.config.arch == "lstm":
         last = forward[torch.arange(x.shape[0], device=x.device), lengths - 1]  # (B, H)
-        return model.head(last)
+        return model.head(last) + wide
     reverse = torch.where(real, lengths[:, None] - 1 - steps, steps)  # (B, T): row-wise reversal
     flip = reverse[:, :, None].expand(-1, -1, x.shape[2])
     backward = _run_lstm(model.lstm, "_reverse", x.gather(1, flip))
@@ -185,7 +190,7 @@ def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torc
     y = torch.cat([forward, backward], dim=2).masked_fill(~real[:, :, None], 0.0)  # (B, T, 2H)
     largest = y.masked_fill(~real[:, :, None], float("-inf")).amax(dim=1)  # (B, 2H)
     mean = y.sum(dim=1) / lengths.to(y.dtype)[:, None]  # (B, 2H)
-    return model.head(torch.cat([largest, mean], dim=1))  # (B, outputs)
+    return model.head(torch.cat([largest, mean], dim=1)) + wide  # (B, outputs)
 
 
 @torch.no_grad()
@@ -507,12 +512,18 @@ def _init_vectors(model: TextClassifier, options: TrainOptions) -> float:
 
 def _optimizer(model: TextClassifier, options: TrainOptions, n_train: int):
     """Adam (the example's) or, with weight decay, AdamW; and the learning-rate schedule."""
-    parameters = [p for p in model.parameters() if p.requires_grad]
+    wide = [] if model.wide is None else [model.wide.weight]
+    deep = [p for p in model.parameters() if p.requires_grad and all(p is not w for w in wide)]
+    # the wide term's weights learn WIDE_LR_SCALE times faster: one weight per word sees few
+    # steps, and it is linear (fastText trains its table at a much larger rate still)
+    groups: list[dict[str, Any]] = [{"params": deep, "lr": options.learning_rate}]
+    if wide:
+        groups.append({"params": wide, "lr": options.learning_rate * WIDE_LR_SCALE})
     if options.weight_decay > 0:
-        optimizer: torch.optim.Optimizer = torch.optim.AdamW(
-            parameters, lr=options.learning_rate, weight_decay=options.weight_decay)
+        optimizer: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=options.learning_rate,
+                                                             weight_decay=options.weight_decay)
     else:
-        optimizer = torch.optim.Adam(parameters, lr=options.learning_rate)
+        optimizer = torch.optim.Adam(groups, lr=options.learning_rate)
     if options.lr_schedule == "constant":
         return optimizer, None
     steps = options.epochs * -(-n_train // options.batch_size)
