@@ -10,10 +10,12 @@ and fastText (``.ftz``, trained here on the same training split) on the same rev
         runtime/shipped/sentiment-en.int8.onnx --also runs/shipped/model.dynamic-all-s8.onnx \\
         --data ../shared/datasets/aclImdb_v1_labeled.tar.gz --limit 5000 --out benchmarks/RESULTS.md
 
-Tokenizing is timed on its own (the same words-v1 code feeds every edgelstm row; fastText reads
-the same words); "inference" columns start from token ids. The share of the peak divides the
-model's arithmetic (``flop_per_token`` x tokens / seconds) by one thread's float32 matmul rate
-(512 x 512, onnxruntime's MLAS). Then: where the time goes (onnxruntime's profiler, per node, fp32,
+Tokenizing is timed in a table of its own (the same words-v1 code feeds every edgelstm row;
+fastText reads the same words): the Classifier's path (``Tokenizer.encode_many``), the per-text
+Python rule and Hugging Face ``tokenizers`` (``--only tokenizing``: that table alone). "Inference"
+columns start from token ids. The share of the peak divides the model's arithmetic
+(``flop_per_token`` x tokens / seconds) by one thread's float32 matmul rate (512 x 512,
+onnxruntime's MLAS). Then: where the time goes (onnxruntime's profiler, per node, fp32,
 batch 64 and batch 1), and 2 cores against 1 (``Classifier.predict`` and ``edgelstm predict`` of a file).
 Rounds interleave the models, so a busy moment of the machine is shared by all of them.
 """
@@ -29,8 +31,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +43,7 @@ from edgelstm.bench import _cpu_name, _median_cmd_seconds, _predict_command, flo
 from edgelstm.config import ModelConfig
 from edgelstm.data import load_labeled
 from edgelstm.timing import median_length_text
-from edgelstm.tokenizer import OOV_ID, pad_batch, words
+from edgelstm.tokenizer import MANY_TEXTS, OOV_ID, Tokenizer, pad_batch, words
 
 LATENCY_RUNS = 200
 ROUNDS = 3
@@ -138,9 +142,8 @@ def _best(current: float, start: float) -> float:
 
 
 def measure(classifiers: dict[str, Classifier], fasttext: FastText | None, texts: list[str],
-            labels: list[str], sizes: dict[str, int]) -> tuple[list[Row], float, float]:
-    """Every row on the same texts, round by round; returns the rows and tokenizing s/text (the
-    runtime's, and the regex rule's alone: ``words`` + ids, no ASCII path)."""
+            labels: list[str], sizes: dict[str, int]) -> list[Row]:
+    """Every row on the same texts, round by round."""
     first = next(iter(classifiers.values()))
     probe = median_length_text(first, texts)
     sequences = first.encode(texts)
@@ -148,15 +151,7 @@ def measure(classifiers: dict[str, Classifier], fasttext: FastText | None, texts
     if fasttext:
         rows["fastText (.ftz, bigrams)"] = Row("fastText (.ftz, bigrams)", fasttext.size_bytes, [])
         lines = fasttext.encode(texts)
-    tokenize = regex = float("inf")
-    rule = first.tokenizer
     for _ in range(ROUNDS):
-        start = time.perf_counter()
-        first.encode(texts)
-        tokenize = _best(tokenize, start)
-        start = time.perf_counter()
-        [rule.ids(words(text))[-rule.max_len:] or [OOV_ID] for text in texts]  # the regex rule alone
-        regex = _best(regex, start)
         for name, classifier in classifiers.items():
             row = rows[name]
             classifier.predict([probe])  # warm up
@@ -184,7 +179,60 @@ def measure(classifiers: dict[str, Classifier], fasttext: FastText | None, texts
             fasttext.labels(lines)
             row.infer_seconds = _best(row.infer_seconds, start)
             row.accuracy = float(np.mean([p == y for p, y in zip(predicted, labels)]))
-    return list(rows.values()), tokenize / len(texts), regex / len(texts)
+    return list(rows.values())
+
+
+def tokenizing(tokenizer: Tokenizer, texts: list[str], rounds: int = ROUNDS) -> list[str]:
+    """µs per text of each way to tokenize the same texts (one thread, best of interleaved rounds)
+    and whether each gives words-v1's ids (``Tokenizer.encode``)."""
+    os.environ.setdefault("RAYON_NUM_THREADS", "1")  # tokenizers' Rust pool: one thread, as every row
+
+    def as_given(result: Any) -> Any:
+        return result
+
+    # (name, run, its result as id lists, or None where it is not words-v1)
+    ways: list[tuple[str, Callable[[], Any], Callable[[Any], Any] | None]] = [
+        ("`Tokenizer.encode_many`: numpy passes over all texts (`Classifier.predict` of a list)",
+         lambda: tokenizer.encode_many(texts), lambda result: result.tolist()),
+        (f"`Tokenizer.encode`, text by text (C loops for ASCII texts; `predict` of under {MANY_TEXTS} texts)",
+         lambda: [tokenizer.encode(text) for text in texts], as_given),
+        ("the regex rule alone (`words` + ids)",
+         lambda: [tokenizer.ids(words(text))[-tokenizer.max_len:] or [OOV_ID] for text in texts], as_given),
+    ]
+    try:
+        import tokenizers
+        from tokenizers.models import WordLevel
+        from tokenizers.normalizers import Lowercase
+        from tokenizers.pre_tokenizers import WhitespaceSplit
+
+        from edgelstm.export.tokenizer_json import UNK_TOKEN, encode_with, tokenizer_json
+    except ImportError:  # the train extra brings tokenizers
+        pass
+    else:
+        document = tokenizer_json(tokenizer.vocabulary, tokenizer.max_len)
+        shipped = tokenizers.Tokenizer.from_str(json.dumps(document))
+        minimal = tokenizers.Tokenizer(WordLevel(document["model"]["vocab"], unk_token=UNK_TOKEN))
+        minimal.normalizer, minimal.pre_tokenizer = Lowercase(), WhitespaceSplit()
+        ways += [
+            ("Hugging Face `tokenizers` from the model's `tokenizer.json` (`encode_batch`)",
+             lambda: encode_with(shipped, texts), as_given),
+            ("`tokenizers` with only Lowercase + WhitespaceSplit (not words-v1: a lower bound)",
+             lambda: minimal.encode_batch(texts, add_special_tokens=False), None),
+        ]
+    best = [float("inf")] * len(ways)
+    results: list[Any] = [None] * len(ways)
+    for _ in range(rounds):
+        for i, (_, run, _) in enumerate(ways):
+            start = time.perf_counter()
+            results[i] = run()
+            best[i] = _best(best[i], start)
+    reference = results[1]
+    lines = [f"Tokenizing {len(texts)} test texts, one thread, best of {rounds} interleaved rounds:", "",
+             "| | µs per text | words-v1's ids |", "| --- | ---: | :---: |"]
+    for (name, _, ids), seconds, result in zip(ways, best, results):
+        same = "–" if ids is None else "yes" if ids(result) == reference else "**no**"
+        lines.append(f"| {name} | {seconds / len(texts) * 1e6:.1f} | {same} |")
+    return lines
 
 
 def profile(path: Path, config: ModelConfig, sequences: list[list[int]], top: int = 12,
@@ -217,16 +265,33 @@ def profile(path: Path, config: ModelConfig, sequences: list[list[int]], top: in
     return shares[:top], 1 - sum(branches.values()) / total
 
 
+class _SleepingBackend:
+    """A model that takes an idle core's time per text (about the int8 file's) without using it."""
+
+    SECONDS_PER_TEXT = 300e-6
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+
+    def run(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        time.sleep(len(lengths) * self.SECONDS_PER_TEXT)  # releases the GIL, as onnxruntime's run does
+        return np.zeros((len(lengths), len(self.config.labels)), np.float32)
+
+
 def two_cores(path: Path, texts: list[str], rounds: int = 3) -> list[str]:
     """Classifier.predict and `edgelstm predict FILE` on 1 and 2 cores: texts/s and identical answers."""
     from edgelstm.classifier import OnnxBackend
 
     one, two = Classifier.load(path, threads=1), Classifier.load(path, threads=2)
     intra = Classifier(OnnxBackend(path, threads=2))  # onnxruntime's 2 threads inside each batch
-    best = {1: float("inf"), 2: float("inf"), "intra": float("inf")}
+    # The same Python side (tokenizing, batching) with a backend that sleeps instead of computing:
+    # what the GIL-held part allows on 2 cores, whatever else the machine runs.
+    sleepy = {workers: Classifier(_SleepingBackend(one.config), workers=workers) for workers in (1, 2)}
+    best = {1: float("inf"), 2: float("inf"), "intra": float("inf"), "sleep 1": float("inf"), "sleep 2": float("inf")}
     answers = {}
     for _ in range(rounds):
-        for threads, classifier in ((1, one), (2, two), ("intra", intra)):
+        for threads, classifier in ((1, one), (2, two), ("intra", intra), ("sleep 1", sleepy[1]),
+                                    ("sleep 2", sleepy[2])):
             start = time.perf_counter()
             answers[threads] = classifier.predict_proba(texts)
             best[threads] = _best(best[threads], start)
@@ -252,6 +317,9 @@ def two_cores(path: Path, texts: list[str], rounds: int = 3) -> list[str]:
         f"| {best[1] / best['intra']:.2f}x | {'yes' if np.array_equal(answers[1], answers['intra']) else '**no**'} |",
         f"| `edgelstm predict FILE` (process included) | {n / cli[1]:.0f} | {n / cli[2]:.0f} | {cli[1] / cli[2]:.2f}x "
         f"| {'yes' if outputs[1] == outputs[2] else '**no**'} |",
+        f"| `Classifier.predict`, a backend that sleeps {_SleepingBackend.SECONDS_PER_TEXT * 1e6:.0f} µs per text "
+        f"instead (the Python side alone) | {n / best['sleep 1']:.0f} | {n / best['sleep 2']:.0f} "
+        f"| {best['sleep 1'] / best['sleep 2']:.2f}x | – |",
     ]
 
 
@@ -269,6 +337,8 @@ def main() -> None:
     parser.add_argument("--graphs", action="store_true",
                         help="also time the format-1 (sequence_lens) graph against today's, from the checkpoint")
     parser.add_argument("--out", type=Path, help="write the markdown here too")
+    parser.add_argument("--only", choices=["tokenizing", "two-cores"],
+                        help="only that table: tokenizing (fp32's tokenizer) or two cores (the int8 file)")
     args = parser.parse_args()
 
     dataset = load_labeled(args.data)
@@ -277,6 +347,10 @@ def main() -> None:
         split = split.sample(args.limit)
     texts, labels = list(split.texts), list(split.labels)
     fp32 = Classifier.load(args.fp32, threads=1)
+    if args.only:
+        table = tokenizing(fp32.tokenizer, texts) if args.only == "tokenizing" else two_cores(args.int8, texts)
+        print("\n".join(table))
+        return
     int8 = Classifier.load(args.int8, threads=1)
     recipe = int8.config.quantization.recipe_name if int8.config.quantization else "?"
     classifiers = {
@@ -298,7 +372,7 @@ def main() -> None:
     sizes = {name: path.stat().st_size for name, path in sizes.items()}
     train = dataset.train.sample(args.train_limit) if args.train_limit else dataset.train
     fasttext = None if args.no_fasttext else FastText(list(train.texts), list(train.labels))
-    rows, tokenize_s, regex_s = measure(classifiers, fasttext, texts, labels, sizes)
+    rows = measure(classifiers, fasttext, texts, labels, sizes)
 
     sequences = fp32.encode(texts)
     tokens = sum(len(s) for s in sequences)
@@ -310,9 +384,7 @@ def main() -> None:
         f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end); 1 thread per model; "
         f"Python {sys.version.split()[0]}. "
         f"{len(texts)} test texts, median {int(np.median([len(s) for s in sequences]))} tokens. "
-        f"One-thread float32 matmul: {peak:.1f} GFLOP/s; the model needs {flop / 1000:.1f} kFLOP per token. "
-        f"Tokenizing (words-v1, Python): {tokenize_s * 1e6:.1f} µs per text (the regex rule alone: "
-        f"{regex_s * 1e6:.1f} µs).",
+        f"One-thread float32 matmul: {peak:.1f} GFLOP/s; the model needs {flop / 1000:.1f} kFLOP per token.",
         "",
         "| model | size | batch-1 p50 | batch-1 p99 | texts/s (batch 64) | inference only texts/s "
         "| share of matmul peak (inference only) | accuracy |",
@@ -337,6 +409,7 @@ def main() -> None:
                       f"{' by length' if batch > 1 else ''}, share of the run; outside every kernel: {outside:.1%}):",
                   "", "| node | share |", "| --- | ---: |"]
         lines += [f"| {name} | {share:.1%} |" for name, share in nodes]
+    lines += [""] + tokenizing(fp32.tokenizer, texts)
     lines += ["", "Two cores, the int8 file:", ""] + two_cores(args.int8, texts)
     with tempfile.TemporaryDirectory() as tmp:
         review = Path(tmp) / "one_review.txt"

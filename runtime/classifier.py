@@ -16,7 +16,7 @@ from .errors import ModelError
 from .files import file_sha256
 from .metrics import classification_report
 from .predictions import Prediction, accuracy, to_prediction
-from .tokenizer import OOV_ID, Tokenizer, pad_batch
+from .tokenizer import OOV_ID, EncodedTexts, Tokenizer
 
 if TYPE_CHECKING:
     from .stream import Stream, StreamBatch
@@ -28,7 +28,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Texts per task when several cores classify a long list: each task tokenizes its block (Python,
+# Texts per task when several cores classify a long list: each task tokenizes its block (mostly
 # holding the GIL) and runs its batches (onnxruntime, GIL released), so one core's tokenizing
 # overlaps the other's inference. Batches are sorted by length within a block.
 BATCHES_PER_BLOCK = 8
@@ -272,7 +272,7 @@ class Classifier:
         return list(self.config.labels)
 
     def encode(self, texts: Iterable[str]) -> list[list[int]]:
-        return [self.tokenizer.encode(text) for text in _checked_texts(texts)]
+        return self.tokenizer.encode_many(list(_checked_texts(texts))).tolist()
 
     def predict_ids(self, sequences: Sequence[Sequence[int]], batch_size: int = 64) -> np.ndarray:
         """Probabilities (N, labels) of encoded texts, in their order.
@@ -284,45 +284,46 @@ class Classifier:
         """
         _check_batch_size(batch_size)
         sequences = [sequence if len(sequence) else [OOV_ID] for sequence in sequences]
-        chunks = self._length_sorted_chunks(sequences, batch_size)
-        probabilities = np.zeros((len(sequences), len(self.config.labels)), np.float32)
+        return self._predict_encoded(EncodedTexts.from_sequences(sequences), batch_size, self.workers)
 
-        def run(chunk: list[int]) -> np.ndarray:
-            return self.backend.run(*pad_batch([sequences[i] for i in chunk]))
+    def _predict_encoded(self, encoded: EncodedTexts, batch_size: int, workers: int) -> np.ndarray:
+        """Probabilities (N, labels) of ``encoded``, batches by length, up to ``workers`` at once."""
+        order = np.argsort(encoded.lengths, kind="stable")
+        chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+        probabilities = np.zeros((len(encoded), len(self.config.labels)), np.float32)
 
-        if self.workers == 1 or len(chunks) <= 1:
+        def run(chunk: np.ndarray) -> np.ndarray:
+            return self.backend.run(*encoded.padded(chunk))
+
+        if workers == 1 or len(chunks) <= 1:
             for chunk in chunks:
                 probabilities[chunk] = run(chunk)
             return probabilities
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(min(self.workers, len(chunks))) as pool:
+        with ThreadPoolExecutor(min(workers, len(chunks))) as pool:
             for chunk, rows in zip(chunks, pool.map(run, chunks)):
                 probabilities[chunk] = rows
         return probabilities
-
-    @staticmethod
-    def _length_sorted_chunks(sequences: Sequence[Sequence[int]], batch_size: int) -> list[list[int]]:
-        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
-        return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
     def predict_proba(self, texts: Iterable[str], batch_size: int = 64) -> np.ndarray:
         """Probabilities (N, labels), columns in the order of ``labels``."""
         _check_batch_size(batch_size)
         items = list(_checked_texts(texts))
         block = batch_size * BATCHES_PER_BLOCK
-        if self.workers == 1 or len(items) <= block:
-            return self.predict_ids(self.encode(items), batch_size)
-        from concurrent.futures import ThreadPoolExecutor
+        if len(items) <= block:
+            return self._predict_encoded(self.tokenizer.encode_many(items), batch_size, self.workers)
 
         def predict_block(texts: list[str]) -> np.ndarray:  # tokenize and run a block on this thread
-            sequences = self.encode(texts)
-            rows = np.zeros((len(sequences), len(self.config.labels)), np.float32)
-            for chunk in self._length_sorted_chunks(sequences, batch_size):
-                rows[chunk] = self.backend.run(*pad_batch([sequences[i] for i in chunk]))
-            return rows
+            return self._predict_encoded(self.tokenizer.encode_many(texts), batch_size, 1)
 
+        # Blocks for one core too: every thread count runs the very same batches, so answers are
+        # the same to the bit even where a graph's float results depend on the batch's shape.
         blocks = [items[start : start + block] for start in range(0, len(items), block)]
+        if self.workers == 1:
+            return np.concatenate([predict_block(texts) for texts in blocks])
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(min(self.workers, len(blocks))) as pool:
             return np.concatenate(list(pool.map(predict_block, blocks)))
 

@@ -12,23 +12,27 @@ The rule (README, "Tokenizer", says the same for reimplementers):
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from itertools import repeat
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import chain, repeat
 
 import numpy as np
 
 __all__ = [
-    "Tokenizer", "WordStream", "ascii_words", "words", "build_vocabulary", "pad_batch", "PAD_ID", "OOV_ID",
-    "RESERVED_IDS",
+    "EncodedTexts", "Tokenizer", "WordStream", "ascii_words", "words", "build_vocabulary", "pad_batch", "PAD_ID",
+    "OOV_ID", "RESERVED_IDS",
 ]
 
 PAD_ID = 0
 OOV_ID = 1
 RESERVED_IDS = 2
 
+MANY_TEXTS = 16  # from this many texts on, encode_many runs its passes over all of them at once
 _TAIL_CHARS_PER_WORD = 32  # how much of a long text's end to read first, per kept word
 _LINE_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -130,6 +134,223 @@ def build_vocabulary(texts: Iterable[str], vocab_size: int, min_count: int = 1) 
     return [w for w, _ in ranked[: max(vocab_size - RESERVED_IDS, 0)]]
 
 
+# Many texts at once (``Tokenizer.encode_many``): a Python step per word costs more than the
+# model's own work on that word, so the rule runs over one buffer of all texts in a few C-level
+# passes (str and bytes methods, numpy). Why the ids equal ``words``'s:
+# - A text becomes bytes in which every byte >= 128 belongs to a letter or digit: an ASCII text
+#   as it is (NFKC changes no ASCII character), any other after ``_normalize`` (as in ``words``),
+#   encoded as UTF-8 except that a run of other non-ASCII characters becomes " " for whitespace
+#   (which ``\s`` matches) and "#" for the rest (separators that are not whitespace).
+# - ``_MAPPED`` then maps every byte at once: letters lowered, digits and bytes >= 128 kept, the
+#   apostrophe to "`", "<" and ">" to "!" and '"', "/" kept, whitespace to " ", all else to "#",
+#   NUL (between texts; a NUL in a text is first made "#") to "$". A byte is in a word iff it is
+#   >= "0", except an apostrophe without a letter or digit on both sides (``_WORD``).
+# - A line break (``<br\s*/?>``) holds no apostrophe and its ends "<", ">" and " " are all
+#   separators to the apostrophe rule, so it may be found afterwards: a word "br" right after a
+#   "<" and before spaces, an optional "/" and a ">" is dropped.
+# - A word is looked up by its bytes, exactly: 7-byte parts, each a uint64 with its byte count
+#   (8: more follow) in the top byte, hashed into an open-addressing table of the vocabulary and
+#   compared part by part. Every word longer than the vocabulary's parts hold differs in a count.
+def _mapped_byte(code: int) -> int:
+    char = chr(code)
+    if code >= 128 or char.isdigit():
+        return code
+    if char.isalnum():
+        return ord(char.lower())
+    return ord({"'": "`", "<": "!", ">": '"', "/": "/", "\x00": "$"}.get(char, " " if char.isspace() else "#"))
+
+
+_MAPPED = bytes(map(_mapped_byte, range(256)))
+_PART = 7  # bytes of a word per uint64 key part; the top byte counts them
+_PART_MASKS = np.array([(1 << (8 * min(n, _PART))) - 1 for n in range(_PART + 2)], np.uint64)
+_PART_COUNTS = np.array([n << (8 * _PART) for n in range(_PART + 2)], np.uint64)
+_HASH = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5], np.uint64)
+_CODEC_ERRORS = "edgelstm-words-v1"  # the handler of non-ASCII runs in str.encode("ascii", ...)
+
+
+@lru_cache(maxsize=4096)
+def _non_ascii_bytes(chars: str) -> bytes:
+    return "".join(c if c.isalnum() else " " if c.isspace() else "#" for c in chars).encode()
+
+
+def _non_ascii_run(error: UnicodeError) -> tuple[bytes, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    return _non_ascii_bytes(error.object[error.start : error.end]), error.end
+
+
+codecs.register_error(_CODEC_ERRORS, _non_ascii_run)
+
+
+def _mapped_texts(texts: list[str]) -> np.ndarray:
+    """The texts between "$"s as above, after ``_MAPPED``; ``texts`` are ASCII or normalized."""
+    joined = "\x00".join(["", *texts, ""])
+    if joined.count("\x00") > len(texts) + 1:  # a text holds a NUL: make it a plain separator
+        joined = "\x00".join(["", *(text.replace("\x00", "#") for text in texts), ""])
+    return np.frombuffer(joined.encode("ascii", _CODEC_ERRORS).translate(_MAPPED), np.uint8)
+
+
+def _words(mapped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, lengths) of the words in ``mapped`` (which starts and ends in a separator)."""
+    in_word = mapped >= ord("0")
+    apostrophes = np.flatnonzero(mapped == ord("`"))
+    before, after = mapped[apostrophes - 1], mapped[apostrophes + 1]
+    joins = (before >= ord("0")) & (before != ord("`")) & (after >= ord("0")) & (after != ord("`"))
+    in_word[apostrophes[~joins]] = False
+    tags = np.flatnonzero(mapped == ord("!"))  # "<": is it a line break holding a word "br"?
+    tags = tags[(mapped[tags + 1] == ord("b")) & (mapped[tags + 2] == ord("r"))]
+    end = tags + 3
+    while len(end) and (spaces := mapped[end] == ord(" ")).any():
+        end += spaces
+    end += mapped[end] == ord("/")
+    tags = tags[mapped[end] == ord('"')]
+    in_word[tags + 1] = in_word[tags + 2] = False
+    edges = np.flatnonzero(np.diff(in_word))  # before a word's start, its end, the next start...
+    return edges[0::2] + 1, edges[1::2] - edges[0::2]
+
+
+def _word_keys(
+    mapped: np.ndarray, starts: np.ndarray, lengths: np.ndarray, longer: list[np.ndarray]
+) -> list[np.ndarray]:
+    """Each word's key parts (uint64): the first part of all words (W,), then each later part of
+    the words ``longer[part]`` that have it. ``mapped`` ends in at least 8 bytes that are in no
+    word, so no read passes its end."""
+    at = np.ndarray((len(mapped) - 7,), "<u8", mapped.data, strides=(1,))  # 8 bytes from every offset
+    keys = []
+    for part, rows in enumerate(longer):
+        count = np.minimum(lengths[rows] - _PART * part if part else lengths, _PART + 1)
+        key = at[starts[rows] + _PART * part if part else starts]
+        key &= _PART_MASKS.take(count)
+        key |= _PART_COUNTS.take(count)
+        keys.append(key)
+    return keys
+
+
+def _expanded(keys: list[np.ndarray], longer: list[np.ndarray]) -> list[np.ndarray]:
+    """``_word_keys``'s parts as (W,) each, 0 where a word is too short for that part."""
+    full = [keys[0]]
+    for key, rows in zip(keys[1:], longer[1:]):
+        full.append(np.zeros(len(keys[0]), np.uint64))
+        full[-1][rows] = key
+    return full
+
+
+class _WordTable:
+    """The vocabulary's ids by the words' mapped bytes (see above), looked up many at once."""
+
+    def __init__(self, vocabulary: Sequence[str]) -> None:
+        ids: dict[bytes, int] = {}
+        for i, word in enumerate(vocabulary):  # a later duplicate wins, as in Tokenizer._ids
+            data = word.encode(errors="replace")
+            key = data.replace(b"'", b"`")
+            if key and data.translate(_MAPPED) == key:
+                ids[key] = i + RESERVED_IDS  # else ``words`` never gives this word
+        words = list(ids)
+        self.parts = max(1, -(-max(map(len, words), default=0) // _PART))
+        lengths = np.array([len(w) for w in words], np.int64)
+        mapped = np.frombuffer(b"$".join([b"", *words, b""]) + b"$" * 8, np.uint8)
+        longer = self._longer(lengths)
+        keys = _expanded(_word_keys(mapped, np.cumsum(lengths + 1) - lengths, lengths, longer), longer)
+        word_ids = np.array(list(ids.values()), np.int64)
+        self.bits = max(4, (4 * len(words)).bit_length())  # at most a quarter of the slots used
+        while not self._place(keys, longer, word_ids):  # a run of 64 full slots: a larger table
+            self.bits += 1
+
+    def _place(self, keys: list[np.ndarray], longer: list[np.ndarray], word_ids: np.ndarray) -> bool:
+        """Linear probing, all words a step at a time, each within 64 slots of its home slot."""
+        home = self._slots(keys, longer, expanded=True)
+        size = (1 << self.bits) + 64  # room for probes past the last home slot
+        self.ids = np.zeros(size, np.int64)  # 0: an empty slot
+        self.keys = [np.zeros(size, np.uint64) for _ in keys]
+        pending, self.probes = np.arange(len(word_ids)), 0
+        while len(pending):
+            if self.probes == 64:
+                return False
+            slot = home[pending] + self.probes
+            free = self.ids[slot] == 0
+            slot, first = np.unique(slot[free], return_index=True)  # one word per free slot
+            chosen = pending[free][first]
+            self.ids[slot] = word_ids[chosen]
+            for table, part_keys in zip(self.keys, keys):
+                table[slot] = part_keys[chosen]
+            pending = np.setdiff1d(pending, chosen)
+            self.probes += 1
+        return True
+
+    def _longer(self, lengths: np.ndarray) -> list[np.ndarray]:
+        """For each key part after the first, the words that have it."""
+        return [np.empty(0, np.intp)] + [np.flatnonzero(lengths > _PART * part) for part in range(1, self.parts)]
+
+    def _slots(self, keys: list[np.ndarray], longer: list[np.ndarray], expanded: bool = False) -> np.ndarray:
+        mixed = keys[0] * _HASH[0]
+        for part in range(1, self.parts):
+            rows = longer[part]
+            mixed[rows] += (keys[part][rows] if expanded else keys[part]) * _HASH[part % len(_HASH)]
+        slots: np.ndarray = (mixed >> np.uint64(64 - self.bits)).astype(np.intp)
+        return slots
+
+    def lookup(self, mapped: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """The id of each word ``mapped[starts[i] : starts[i] + lengths[i]]``, OOV_ID if unknown."""
+        longer = self._longer(lengths)
+        keys = _word_keys(mapped, starts, lengths, longer)
+        slots = self._slots(keys, longer)
+        found = self.ids.take(slots)
+        same = self.keys[0].take(slots) == keys[0]
+        for part in range(1, self.parts):  # the rest of the longer words
+            rows = longer[part]
+            same[rows] &= self.keys[part].take(slots[rows]) == keys[part]
+        ids = np.where(same, found, OOV_ID)
+        rows = np.flatnonzero((found != 0) & ~same)  # unknown, or further on: a few
+        lengths = lengths[rows]
+        longer = self._longer(lengths)
+        keys = _expanded(_word_keys(mapped, starts[rows], lengths, longer), longer)
+        slots = slots[rows]
+        for probe in range(1, self.probes):
+            found = self.ids.take(slots + probe)
+            same = found != 0
+            for table, key in zip(self.keys, keys):
+                same &= table.take(slots + probe) == key
+            ids[rows[same]] = found[same]
+            searched = (found != 0) & ~same  # an empty slot ends the search
+            rows, slots, keys = rows[searched], slots[searched], [key[searched] for key in keys]
+        return ids
+
+
+@dataclass(frozen=True)
+class EncodedTexts:
+    """Many texts' ids in one array: text ``i``'s are ``ids[starts[i] : starts[i] + lengths[i]]``;
+    ``Tokenizer.encode_many`` makes them, ``padded`` batches them."""
+
+    ids: np.ndarray  # (total,) int64
+    starts: np.ndarray  # (N,) int64
+    lengths: np.ndarray  # (N,) int64, each at least 1 (from encode_many)
+
+    @classmethod
+    def from_sequences(cls, sequences: Sequence[Sequence[int]]) -> EncodedTexts:
+        """Id sequences as they are."""
+        lengths = np.fromiter(map(len, sequences), np.int64, len(sequences))
+        ids = np.array(sequences[0], np.int64) if len(sequences) == 1 else \
+            np.fromiter(chain.from_iterable(sequences), np.int64, int(lengths.sum()))
+        return cls(ids, np.cumsum(lengths) - lengths, lengths)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def tolist(self) -> list[list[int]]:
+        ids = self.ids.tolist()
+        return [ids[start : start + length] for start, length in zip(self.starts.tolist(), self.lengths.tolist())]
+
+    def padded(self, rows: np.ndarray | Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Texts ``rows`` right-padded: (B, T) int64 ids and (B,) int64 lengths."""
+        lengths = self.lengths[rows]  # (B,)
+        if len(lengths) == 1:  # one text (batch-1 latency): its ids as they are
+            start = int(self.starts[rows][0])
+            return self.ids[start : start + int(lengths[0])].reshape(1, -1), lengths
+        steps = np.arange(int(lengths.max()))  # (T,)
+        ids = self.ids.take(self.starts[rows][:, None] + steps, mode="clip")  # (B, T)
+        return np.where(steps < lengths[:, None], ids, PAD_ID), lengths
+
+
 class Tokenizer:
     """Maps texts to id sequences of at most ``max_len`` ids (never empty)."""
 
@@ -140,6 +361,7 @@ class Tokenizer:
         self.max_len = max_len
         self._ids = {w: i + RESERVED_IDS for i, w in enumerate(self.vocabulary)}
         self._ascii_id = {w.encode(): i for w, i in self._ids.items() if w.isascii()}.get
+        self._table: _WordTable | None = None  # built by the first encode_many
 
     @property
     def vocab_size(self) -> int:
@@ -166,11 +388,35 @@ class Tokenizer:
                 return tail[-self.max_len :]
         return self.word_ids(text)[-self.max_len :] or [OOV_ID]
 
+    def encode_many(self, texts: Sequence[str]) -> EncodedTexts:
+        """``[encode(text) for text in texts]``, computed for all texts at once (see ``_MAPPED``)."""
+        if len(texts) < MANY_TEXTS:  # the per-text path costs less than the passes' fixed cost
+            return EncodedTexts.from_sequences([self.encode(text) for text in texts])
+        if self._table is None:
+            self._table = _WordTable(self.vocabulary)
+        tail_chars = self.max_len * _TAIL_CHARS_PER_WORD
+        plain: list[int] = []  # ASCII texts
+        other: list[int] = []  # texts to normalize first
+        long: list[int] = []  # texts whose tail alone encode reads
+        for i, text in enumerate(texts):
+            (long if len(text) > tail_chars else plain if text.isascii() else other).append(i)
+        mapped = np.concatenate([_mapped_texts([texts[i] for i in plain]),
+                                 _mapped_texts([_normalize(texts[i]) for i in other])[1:], np.full(8, 32, np.uint8)])
+        starts, lengths = _words(mapped)
+        word_ids = self._table.lookup(mapped, starts, lengths)
+        separators = np.flatnonzero(mapped == ord("$"))  # (len(plain + other) + 1,)
+        last = np.searchsorted(starts, separators[1:])  # one past each text's last word
+        kept = np.minimum(last - np.searchsorted(starts, separators[:-1]), self.max_len)
+        tails = [self.encode(texts[i]) for i in long]
+        tail_lengths = np.array([len(tail) for tail in tails], np.int64)
+        ids = np.concatenate([word_ids, [OOV_ID], *map(np.array, tails)]).astype(np.int64)
+        all_starts, all_lengths = np.empty(len(texts), np.int64), np.empty(len(texts), np.int64)
+        all_starts[plain + other] = np.where(kept > 0, last - kept, len(word_ids))  # none: the OOV_ID after them
+        all_lengths[plain + other] = np.maximum(kept, 1)
+        all_starts[long] = len(word_ids) + 1 + np.cumsum(tail_lengths) - tail_lengths
+        all_lengths[long] = tail_lengths
+        return EncodedTexts(ids, all_starts, all_lengths)
 
 def pad_batch(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     """Right-pad id sequences (each non-empty) into (B, T) int64 ids and (B,) int64 lengths."""
-    lengths = np.array([len(s) for s in sequences], np.int64)  # (B,)
-    input_ids = np.full((len(sequences), int(lengths.max())), PAD_ID, np.int64)  # (B, T)
-    for row, sequence in enumerate(sequences):
-        input_ids[row, : lengths[row]] = sequence
-    return input_ids, lengths
+    return EncodedTexts.from_sequences(sequences).padded(np.arange(len(sequences)))

@@ -1,13 +1,16 @@
-"""The ASCII fast path of the tokenizer gives exactly the ids of the words-v1 rule (``words``)."""
+"""The tokenizer's fast paths (ASCII texts one by one; many texts at once, ``encode_many``) give
+exactly the ids of the words-v1 rule (``words``)."""
 
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgelstm.tokenizer import OOV_ID, Tokenizer, ascii_words, words
+import edgelstm.tokenizer as tokenizer_module
+from edgelstm.tokenizer import MANY_TEXTS, OOV_ID, Tokenizer, ascii_words, pad_batch, words
 
 # Every ASCII character, with the ones the rule treats specially made frequent.
 _PIECES = st.one_of(
@@ -58,3 +61,116 @@ def test_every_imdb_test_review_gets_the_ids_of_the_rule(imdb):
     different = [i for i, text in enumerate(texts) if tokenizer.encode(text) != _reference_ids(tokenizer, text)]
     assert sum(text.isascii() for text in texts) > 0.8 * len(texts)
     assert different == []
+
+
+# encode_many: the rule over many texts at once (numpy passes, a hashed vocabulary).
+_UNICODE = st.sampled_from([
+    "caf\u00e9", "CAF\u00c9", "cafe\u0301", "na\u00efve", "stra\u00dfe", "\u2019", "don\u2019t", "\u201c", "\u2014",
+    "\u00a0", "\u2028", "\x85", "\u3000", "\ufb01lm", "\u212a", "\u00bd", "x\u00b2", "\u0130", "\u2026",
+    "\u039f\u0394\u039f\u03a3", "\u9019\u90e8", "\U0001f600", "\uff1c\uff42\uff52\uff1e", "<br\u2028/>", "<br\u2014>",
+    "\x00", "\ud800", "\u00e9'\u00e9", "\u0661\u0662",
+])
+_TEXT = st.lists(st.one_of(_PIECES, _UNICODE, st.characters()), max_size=60).map("".join)
+# Words at the key parts' edges (7 and 14 bytes), non-ASCII ones, a duplicate, and words no text
+# can have (upper case, a space, a slash, an underscore, a backtick): they get no id, shadow none.
+WIDE_VOCABULARY = VOCABULARY + [
+    "abcdefg", "abcdefgh", "abcdefghijklmn", "abcdefghijklmno", "caf\u00e9caf\u00e9ca", "na\u00efve", "stra\u00dfe",
+    "\u9019\u90e8", "fi", "ok", "the", "Foo", "a b", "x/y", "a_b", "don`t", "foo", "\u03bf\u03b4\u03bf\u03c2",
+]
+
+
+def _many_reference(tokenizer: Tokenizer, texts: list[str]) -> list[list[int]]:
+    return [_reference_ids(tokenizer, text) for text in texts]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TEXT, min_size=MANY_TEXTS, max_size=40), st.integers(1, 8))
+def test_encode_many_gives_the_ids_of_the_rule(texts, max_len):
+    tokenizer = Tokenizer(WIDE_VOCABULARY, max_len)
+    encoded = tokenizer.encode_many(texts)
+    assert encoded.tolist() == _many_reference(tokenizer, texts)
+    assert all(encoded.lengths >= 1)
+
+
+_WORD_PIECE = st.text(st.sampled_from("abcxyz09'\u00e9\u9019"), min_size=1, max_size=24)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_WORD_PIECE, max_size=300), st.data())
+def test_encode_many_finds_every_word_of_a_vocabulary_and_nothing_else(vocabulary, data):
+    """Many words of similar bytes: the table's collisions and every part count are exercised."""
+    texts = data.draw(st.lists(st.lists(st.one_of(st.sampled_from(vocabulary or ["x"]), _WORD_PIECE),
+                                        max_size=30).map(" ".join), min_size=MANY_TEXTS, max_size=30))
+    tokenizer = Tokenizer(vocabulary, max_len=50)
+    assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
+
+
+_BASE = "abcdefghijklmnopqrstuvwx"  # words sharing their first bytes, across the 7-byte key parts
+
+
+@pytest.mark.parametrize("one_slot", [False, True])
+def test_words_sharing_their_first_bytes_are_told_apart(one_slot, monkeypatch):
+    """With one_slot, every word hashes to the same slot: each lookup walks the whole cluster and
+    meets words that differ from it only in a later key part or in their length."""
+    if one_slot:
+        monkeypatch.setattr(tokenizer_module, "_HASH", np.zeros(4, np.uint64))
+    vocabulary = [_BASE[:21], _BASE[:7], _BASE[:14], "\u00e9" * 4, "\u00e9" * 3 + "e", "abcdefg'hi"]
+    vocabulary += [_BASE[:n] for n in (1, 6, 8, 13, 15, 20)]
+    texts = [" ".join(_BASE[:n] + suffix for n in range(1, 25)) for suffix in ("", "x", "'s", "\u00e9", "\u00e9\u00e9")]
+    texts += [" ".join(vocabulary), "\u00e9\u00e9\u00e9 \u00e9\u00e9\u00e9\u00e9\u00e9 abcdefg'h abcdefg'hij"] * 8
+    tokenizer = Tokenizer(vocabulary, max_len=100)
+    assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
+    if one_slot:  # the table is one run of full slots
+        assert tokenizer._table is not None and tokenizer._table.probes == len(vocabulary)
+
+
+def test_encode_many_of_the_golden_edge_cases():
+    golden = json.loads((Path(__file__).parent / "data" / "golden-tokenizer.json").read_text(encoding="utf-8"))
+    tokenizer = Tokenizer(golden["vocabulary"], golden["max_len"])
+    texts = [case["text"] for case in golden["cases"]]
+    assert len(texts) >= MANY_TEXTS
+    assert tokenizer.encode_many(texts).tolist() == [case["ids"] for case in golden["cases"]]
+
+
+def test_encode_many_of_few_texts_and_long_texts():
+    tokenizer = Tokenizer(VOCABULARY, max_len=2)
+    long = "the " * 10_000 + "don't x"  # read by its tail, as encode does
+    for texts in ([], ["x"], ["the x", ""] * 20, [long, "a", "\u00e9 b"] * 8):
+        assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
+
+
+def test_padded_batches_are_pad_batch():
+    tokenizer = Tokenizer(VOCABULARY, max_len=8)
+    texts = ["the x " * n + "b" for n in range(20)] + [""]
+    encoded = tokenizer.encode_many(texts)
+    rows = np.array([20, 3, 0, 7])
+    ids, lengths = encoded.padded(rows)
+    expected_ids, expected_lengths = pad_batch([tokenizer.encode(texts[i]) for i in rows])
+    assert ids.dtype == lengths.dtype == np.int64
+    assert np.array_equal(ids, expected_ids) and np.array_equal(lengths, expected_lengths)
+    assert lengths.tolist() == [1, 7, 1, 8] and ids[0].tolist() == [OOV_ID] + [0] * 7  # "" is one unknown word
+    for row in (3, 20):  # one text alone: no padding (pad_batch of one sequence takes this path too)
+        ids, lengths = encoded.padded([row])
+        assert ids.dtype == np.int64 and ids.tolist() == [tokenizer.encode(texts[row])]
+        assert lengths.tolist() == [len(tokenizer.encode(texts[row]))]
+
+
+@pytest.mark.slow
+def test_encode_many_of_every_imdb_test_review_gives_the_ids_of_the_rule(imdb):
+    from edgelstm import Classifier
+
+    classifier = Classifier.default()
+    texts = list(imdb.evaluation_split.texts)
+    assert classifier.encode(texts) == _many_reference(classifier.tokenizer, texts)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_classifier_tokenizes_a_list_as_text_by_text(threads):
+    from edgelstm import Classifier
+    from tests.helpers import TINY_LSTM
+
+    classifier = Classifier.load(TINY_LSTM, threads=threads)
+    texts = ["", "the movie was great", "caf\u00e9 <br />bad", "great " * 5000 + "bad", "\u00c9T\u00c9 film"] * 300
+    sequences = [classifier.tokenizer.encode(text) for text in texts]
+    assert classifier.encode(texts) == sequences
+    np.testing.assert_array_equal(classifier.predict_proba(texts), classifier.predict_ids(sequences))
