@@ -60,29 +60,18 @@ _QUANTIZED_OPS = {"DequantizeLinear", "DynamicQuantizeLSTM", "MatMulInteger", "D
 
 def is_int8(proto: onnx.ModelProto, config: ModelConfig) -> bool:
     """Whether a model already holds quantized weights (ours or onnxruntime's)."""
-    return config.quantization is not None or any(node.op_type in _QUANTIZED_OPS for node in _nodes(proto.graph))
+    return config.quantization is not None or any(node.op_type in _QUANTIZED_OPS for node in proto.graph.node)
 
 
 # Which axis of each weight matrix holds the output channels, by the consumer's op and input.
 _CHANNEL_AXIS = {("Gather", 0): 0, ("LSTM", 1): 1, ("LSTM", 2): 1, ("MatMul", 1): 1}
 
 
-def _nodes(graph: onnx.GraphProto) -> list[onnx.NodeProto]:
-    """Every node of the graph and of its If branches (which read the main graph's weights)."""
-    found = []
-    for node in graph.node:
-        found.append(node)
-        for attribute in node.attribute:
-            if attribute.type == onnx.AttributeProto.GRAPH:
-                found += _nodes(attribute.g)
-    return found
-
-
 def _weight_only(proto: onnx.ModelProto) -> onnx.ModelProto:
     """Every weight matrix as int8 (symmetric, one scale per output channel) + Cast + Mul."""
     initializers = {t.name: t for t in proto.graph.initializer}
     axes: dict[str, int] = {}
-    for node in _nodes(proto.graph):
+    for node in proto.graph.node:
         for position, name in enumerate(node.input):
             axis = _CHANNEL_AXIS.get((node.op_type, position))
             if axis is not None and name in initializers and initializers[name].data_type == onnx.TensorProto.FLOAT:
@@ -126,35 +115,6 @@ class _QuietQuantizerLogs(logging.Filter):
         return False
 
 
-def _padded_form_only(proto: onnx.ModelProto) -> onnx.ModelProto:
-    """The graph with each If replaced by its else branch (the bilstm's padded form, right for
-    every batch), and the nodes only the other branch needed removed: onnxruntime's dynamic
-    quantizer cannot read a branch that uses the main graph's values ("unknown initializers")."""
-    proto = onnx.ModelProto.FromString(proto.SerializeToString())  # the caller's graph stays as it is
-    graph = proto.graph
-    nodes: list[onnx.NodeProto] = []
-    for node in graph.node:
-        if node.op_type != "If":
-            nodes.append(node)
-            continue
-        branch = next(a.g for a in node.attribute if a.name == "else_branch")
-        nodes += list(branch.node)
-        nodes += [helper.make_node("Identity", [out.name], [name], name=f"{name}.padded")
-                  for out, name in zip(branch.output, node.output)]
-    needed = {out.name for out in graph.output}
-    kept: list[onnx.NodeProto] = []
-    for node in reversed(nodes):  # backwards: a node is kept when a kept node (or an output) reads it
-        if needed & set(node.output):
-            kept.append(node)
-            needed |= set(node.input)
-    del graph.node[:]
-    graph.node.extend(reversed(kept))
-    used = [t for t in graph.initializer if t.name in needed]
-    del graph.initializer[:]
-    graph.initializer.extend(used)
-    return proto
-
-
 def _dynamic(proto: onnx.ModelProto, recipe: Recipe) -> onnx.ModelProto:
     import tempfile
 
@@ -167,7 +127,7 @@ def _dynamic(proto: onnx.ModelProto, recipe: Recipe) -> onnx.ModelProto:
         # the quantizer reads and writes files (and scratch files next to its output): in a folder of ours
         with tempfile.TemporaryDirectory(prefix="edgelstm-int8-") as tmp:
             source, scratch = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
-            source.write_bytes(_padded_form_only(proto).SerializeToString())
+            source.write_bytes(proto.SerializeToString())
             quantize_dynamic(
                 source, scratch, op_types_to_quantize=list(recipe.op_types),
                 weight_type=QuantType[recipe.weight_type], per_channel=recipe.per_channel,
