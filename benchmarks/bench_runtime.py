@@ -259,10 +259,8 @@ def profile(path: Path, config: ModelConfig, sequences: list[list[int]], top: in
         if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
             per_node[f"{event['args']['op_name']} `{event['name'].removesuffix('_kernel_time')}`"] += event["dur"]
     total = sum(e["dur"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run")
-    # the If node's kernel time includes its branch's nodes, which are also listed on their own
-    branches = {name: d for name, d in per_node.items() if not name.startswith("If ")}
-    shares = sorted(((name, d / total) for name, d in branches.items()), key=lambda item: -item[1])
-    return shares[:top], 1 - sum(branches.values()) / total
+    shares = sorted(((name, d / total) for name, d in per_node.items()), key=lambda item: -item[1])
+    return shares[:top], 1 - sum(per_node.values()) / total
 
 
 class _SleepingBackend:

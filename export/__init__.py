@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from edgelstm._lazy import lazy_names
 from edgelstm.errors import ExportValidationError, InputError, QuantizationError
 from edgelstm.files import publish, staging_folder
 
@@ -31,15 +31,7 @@ log = logging.getLogger(__name__)
 _LAZY = {"OPSET": ".graph", "build_onnx": ".graph", "ATOL": ".validate", "validate_onnx": ".validate",
          "quantize_checked": ".quantize"}
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
 
 
 def export_checkpoint(

@@ -64,8 +64,7 @@ def _weights(lstm: torch.nn.LSTM, suffix: str) -> tuple[np.ndarray, np.ndarray, 
 
 
 def _forward_lstm(g: _Graph, lstm: torch.nn.LSTM, suffix: str, name: str, x: str, h0: str, c0: str) -> str:
-    """A forward LSTM over every step: (T, B, E) -> Y (T, 1, B, H); Y_h, Y_c (1, B, H) as name.Y_h/Y_c.
-    Its weights are the constants name.W, name.R, name.B."""
+    """A forward LSTM over every step: (T, B, E) -> Y (T, 1, B, H); Y_h, Y_c (1, B, H) as name.Y_h/Y_c."""
     w, r, b = _weights(lstm, suffix)
     inputs = [x, g.const(f"{name}.W", w), g.const(f"{name}.R", r), g.const(f"{name}.B", b), "", h0, c0]
     outputs = [f"{name}.Y", f"{name}.Y_h", f"{name}.Y_c"]

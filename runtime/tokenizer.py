@@ -417,6 +417,7 @@ class Tokenizer:
         all_lengths[long] = tail_lengths
         return EncodedTexts(ids, all_starts, all_lengths)
 
+
 def pad_batch(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
     """Right-pad id sequences (each non-empty) into (B, T) int64 ids and (B,) int64 lengths."""
     return EncodedTexts.from_sequences(sequences).padded(np.arange(len(sequences)))

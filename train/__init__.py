@@ -7,8 +7,7 @@ e.g. ``edgelstm pretrain`` with ``pip install 'edgelstm[pretrain]'`` and no torc
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from edgelstm._lazy import lazy_names
 
 __all__ = [
     "DEFAULT_DROPOUT",
@@ -26,12 +25,4 @@ _LAZY = {"DEFAULT_DROPOUT": "edgelstm.config", "TextClassifier": ".model", "Trai
          "load_checkpoint": ".checkpoint", "load_model": ".checkpoint", "save_checkpoint": ".checkpoint",
          "train": ".trainer", "train_files": ".run"}
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, __all__)
