@@ -49,6 +49,10 @@ CLASS_WEIGHTS = ("none", "balanced")
 WIDE_LR_SCALE = 10.0
 # With ``wide_fit``: the fitted term's learning rate in stage 2, as a share of the LSTM's (0: frozen)
 FITTED_WIDE_LR_SCALE = 0.0
+# With ``wide_fit``, stage 2 trains the LSTM on each training text's wide term from a fit on the
+# other folds (cross-fitting, as in stacking): the full fit has learnt its own training texts,
+# so against it the LSTM would see almost no error to correct. 0: the full fit's term
+WIDE_CROSS_FIT_FOLDS = 5
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +103,8 @@ class Encoded:
     # texts: one-hot); None: ``targets``
     soft_targets: np.ndarray | None = None
     teacher_labeled: int = 0  # the last ones of ``sequences``
+    # (N, outputs) wide-term logits to train on instead of the model's own (cross-fitted); None: its own
+    wide_logits: np.ndarray | None = None
 
     @property
     def lengths(self) -> list[int]:
@@ -173,10 +179,12 @@ def _run_lstm(lstm: torch.nn.LSTM, direction: str, x: torch.Tensor) -> torch.Ten
     return output
 
 
-def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torch.Tensor,
+                   wide: torch.Tensor | None = None) -> torch.Tensor:
     """``model(input_ids, lengths)``, computed without packed sequences: the same logits (to
     float rounding), several times faster to train on the CPU, where the backward pass of a
-    packed LSTM writes a whole-batch gradient per time step.
+    packed LSTM writes a whole-batch gradient per time step. ``wide``: (B, outputs) to add
+    instead of the model's wide term (cross-fitted logits in training).
 
     Right padding comes after every real step, so the forward direction's outputs at real steps
     are exact; the backward direction runs forward over each row reversed within its length.
@@ -186,7 +194,8 @@ def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torc
     steps = torch.arange(x.shape[1], device=x.device)[None, :]  # (1, T)
     real = steps < lengths[:, None]  # (B, T)
     forward = _run_lstm(model.lstm, "", x)  # (B, T, H)
-    wide = model.wide_logits(input_ids, lengths)  # (B, outputs), or 0
+    if wide is None:
+        wide = model.wide_logits(input_ids, lengths)  # (B, outputs), or 0
     if model.config.arch == "lstm":
         last = forward[torch.arange(x.shape[0], device=x.device), lengths - 1]  # (B, H)
         return model.head(last) + wide
@@ -367,7 +376,8 @@ def _train_epoch(
     weights = _class_weights(data, len(model.config.labels), options.class_weight)
     for rows in _batches(data.lengths, options.batch_size, generator):
         input_ids, lengths, targets = _tensors(data, rows, options.device, options.word_dropout, generator)
-        logits = forward_padded(model, input_ids, lengths)  # (B, outputs)
+        wide = None if data.wide_logits is None else torch.from_numpy(data.wide_logits[rows]).to(options.device)
+        logits = forward_padded(model, input_ids, lengths, wide)  # (B, outputs)
         loss = _weighted_loss(model, logits, targets, weights)
         optimizer.zero_grad()
         loss.backward()
@@ -489,7 +499,7 @@ def _fit_wide(config: ModelConfig, data: dict[str, Any], options: TrainOptions) 
     """Stage 1: the wide term fitted alone on the training split (linear.py), or None without
     validation data to choose its L2 strength on. A ``wide_bigrams`` set by the user is the only
     bigram setting tried; otherwise none and BIGRAM_ROWS."""
-    from .linear import BIGRAM_ROWS, choose_wide
+    from .linear import BIGRAM_ROWS, choose_wide, cross_fit
 
     train_data, val_data = data["train"], data["val"]
     if val_data is None:
@@ -505,6 +515,11 @@ def _fit_wide(config: ModelConfig, data: dict[str, Any], options: TrainOptions) 
                          config.vocab_size, config.num_outputs, soft_targets=train_data.soft_targets,
                          weights=per_text,
                          bigram_rows=(config.wide_bigrams,) if config.wide_bigrams else (0, BIGRAM_ROWS))
+    if WIDE_CROSS_FIT_FOLDS and FITTED_WIDE_LR_SCALE == 0:  # a term that trains on must be its own
+        folds = np.random.default_rng(options.seed).permutation(len(train_data.sequences)) % WIDE_CROSS_FIT_FOLDS
+        train_data.wide_logits = cross_fit(train_data.sequences, train_data.targets, folds, fitted,
+                                           config.vocab_size, soft_targets=train_data.soft_targets,
+                                           weights=per_text).astype(np.float32)
     log.info("wide term fitted alone (%.0f s): L2 %g, bigram rows %d, validation accuracy %.4f (of %s)",
              time.perf_counter() - start, fitted.l2, fitted.bigrams, fitted.val_accuracy,
              ", ".join(f"{key}: {value:.4f}" for key, value in fitted.scores.items()))
