@@ -153,13 +153,13 @@ def test_without_wide_fit_the_term_trains_jointly(tmp_path):
 
 
 def test_fitted_wide_term_on_real_data_is_recorded_and_reproduced(tmp_path):
-    """The default recipe on a small real set: the fit's choice in the metadata, two runs alike."""
+    """``--wide-fit`` on a small real set: the fit's choice in the metadata, two runs alike."""
     data = needs_text_set("mpqa")
     files = []
     for run in ("a", "b"):
         checkpoint = tmp_path / f"{run}.pt"
         result = run_cli("train", data, "-o", checkpoint, "--limit", "1500", "--epochs", "1", "--hidden", "8",
-                         "--embed-dim", "8", "--no-progress")
+                         "--embed-dim", "8", "--wide-fit", "--no-progress")
         assert result.returncode == 0, result.stderr
         assert "wide term fitted alone" in result.stderr and "epoch 0 (the fitted wide term alone)" in result.stderr
         files.append(checkpoint)
