@@ -81,6 +81,14 @@ def _zero_state(g: _Graph, input_ids: str, hidden: int) -> str:
     return g.op("ConstantOfShape", [shape], "zero_state", value=numpy_helper.from_array(np.zeros(1, np.float32)))
 
 
+def _zero_state_from(g: _Graph, lengths_f: str, hidden: int) -> str:
+    """Zeros (1, B, H) as the float lengths (B, 1) x zeros (1, 1, H): one node where _zero_state
+    takes four (Shape, Gather, Concat, ConstantOfShape), for the BiLSTM, which has that column
+    anyway (the mean's divisor); a length is finite, so every product is exactly +0. Not for the
+    plain LSTM: tract (0.23) fails on it in that graph ("Clashing resolution for expression")."""
+    return g.op("Mul", [lengths_f, g.const("zeros.11h", np.zeros((1, 1, hidden), np.float32))], "zero_state")
+
+
 def _at_last_real_step(g: _Graph, y: str, lengths: str, hidden: int) -> str:
     """Y (T, 1, B, H) -> (B, H): each row's output at step lengths - 1, read in Y's own layout."""
     seq = g.op("Squeeze", [y, g.const("axis.1", np.array([1], np.int64))], "lstm.tbh")  # (T, B, H)
@@ -152,14 +160,14 @@ def _masked_pooling(g: _Graph, directions: list[str], mask: str, count: str) -> 
     return g.op("Concat", largest + means, "features", axis=1)  # (B, 4H)
 
 
-def _bilstm_features(g: _Graph, model: TextClassifier, ids_tb: str, x: str, input_ids: str, lengths: str) -> str:
+def _bilstm_features(g: _Graph, model: TextClassifier, ids_tb: str, x: str, lengths: str) -> str:
     """(B, 4H) pooled BiLSTM features; the backward direction is a forward LSTM over each row's
     real steps reversed. One form serves every batch: an If taking one bidirectional node for
     batches without padding ran 1.06x-1.32x faster at batch 1 in onnxruntime, but tract ran that
     graph 12x slower at batch 1 and 2.6x at batch 64 (README, Speed and size)."""
-    zeros = _zero_state(g, input_ids, model.config.hidden)  # (1, B, H)
     count = g.op("Cast", [g.op("Unsqueeze", [lengths, g.const("axis_1", np.array([1], np.int64))], "lengths.col")],
                  "lengths.f", to=TensorProto.FLOAT)  # (B, 1)
+    zeros = _zero_state_from(g, count, model.config.hidden)  # (1, B, H)
     positions, mask = _real_steps(g, _steps(g, ids_tb), lengths)
     reversal = _reversal_index(g, positions, mask)  # (T, B)
     y_forward = _forward_lstm(g, model.lstm, "", "lstm.forward", x, zeros, zeros)  # (T, 1, B, H)
@@ -270,7 +278,7 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
         y = _forward_lstm(g, model.lstm, "", "lstm", x, zeros, zeros)
         features = _at_last_real_step(g, y, lengths, hidden)  # (B, H)
     else:
-        features = _bilstm_features(g, model, ids_tb, x, input_ids, lengths)  # (B, 4H)
+        features = _bilstm_features(g, model, ids_tb, x, lengths)  # (B, 4H)
     wide = _wide_term(g, model, ids_tb, lengths) if model.wide is not None else None
     _outputs(g, model, features, wide)
     graph = helper.make_graph(

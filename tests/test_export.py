@@ -86,9 +86,12 @@ def test_the_bilstm_pooling_masks_by_arithmetic_made_on_the_time_batch_mask():
     """Y + 0/-FLT_MAX for the max and Y x 1/0 for the sum, not a broadcast Where (onnxruntime:
     Where cost about 3x an Add); the float masks made on the (T, B) mask from Less, not on its
     (T, 1, B, 1) form (18x slower there) -- README, Speed and size."""
-    readers, mask_sources = pooling_ops(build_onnx(small_model("bilstm")))
+    proto = build_onnx(small_model("bilstm"))
+    readers, mask_sources = pooling_ops(proto)
     assert readers == ["Add", "Add", "Mul", "Mul"]
     assert mask_sources == ["Less"]
+    # the zero state is lengths x zeros, not Shape, Gather, Concat and ConstantOfShape: 3 nodes fewer per call
+    assert "ConstantOfShape" not in {n.op_type for n in proto.graph.node}
 
 
 def test_a_bilstm_text_gets_one_answer_alone_and_in_any_batch(tmp_path):
@@ -126,6 +129,7 @@ def test_the_shipped_model_is_on_todays_graph():
     assert [direction(n) for n in shipped.graph.node if n.op_type == "LSTM"] == ["forward", "forward"]
     assert "If" not in {n.op_type for n in shipped.graph.node}
     assert pooling_ops(shipped) == (["Add", "Add", "Mul", "Mul"], ["Less"])
+    assert "ConstantOfShape" not in {n.op_type for n in shipped.graph.node}
 
 
 def test_validation_checks_the_state_path_and_keeps_the_mode(tmp_path):
