@@ -184,9 +184,9 @@ codecs.register_error(_CODEC_ERRORS, _non_ascii_run)
 
 def _mapped_texts(texts: list[str]) -> np.ndarray:
     """The texts between "$"s as above, after ``_MAPPED``; ``texts`` are ASCII or normalized."""
+    if any("\x00" in text for text in texts):  # (a memchr per text: faster than counting the NULs joined)
+        texts = [text.replace("\x00", "#") for text in texts]  # a NUL in a text: a plain separator
     joined = "\x00".join(["", *texts, ""])
-    if joined.count("\x00") > len(texts) + 1:  # a text holds a NUL: make it a plain separator
-        joined = "\x00".join(["", *(text.replace("\x00", "#") for text in texts), ""])
     return np.frombuffer(joined.encode("ascii", _CODEC_ERRORS).translate(_MAPPED), np.uint8)
 
 
@@ -302,7 +302,7 @@ class _WordTable:
         for part in range(1, self.parts):
             rows = longer[part]
             mixed[rows] += (keys[part][rows] if expanded else keys[part]) * _HASH[part % len(_HASH)]
-        slots: np.ndarray = (mixed >> np.uint64(64 - self.bits)).astype(np.intp)
+        slots: np.ndarray = (mixed >> np.uint64(64 - self.bits)).view(np.int64)  # < 2**bits: no copy
         return slots
 
     def lookup(self, mapped: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -425,7 +425,7 @@ class Tokenizer:
         kept = np.minimum(last - np.searchsorted(starts, separators[:-1]), self.max_len)
         tails = [self.encode(texts[i]) for i in long]
         tail_lengths = np.array([len(tail) for tail in tails], np.int64)
-        ids = np.concatenate([word_ids, [OOV_ID], *map(np.array, tails)]).astype(np.int64)
+        ids = np.concatenate([word_ids, [OOV_ID], *map(np.array, tails)]).astype(np.int64, copy=False)
         all_starts, all_lengths = np.empty(len(texts), np.int64), np.empty(len(texts), np.int64)
         all_starts[plain + other] = np.where(kept > 0, last - kept, len(word_ids))  # none: the OOV_ID after them
         all_lengths[plain + other] = np.maximum(kept, 1)
