@@ -16,9 +16,9 @@ import codecs
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from itertools import chain, compress, repeat
 
 import numpy as np
@@ -375,9 +375,17 @@ class Tokenizer:
             raise ValueError("max_len must be at least 1")
         self.vocabulary = list(vocabulary)
         self.max_len = max_len
-        self._ids = {w: i + RESERVED_IDS for i, w in enumerate(self.vocabulary)}
-        self._ascii_id = {w.encode(): i for w, i in self._ids.items() if w.isascii()}.get
         self._table: _WordTable | None = None  # built by the first encode_many
+        # The word -> id dicts of the text-by-text path are built by its first use: a classifier
+        # of many texts at a time (``encode_many``) never needs them, and they cost its start.
+
+    @cached_property
+    def _ids(self) -> dict[str, int]:
+        return {w: i + RESERVED_IDS for i, w in enumerate(self.vocabulary)}
+
+    @cached_property
+    def _ascii_id(self) -> Callable[[bytes, int], int]:
+        return {w.encode(): i for w, i in self._ids.items() if w.isascii()}.get
 
     @property
     def vocab_size(self) -> int:

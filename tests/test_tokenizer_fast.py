@@ -195,3 +195,12 @@ def test_the_tables_keys_are_the_word_by_word_rule(vocabulary):
     """All words' keys in a few passes over their joined bytes (or word by word when a word holds
     the NUL that joins them): the same keys and ids, a later duplicate winning."""
     assert dict(zip(*tokenizer_module._vocabulary_keys(vocabulary))) == _keys_word_by_word(vocabulary)
+
+
+def test_many_texts_at_once_build_no_per_word_dicts():
+    """encode_many needs only its table: the text-by-text path's dicts are built at its first use."""
+    tokenizer = Tokenizer(WIDE_VOCABULARY, max_len=8)
+    texts = ["the film", "don't x", "caf\u00e9 10"] * MANY_TEXTS
+    many = tokenizer.encode_many(texts).tolist()
+    assert "_ids" not in vars(tokenizer) and "_ascii_id" not in vars(tokenizer)
+    assert many == [tokenizer.encode(text) for text in texts] == _many_reference(tokenizer, texts)
