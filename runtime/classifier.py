@@ -301,12 +301,11 @@ class Classifier:
         """Probabilities (N, labels) of ``encoded``, batches by length, up to ``workers`` at once."""
         chunks = _batch_rows(encoded, batch_size)
         if workers == 1 or len(chunks) <= 1:
-            return self._gather(encoded, chunks, [self.backend.run(*encoded.padded(c)) for c in chunks])
+            return self._gather(encoded, chunks, [self._run(encoded, chunk) for chunk in chunks])
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(min(workers, len(chunks))) as pool:
-            return self._gather(encoded, chunks, list(pool.map(lambda c: self.backend.run(*encoded.padded(c)),
-                                                               chunks)))
+            return self._gather(encoded, chunks, list(pool.map(self._run, [encoded] * len(chunks), chunks)))
 
     def _gather(self, encoded: EncodedTexts, chunks: list[np.ndarray], rows: Iterable[np.ndarray]) -> np.ndarray:
         """The batches' probabilities back in the texts' order: (N, labels)."""
@@ -334,8 +333,8 @@ class Classifier:
         block = batch_size * BATCHES_PER_BLOCK
         blocks = iter(lambda: list(islice(items, block)), [])
         if self.workers == 1:
-            for texts_ in blocks:
-                yield self._predict_encoded(self.tokenizer.encode_many(texts_), batch_size, 1)
+            for block_texts in blocks:
+                yield self._predict_encoded(self.tokenizer.encode_many(block_texts), batch_size, 1)
             return
         from concurrent.futures import ThreadPoolExecutor
 
@@ -343,11 +342,11 @@ class Classifier:
         # The block being run and the one queued behind it: the workers never wait for this thread.
         running: deque[tuple[EncodedTexts, list[np.ndarray], list[Future[np.ndarray]]]] = deque()
         try:
-            for texts_ in blocks:
-                encoded = self.tokenizer.encode_many(texts_)
+            for block_texts in blocks:
+                encoded = self.tokenizer.encode_many(block_texts)
                 chunks = _batch_rows(encoded, batch_size)
-                if pool is None and len(chunks) == 1:  # a lone short block (all blocks before are
-                    yield self._predict_encoded(encoded, batch_size, 1)  # full): no threads for it
+                if pool is None and len(chunks) == 1:  # one batch, and no block before: no threads
+                    yield self._predict_encoded(encoded, batch_size, 1)
                     return
                 if pool is None:
                     pool = ThreadPoolExecutor(self.workers)
@@ -357,8 +356,8 @@ class Classifier:
             while running:
                 yield self._collect(running.popleft())
         finally:
-            if pool is not None:  # on an early stop too (the caller's reader has gone): no waiting
-                pool.shutdown(wait=True, cancel_futures=True)
+            if pool is not None:  # on an early stop too (the caller's reader has gone): the queued
+                pool.shutdown(wait=True, cancel_futures=True)  # batches are dropped, running ones end
 
     def _run(self, encoded: EncodedTexts, rows: np.ndarray) -> np.ndarray:
         return self.backend.run(*encoded.padded(rows))
