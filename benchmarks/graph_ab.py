@@ -8,6 +8,9 @@ each text alone, interleaved rounds (the order alternates), answers compared.
 Prints texts/s (best and median round) and the per-text batch-1 time of each file, and the
 largest difference between their probabilities. Same weights in both files, so only the graph
 differs (weights-s8 files run like their fp32 files: onnxruntime folds the weights at load).
+``--runtime openvino`` or ``tract`` times the files there instead (bench_runtime.py's backends,
+one thread); ``--clock cpu`` times the process's CPU time rather than the wall clock, which on a
+shared machine leaves out the time other jobs hold the core.
 """
 
 from __future__ import annotations
@@ -35,28 +38,33 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=1280)
     parser.add_argument("--alone", type=int, default=200, help="texts timed alone (batch 1) per round")
+    parser.add_argument("--runtime", choices=["onnxruntime", "openvino", "tract"], default="onnxruntime")
+    parser.add_argument("--clock", choices=["wall", "cpu"], default="wall")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
     args = parser.parse_args()
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     texts = load_labeled(args.data).evaluation_split.sample(args.limit).texts
-    sequences = Classifier.load(args.after, threads=1).encode(texts)
+    classifier = Classifier.load(args.after, threads=1)
+    sequences = classifier.encode(texts)
     order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
     batches = [pad_batch([sequences[i] for i in order[s:s + BATCH]]) for s in range(0, len(order), BATCH)]
     alone = [pad_batch([s]) for s in sequences[: args.alone]]
-    backends = {path: OnnxBackend(path, threads=1) for path in (args.before, args.after)}
+    backends = {path: _backend(args.runtime, path, classifier) for path in (args.before, args.after)}
     batched: dict[Path, list[float]] = {path: [] for path in backends}
     single: dict[Path, list[float]] = {path: [] for path in backends}
     answers = {}
-    for round_ in range(ROUNDS):
+    for round_ in range(args.rounds):
         for path, backend in (backends.items() if round_ % 2 == 0 else reversed(backends.items())):
-            start = time.perf_counter()
+            start = clock()
             answers[path] = np.concatenate([backend.run(*batch) for batch in batches])
-            batched[path].append(time.perf_counter() - start)
-            start = time.perf_counter()
+            batched[path].append(clock() - start)
+            start = clock()
             for batch in alone:
                 backend.run(*batch)
-            single[path].append((time.perf_counter() - start) / len(alone))
+            single[path].append((clock() - start) / len(alone))
     n = len(sequences)
-    print(f"{n} test texts, median {int(np.median([len(s) for s in sequences]))} tokens, {ROUNDS} interleaved rounds, "
-          f"one thread")
+    print(f"{args.runtime}: {n} test texts, median {int(np.median([len(s) for s in sequences]))} tokens, "
+          f"{args.rounds} interleaved rounds, one thread, {args.clock} clock")
     print("| file | texts/s batch 64 (best / median round) | batch 1 µs per text (best / median) |")
     print("| --- | ---: | ---: |")
     for path in backends:
@@ -66,6 +74,16 @@ def main() -> None:
               f"({ratio:.2f}x) | {min(single[path]) * 1e6:.0f} / {statistics.median(single[path]) * 1e6:.0f} "
               f"({ratio_1:.2f}x) |")
     print(f"largest |difference| of the probabilities: {np.abs(answers[args.before] - answers[args.after]).max():.2e}")
+
+
+def _backend(runtime: str, path: Path, classifier: Classifier):
+    from bench_runtime import OpenVinoBackend, TractBackend  # the script's folder is on sys.path
+
+    if runtime == "openvino":
+        return OpenVinoBackend(path, classifier.config)
+    if runtime == "tract":
+        return TractBackend(path, classifier.config)
+    return OnnxBackend(path, threads=1)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,14 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from enum import Enum
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
+import numpy as np
 import typer
 
 from edgelstm.config import ARCHS
@@ -30,7 +33,7 @@ __all__ = [
     "serve", "train",
 ]
 
-PREDICT_CHUNK = 2048  # documents read, classified and printed at a time: bounds memory
+TEXT_LINE = "{}\t{:.6f}"  # predict --format text: the label, the probability of that label
 
 
 ModelOption = Annotated[
@@ -310,7 +313,18 @@ def evaluate(
 def _format(prediction: Prediction, output_format: OutputFormat) -> str:
     if output_format is OutputFormat.jsonl:
         return json.dumps(prediction.to_dict(), ensure_ascii=False)
-    return f"{prediction.label}\t{prediction.probability:.6f}"
+    return TEXT_LINE.format(prediction.label, prediction.probability)
+
+
+def _format_block(labels: Sequence[str], probabilities: np.ndarray, output_format: OutputFormat) -> list[str]:
+    """The lines of a block of (n, labels) probabilities, each ending in a newline: the text format
+    from whole columns at once (no ``Prediction`` per row), the same as ``_format`` of each row."""
+    from edgelstm.predictions import most_probable, to_prediction
+
+    if output_format is OutputFormat.jsonl:
+        return [_format(to_prediction(labels, row), output_format) + "\n" for row in probabilities]
+    line = TEXT_LINE + "\n"
+    return [line.format(labels[i], p) for i, p in zip(*most_probable(probabilities))]
 
 
 @app.command()
@@ -329,7 +343,7 @@ def predict(
                          "the prediction of all lines so far.")] = False,
 ) -> None:
     """Classify documents: one result per document, in input order, on stdout."""
-    from edgelstm.documents import Document, read_documents
+    from edgelstm.documents import read_documents
 
     classifier = _classifier(model, threads)
     if stream:
@@ -338,25 +352,33 @@ def predict(
                                      param_hint="--stream")
         _predict_stream(classifier, files[0], output_format, force)
         return
-    failures = 0
-    pending: list[Document] = []
+    # Errors keep their place among the results: each is printed after the results of the
+    # documents before it (``at``: how many), while later documents are already being classified.
+    errors: deque[tuple[int, Exception]] = deque()
 
-    def flush() -> None:
-        for prediction in classifier.predict([d.text for d in pending]):
-            sys.stdout.write(_format(prediction, output_format) + "\n")
-        sys.stdout.flush()
-        pending.clear()
+    def texts() -> Iterator[str]:
+        count = 0
+        for item in read_documents(files, per_file=per_file, force=force):
+            if isinstance(item, Exception):
+                errors.append((count, item))
+            else:
+                count += 1
+                yield item.text
 
-    for item in read_documents(files, per_file=per_file, force=force):
-        if isinstance(item, Exception):
-            flush()  # what came before keeps its place
+    failures, written, labels = 0, 0, classifier.labels
+    blocks = classifier.predict_proba_blocks(texts())  # a pipeline: see its docstring
+    for block in chain(blocks, [np.zeros((0, len(labels)), np.float32)]):  # the last: errors after all
+        lines, done = _format_block(labels, block, output_format), 0
+        while errors and errors[0][0] <= written + len(lines):
+            at, error = errors.popleft()
+            sys.stdout.write("".join(lines[done : at - written]))
+            sys.stdout.flush()  # the results before the error, then the error
+            done = at - written
             failures += 1
-            typer.echo(f"edgelstm: error: {item}", err=True)
-            continue
-        pending.append(item)
-        if len(pending) >= PREDICT_CHUNK:
-            flush()
-    flush()
+            typer.echo(f"edgelstm: error: {error}", err=True)
+        sys.stdout.write("".join(lines[done:]))
+        sys.stdout.flush()
+        written += len(lines)
     if failures:
         raise typer.Exit(InputError.exit_code)
 

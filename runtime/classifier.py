@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
-from importlib.metadata import entry_points
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -19,6 +20,8 @@ from .predictions import Prediction, accuracy, to_prediction
 from .tokenizer import OOV_ID, EncodedTexts, Tokenizer
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from .stream import Stream, StreamBatch
 
 __all__ = [
@@ -28,9 +31,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Texts per task when several cores classify a long list: each task tokenizes its block (mostly
-# holding the GIL) and runs its batches (onnxruntime, GIL released), so one core's tokenizing
-# overlaps the other's inference. Batches are sorted by length within a block.
+# Batches per block of a long input (``predict_proba_blocks``): a block is tokenized at once (mostly
+# holding the GIL) while the previous block's batches run (onnxruntime, GIL released), so the
+# tokenizing overlaps the inference. Batches are sorted by length within a block.
 BATCHES_PER_BLOCK = 8
 
 BACKEND_GROUP = "edgelstm.backends"
@@ -159,6 +162,8 @@ def _check_threads(threads: int | None) -> None:
 
 def _plugin_backend(path: Path, threads: int | None) -> Backend:
     """A backend registered under ``edgelstm.backends`` for this file's suffix (.pt)."""
+    from importlib.metadata import entry_points  # here: importing it costs every command's start
+
     found = [ep for ep in entry_points(group=BACKEND_GROUP) if ep.name == path.suffix]
     if not found:
         raise ModelError(f"{path}: no backend for {path.suffix!r} files")
@@ -211,6 +216,12 @@ def _checked_texts(texts: Iterable[str], argument: str = "texts") -> Iterator[st
         if not isinstance(text, str):
             raise TypeError(f"{argument}[{i}] is {type(text).__name__}, not a string")
         yield text
+
+
+def _batch_rows(encoded: EncodedTexts, batch_size: int) -> list[np.ndarray]:
+    """The rows of each batch: texts sorted by length (stable), so padding stays small."""
+    order = np.argsort(encoded.lengths, kind="stable")
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def _check_batch_size(batch_size: int) -> None:
@@ -288,44 +299,77 @@ class Classifier:
 
     def _predict_encoded(self, encoded: EncodedTexts, batch_size: int, workers: int) -> np.ndarray:
         """Probabilities (N, labels) of ``encoded``, batches by length, up to ``workers`` at once."""
-        order = np.argsort(encoded.lengths, kind="stable")
-        chunks = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-        probabilities = np.zeros((len(encoded), len(self.config.labels)), np.float32)
-
-        def run(chunk: np.ndarray) -> np.ndarray:
-            return self.backend.run(*encoded.padded(chunk))
-
+        chunks = _batch_rows(encoded, batch_size)
         if workers == 1 or len(chunks) <= 1:
-            for chunk in chunks:
-                probabilities[chunk] = run(chunk)
-            return probabilities
+            return self._gather(encoded, chunks, [self._run(encoded, chunk) for chunk in chunks])
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(min(workers, len(chunks))) as pool:
-            for chunk, rows in zip(chunks, pool.map(run, chunks)):
-                probabilities[chunk] = rows
+            return self._gather(encoded, chunks, list(pool.map(self._run, [encoded] * len(chunks), chunks)))
+
+    def _gather(self, encoded: EncodedTexts, chunks: list[np.ndarray], rows: Iterable[np.ndarray]) -> np.ndarray:
+        """The batches' probabilities back in the texts' order: (N, labels)."""
+        probabilities = np.zeros((len(encoded), len(self.config.labels)), np.float32)
+        for chunk, batch in zip(chunks, rows):
+            probabilities[chunk] = batch
         return probabilities
+
+    def predict_proba_blocks(self, texts: Iterable[str], batch_size: int = 64) -> Iterator[np.ndarray]:
+        """Probabilities of ``texts``, read lazily (a file's lines, a generator), as consecutive
+        (n, labels) arrays in input order: one per block of ``batch_size * BATCHES_PER_BLOCK``
+        texts, yielded as soon as it is done, so memory stays bounded by a few blocks.
+
+        With several ``workers`` it is a pipeline: while the blocks' batches run (onnxruntime
+        releases the GIL), this thread reads and tokenizes the next block and the caller formats
+        and writes the previous one. Every thread count runs the very same batches, so answers
+        are the same to the bit (``predict_proba`` of a list is these blocks concatenated).
+        """
+        _check_batch_size(batch_size)
+        if isinstance(texts, (str, bytes)):  # here, not at the first block: the caller's mistake
+            next(_checked_texts(texts))
+        return self._blocks(_checked_texts(texts), batch_size)
+
+    def _blocks(self, items: Iterator[str], batch_size: int) -> Iterator[np.ndarray]:
+        block = batch_size * BATCHES_PER_BLOCK
+        blocks = iter(lambda: list(islice(items, block)), [])
+        if self.workers == 1:
+            for block_texts in blocks:
+                yield self._predict_encoded(self.tokenizer.encode_many(block_texts), batch_size, 1)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool: ThreadPoolExecutor | None = None
+        # The block being run and the one queued behind it: the workers never wait for this thread.
+        running: deque[tuple[EncodedTexts, list[np.ndarray], list[Future[np.ndarray]]]] = deque()
+        try:
+            for block_texts in blocks:
+                encoded = self.tokenizer.encode_many(block_texts)
+                chunks = _batch_rows(encoded, batch_size)
+                if pool is None and len(chunks) == 1:  # one batch, and no block before: no threads
+                    yield self._predict_encoded(encoded, batch_size, 1)
+                    return
+                if pool is None:
+                    pool = ThreadPoolExecutor(self.workers)
+                running.append((encoded, chunks, [pool.submit(self._run, encoded, c) for c in chunks]))
+                if len(running) > 1:
+                    yield self._collect(running.popleft())
+            while running:
+                yield self._collect(running.popleft())
+        finally:
+            if pool is not None:  # on an early stop too (the caller's reader has gone): the queued
+                pool.shutdown(wait=True, cancel_futures=True)  # batches are dropped, running ones end
+
+    def _run(self, encoded: EncodedTexts, rows: np.ndarray) -> np.ndarray:
+        return self.backend.run(*encoded.padded(rows))
+
+    def _collect(self, block: tuple[EncodedTexts, list[np.ndarray], list[Future[np.ndarray]]]) -> np.ndarray:
+        encoded, chunks, futures = block
+        return self._gather(encoded, chunks, (future.result() for future in futures))
 
     def predict_proba(self, texts: Iterable[str], batch_size: int = 64) -> np.ndarray:
         """Probabilities (N, labels), columns in the order of ``labels``."""
-        _check_batch_size(batch_size)
-        items = list(_checked_texts(texts))
-        block = batch_size * BATCHES_PER_BLOCK
-        if len(items) <= block:
-            return self._predict_encoded(self.tokenizer.encode_many(items), batch_size, self.workers)
-
-        def predict_block(texts: list[str]) -> np.ndarray:  # tokenize and run a block on this thread
-            return self._predict_encoded(self.tokenizer.encode_many(texts), batch_size, 1)
-
-        # Blocks for one core too: every thread count runs the very same batches, so answers are
-        # the same to the bit even where a graph's float results depend on the batch's shape.
-        blocks = [items[start : start + block] for start in range(0, len(items), block)]
-        if self.workers == 1:
-            return np.concatenate([predict_block(texts) for texts in blocks])
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(min(self.workers, len(blocks))) as pool:
-            return np.concatenate(list(pool.map(predict_block, blocks)))
+        blocks = list(self.predict_proba_blocks(texts, batch_size))
+        return np.concatenate(blocks) if blocks else np.zeros((0, len(self.config.labels)), np.float32)
 
     def predict(self, texts: Iterable[str], batch_size: int = 64) -> list[Prediction]:
         """One ``Prediction`` per text, in input order."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Prediction", "accuracy", "to_prediction"]
+__all__ = ["Prediction", "accuracy", "most_probable", "to_prediction"]
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,17 @@ class Prediction:
         return {"label": self.label, "probability": self.probability, "probabilities": self.probabilities}
 
 
+def most_probable(probabilities: np.ndarray) -> tuple[list[int], list[float]]:
+    """Each row's chosen column (the first of equals) and its probability, for (n, labels)
+    ``probabilities`` at once: the label and probability of each row's ``to_prediction``."""
+    best = np.asarray(probabilities).argmax(axis=1)  # (n,)
+    chosen: list[float] = probabilities[np.arange(len(best)), best].tolist()
+    return best.tolist(), chosen
+
+
 def to_prediction(labels: Sequence[str], row: np.ndarray) -> Prediction:
     """The ``Prediction`` of one row of probabilities, columns in the order of ``labels``."""
-    best = int(np.argmax(row))
+    best = int(np.argmax(row))  # as most_probable
     return Prediction(
         label=labels[best],
         probability=float(row[best]),

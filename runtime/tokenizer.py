@@ -16,10 +16,10 @@ import codecs
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
-from itertools import chain, repeat
+from functools import cached_property, lru_cache
+from itertools import chain, compress, repeat
 
 import numpy as np
 
@@ -184,9 +184,9 @@ codecs.register_error(_CODEC_ERRORS, _non_ascii_run)
 
 def _mapped_texts(texts: list[str]) -> np.ndarray:
     """The texts between "$"s as above, after ``_MAPPED``; ``texts`` are ASCII or normalized."""
+    if any("\x00" in text for text in texts):  # (a memchr per text: faster than counting the NULs joined)
+        texts = [text.replace("\x00", "#") for text in texts]  # a NUL in a text: a plain separator
     joined = "\x00".join(["", *texts, ""])
-    if joined.count("\x00") > len(texts) + 1:  # a text holds a NUL: make it a plain separator
-        joined = "\x00".join(["", *(text.replace("\x00", "#") for text in texts), ""])
     return np.frombuffer(joined.encode("ascii", _CODEC_ERRORS).translate(_MAPPED), np.uint8)
 
 
@@ -235,19 +235,36 @@ def _expanded(keys: list[np.ndarray], longer: list[np.ndarray]) -> list[np.ndarr
     return full
 
 
+def _vocabulary_keys(vocabulary: Sequence[str]) -> tuple[list[bytes], list[int]]:
+    """The mapped bytes and id of each word that ``words`` can give (the others can match no
+    text's word: e.g. upper case, a space, an underscore): a word's bytes, apostrophes as "`",
+    equal to the word after ``_MAPPED``. All words in a few passes over their joined bytes."""
+    joined = "\x00".join(vocabulary)
+    if joined.count("\x00") != max(len(vocabulary) - 1, 0):  # a NUL inside a word: word by word
+        pairs = [(key, i + RESERVED_IDS) for i, word in enumerate(vocabulary)
+                 if (key := (data := word.encode(errors="replace")).replace(b"'", b"`"))
+                 and data.translate(_MAPPED) == key]
+        return [key for key, _ in pairs], [i for _, i in pairs]
+    data = joined.encode(errors="replace")  # as each word's own encoding: "?" for a lone surrogate
+    keys = data.replace(b"'", b"`")
+    key_bytes = np.frombuffer(keys, np.uint8)
+    separators = key_bytes == 0
+    different = np.frombuffer(data.translate(_MAPPED), np.uint8) != key_bytes  # "$" at separators
+    word_of_byte = np.cumsum(separators)
+    usable = np.bincount(word_of_byte[different & ~separators], minlength=len(vocabulary)) == 0
+    usable &= np.diff(np.flatnonzero(np.concatenate([[True], separators, [True]]))) > 1  # not empty
+    return (list(compress(keys.split(b"\x00"), usable)),
+            list(compress(range(RESERVED_IDS, len(vocabulary) + RESERVED_IDS), usable)))
+
+
 class _WordTable:
     """The vocabulary's ids by the words' mapped bytes (see above), looked up many at once."""
 
     def __init__(self, vocabulary: Sequence[str]) -> None:
-        ids: dict[bytes, int] = {}
-        for i, word in enumerate(vocabulary):  # a later duplicate wins, as in Tokenizer._ids
-            data = word.encode(errors="replace")
-            key = data.replace(b"'", b"`")
-            if key and data.translate(_MAPPED) == key:
-                ids[key] = i + RESERVED_IDS  # else ``words`` never gives this word
+        ids = dict(zip(*_vocabulary_keys(vocabulary)))  # a later duplicate wins, as in Tokenizer._ids
         words = list(ids)
         self.parts = max(1, -(-max(map(len, words), default=0) // _PART))
-        lengths = np.array([len(w) for w in words], np.int64)
+        lengths = np.fromiter(map(len, words), np.int64, len(words))
         mapped = np.frombuffer(b"$".join([b"", *words, b""]) + b"$" * 8, np.uint8)
         longer = self._longer(lengths)
         keys = _expanded(_word_keys(mapped, np.cumsum(lengths + 1) - lengths, lengths, longer), longer)
@@ -257,24 +274,23 @@ class _WordTable:
             self.bits += 1
 
     def _place(self, keys: list[np.ndarray], longer: list[np.ndarray], word_ids: np.ndarray) -> bool:
-        """Linear probing, all words a step at a time, each within 64 slots of its home slot."""
+        """Linear probing, each word within 64 slots of its home slot, in one pass: words in the
+        order of their home slots each take the first slot at or after their home that the words
+        before them left free (``slot[i] = max(home[i], slot[i - 1] + 1)``, a running maximum),
+        so the slots from a word's home to its own are all full, as a lookup's probes expect."""
         home = self._slots(keys, longer, expanded=True)
+        order = np.argsort(home, kind="stable")
+        steps = np.arange(len(order))
+        slot = steps + np.maximum.accumulate(home[order] - steps) if len(order) else steps
+        self.probes = int((slot - home[order]).max(initial=0)) + 1
+        if self.probes > 64:
+            return False
         size = (1 << self.bits) + 64  # room for probes past the last home slot
         self.ids = np.zeros(size, np.int64)  # 0: an empty slot
+        self.ids[slot] = word_ids[order]
         self.keys = [np.zeros(size, np.uint64) for _ in keys]
-        pending, self.probes = np.arange(len(word_ids)), 0
-        while len(pending):
-            if self.probes == 64:
-                return False
-            slot = home[pending] + self.probes
-            free = self.ids[slot] == 0
-            slot, first = np.unique(slot[free], return_index=True)  # one word per free slot
-            chosen = pending[free][first]
-            self.ids[slot] = word_ids[chosen]
-            for table, part_keys in zip(self.keys, keys):
-                table[slot] = part_keys[chosen]
-            pending = np.setdiff1d(pending, chosen)
-            self.probes += 1
+        for table, part_keys in zip(self.keys, keys):
+            table[slot] = part_keys[order]
         return True
 
     def _longer(self, lengths: np.ndarray) -> list[np.ndarray]:
@@ -286,7 +302,7 @@ class _WordTable:
         for part in range(1, self.parts):
             rows = longer[part]
             mixed[rows] += (keys[part][rows] if expanded else keys[part]) * _HASH[part % len(_HASH)]
-        slots: np.ndarray = (mixed >> np.uint64(64 - self.bits)).astype(np.intp)
+        slots: np.ndarray = (mixed >> np.uint64(64 - self.bits)).view(np.int64)  # < 2**bits: no copy
         return slots
 
     def lookup(self, mapped: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -359,9 +375,17 @@ class Tokenizer:
             raise ValueError("max_len must be at least 1")
         self.vocabulary = list(vocabulary)
         self.max_len = max_len
-        self._ids = {w: i + RESERVED_IDS for i, w in enumerate(self.vocabulary)}
-        self._ascii_id = {w.encode(): i for w, i in self._ids.items() if w.isascii()}.get
         self._table: _WordTable | None = None  # built by the first encode_many
+        # The word -> id dicts of the text-by-text path are built by its first use: a classifier
+        # of many texts at a time (``encode_many``) never needs them, and they cost its start.
+
+    @cached_property
+    def _ids(self) -> dict[str, int]:
+        return {w: i + RESERVED_IDS for i, w in enumerate(self.vocabulary)}
+
+    @cached_property
+    def _ascii_id(self) -> Callable[[bytes, int], int]:
+        return {w.encode(): i for w, i in self._ids.items() if w.isascii()}.get
 
     @property
     def vocab_size(self) -> int:
@@ -409,7 +433,7 @@ class Tokenizer:
         kept = np.minimum(last - np.searchsorted(starts, separators[:-1]), self.max_len)
         tails = [self.encode(texts[i]) for i in long]
         tail_lengths = np.array([len(tail) for tail in tails], np.int64)
-        ids = np.concatenate([word_ids, [OOV_ID], *map(np.array, tails)]).astype(np.int64)
+        ids = np.concatenate([word_ids, [OOV_ID], *map(np.array, tails)]).astype(np.int64, copy=False)
         all_starts, all_lengths = np.empty(len(texts), np.int64), np.empty(len(texts), np.int64)
         all_starts[plain + other] = np.where(kept > 0, last - kept, len(word_ids))  # none: the OOV_ID after them
         all_lengths[plain + other] = np.maximum(kept, 1)

@@ -39,7 +39,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fp32, int8 = Path(tmp) / "model.onnx", Path(tmp) / "model.int8.onnx"
         fp32.write_bytes(build_onnx(model).SerializeToString())
-        print(f"validated against PyTorch: {validate_onnx(model, fp32):.2e}")
+        print(f"validated against PyTorch: {validate_onnx(model, fp32)}")
         quantize(fp32, int8, recipe)
         proto = onnx.load(str(int8))
     old = {t.name: numpy_helper.to_array(t) for t in shipped.graph.initializer if t.data_type != onnx.TensorProto.INT64}

@@ -30,8 +30,9 @@ def trained(imdb, tmp_path_factory):
         checkpoint = root / f"{arch}.pt"
         # group_similar=False: the random split these models were always trained on. With the
         # similar-text split (train's default since issue 17) seed 1 gives a BiLSTM whose
-        # onnxruntime logits are 1.4e-5 from float64 at batch 17 x 120 (PyTorch: 2.3e-6), over
-        # export's ATOL: an open finding about onnxruntime's LSTM on some weights, not this fixture's.
+        # onnxruntime logits are 1.65e-5 from PyTorch at batch 17 x 120 (onnxruntime's approximate
+        # LSTM gates): export refused it under one 1e-5 bound and accepts it under today's two
+        # checks (its graph, evaluated exactly, is 6e-7 from PyTorch).
         options = TrainOptions(epochs=2, limit=6000, learning_rate=0.003, seed=1, group_similar=False)
         train(imdb, config, options, checkpoint, show_progress=False)
         models[arch] = (checkpoint, export_checkpoint(checkpoint, root / arch)[0][0])

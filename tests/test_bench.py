@@ -20,7 +20,7 @@ def test_benchmark_script_writes_its_table(trained, tmp_path):
     report = out.read_text()
     for row in ["PyTorch eager (.pt)", "onnxruntime fp32", f"onnxruntime int8 ({DEFAULT_RECIPE})",
                 "OpenVINO f32", "tract", "fastText (.ftz", "`Tokenizer.encode_many`", "Hugging Face `tokenizers`",
-                "a backend that sleeps", "matmul peak",
+                "a backend that sleeps", "matmul peak", "past its start-up",
                 "LSTM `lstm`", "`Classifier.predict`", "`edgelstm predict FILE`", "Cold start of", "import torch",
                 "portable (format 2)", "sequence_lens (format 1)"]:
         assert row in report

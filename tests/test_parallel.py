@@ -100,3 +100,87 @@ def test_two_cores_answer_an_empty_list():
     two = Classifier.load(TINY_BILSTM, threads=2)
     assert two.predict_proba([]).shape == (0, 3)
     assert two.predict_ids([]).shape == (0, 3) and two.predict([]) == []
+
+
+class _WaitingBackend:
+    """Wraps a backend: each run waits until ``ready`` is set (by the texts' reader), so a classifier
+    that reads the next block only after running this one's batches fails (the wait times out)."""
+
+    def __init__(self, backend, ready):
+        self.backend, self.config, self.ready = backend, backend.config, ready
+
+    def run(self, input_ids, lengths):
+        assert self.ready.wait(timeout=10), "the next block was not read while this one ran"
+        return self.backend.run(input_ids, lengths)
+
+
+def test_the_next_block_is_read_and_tokenized_while_the_batches_run():
+    block = 64 * BATCHES_PER_BLOCK
+    texts, ready = _texts(3 * block + 7), threading.Event()
+
+    def reader():
+        for i, text in enumerate(texts):
+            if i == block + 1:  # the second block's reading has begun
+                ready.set()
+            yield text
+
+    backend = Classifier.load(TINY_LSTM, threads=1).backend
+    pipelined = Classifier(_WaitingBackend(backend, ready), workers=2)
+    blocks = list(pipelined.predict_proba_blocks(reader()))
+    assert [len(b) for b in blocks] == [block, block, block, 7]
+    np.testing.assert_array_equal(np.concatenate(blocks), Classifier(backend).predict_proba(texts))
+
+
+def test_blocks_read_lazily_and_at_most_two_blocks_ahead():
+    block, read = 64 * BATCHES_PER_BLOCK, []
+
+    def reader():
+        for text in _texts(10 * block):
+            read.append(text)
+            yield text
+
+    for workers in (1, 2):
+        read.clear()
+        blocks = Classifier.load(TINY_LSTM, threads=workers).predict_proba_blocks(reader())
+        assert not read  # nothing happens before the first block is asked for
+        assert len(next(blocks)) == block and len(read) <= 2 * block
+        blocks.close()  # the caller stops early: no error, nothing else read
+        assert len(read) <= 2 * block
+
+
+def test_blocks_refuse_a_lone_string_at_once():
+    with pytest.raises(TypeError, match="not a single str"):
+        Classifier.load(TINY_LSTM, threads=2).predict_proba_blocks("a text")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_cli_errors_keep_their_place_among_the_results(tmp_path, threads):
+    """Results and errors as a terminal shows them (stderr into stdout): each error after the
+    results of the documents before it and before the later ones, blocks pipelined or not."""
+    import subprocess
+    import sys
+
+    first, last = tmp_path / "first.txt", tmp_path / "last.txt"
+    first.write_text("\n".join(_texts(64 * BATCHES_PER_BLOCK + 3)) + "\n", encoding="utf-8")
+    last.write_text("great film\nbad film\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "edgelstm.cli", "predict", "--model", str(TINY_LSTM),
+                           "--threads", str(threads), first, tmp_path / "nope.txt", last, tmp_path / "gone.txt"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 4
+    assert [i for i, line in enumerate(lines) if line.startswith("edgelstm: error:")] == \
+        [64 * BATCHES_PER_BLOCK + 3, 64 * BATCHES_PER_BLOCK + 6]
+    assert "nope.txt: no such file" in lines[-4] and "gone.txt: no such file" in lines[-1]
+
+
+def test_cli_text_lines_are_each_predictions_line():
+    from edgelstm.cli.commands import OutputFormat, _format, _format_block
+    from edgelstm.predictions import to_prediction
+
+    rng = np.random.default_rng(0)
+    probabilities = rng.dirichlet(np.ones(3), size=200).astype(np.float32)
+    probabilities[:5] = [1 / 3, 1 / 3, 1 / 3]  # ties: the first label, as np.argmax
+    labels = ["neg", "neutral", "pos"]
+    for output_format in OutputFormat:
+        assert _format_block(labels, probabilities, output_format) == \
+            [_format(to_prediction(labels, row), output_format) + "\n" for row in probabilities]

@@ -174,3 +174,33 @@ def test_a_classifier_tokenizes_a_list_as_text_by_text(threads):
     sequences = [classifier.tokenizer.encode(text) for text in texts]
     assert classifier.encode(texts) == sequences
     np.testing.assert_array_equal(classifier.predict_proba(texts), classifier.predict_ids(sequences))
+
+
+def _keys_word_by_word(vocabulary):
+    """The rule of the table's keys, one word at a time: its bytes, apostrophes as "`", kept only
+    if ``_MAPPED`` leaves them so (a word ``words`` can give)."""
+    pairs = {}
+    for i, word in enumerate(vocabulary):
+        data = word.encode(errors="replace")
+        key = data.replace(b"'", b"`")
+        if key and data.translate(tokenizer_module._MAPPED) == key:
+            pairs[key] = i + tokenizer_module.RESERVED_IDS
+    return pairs
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_WORD_PIECE, st.text(max_size=6), st.sampled_from(["", "\x00", "a\x00b", "\ud800x", "A"])),
+                max_size=40))
+def test_the_tables_keys_are_the_word_by_word_rule(vocabulary):
+    """All words' keys in a few passes over their joined bytes (or word by word when a word holds
+    the NUL that joins them): the same keys and ids, a later duplicate winning."""
+    assert dict(zip(*tokenizer_module._vocabulary_keys(vocabulary))) == _keys_word_by_word(vocabulary)
+
+
+def test_many_texts_at_once_build_no_per_word_dicts():
+    """encode_many needs only its table: the text-by-text path's dicts are built at its first use."""
+    tokenizer = Tokenizer(WIDE_VOCABULARY, max_len=8)
+    texts = ["the film", "don't x", "caf\u00e9 10"] * MANY_TEXTS
+    many = tokenizer.encode_many(texts).tolist()
+    assert "_ids" not in vars(tokenizer) and "_ascii_id" not in vars(tokenizer)
+    assert many == [tokenizer.encode(text) for text in texts] == _many_reference(tokenizer, texts)

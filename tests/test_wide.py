@@ -75,7 +75,8 @@ def test_the_graph_equals_pytorch(arch, labels, bigrams, tmp_path):
     path = tmp_path / "m.onnx"
     proto = build_onnx(model)
     path.write_bytes(proto.SerializeToString())
-    assert validate_onnx(model, path) < 1e-5
+    validated = validate_onnx(model, path)
+    assert max(validated.graph, validated.onnxruntime) < 1e-5
     # the whole text at once: no state in or out (a stream's pieces would each average their own words)
     assert [i.name for i in proto.graph.input] == [spec.name for spec in INPUTS]
     assert not model.config.has_state and STATE_INPUTS[0].name not in {i.name for i in proto.graph.input}
