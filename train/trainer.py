@@ -31,13 +31,14 @@ from edgelstm.tokenizer import OOV_ID, PAD_ID, RESERVED_IDS, Tokenizer, build_vo
 
 from .checkpoint import check_train_outputs, history_paths, load_checkpoint, save_checkpoint
 from .distill import NGRAM_TEACHER
+from .linear import WideFit
 from .model import TextClassifier
 from .plots import plot_history
 from .presets import KEEP_EPOCHS, LR_SCHEDULES
 
 __all__ = [
-    "CLASS_WEIGHTS", "Encoded", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions", "WIDE_LR_SCALE", "evaluate",
-    "forward_padded", "train",
+    "CLASS_WEIGHTS", "Encoded", "FITTED_WIDE_LR_SCALE", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions",
+    "WIDE_LR_SCALE", "evaluate", "forward_padded", "train",
 ]
 
 # How much each label's texts weigh in the loss: all alike, or inversely to the label's share of
@@ -46,6 +47,12 @@ CLASS_WEIGHTS = ("none", "balanced")
 
 # How much faster the wide bag-of-words term learns than the rest (measured on validation: README)
 WIDE_LR_SCALE = 10.0
+# With ``wide_fit``: the fitted term's learning rate in stage 2, as a share of the LSTM's (0: frozen)
+FITTED_WIDE_LR_SCALE = 0.0
+# With ``wide_fit``: > 0 trains the LSTM in stage 2 on each training text's wide term from a fit on
+# the other folds (cross-fitting, as in stacking: the full fit has learnt its own training texts).
+# 0, the full fit's term: measured better on validation (CR, SUBJ, AG News LSTM; SMS BiLSTM lower)
+WIDE_CROSS_FIT_FOLDS = 0
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +89,10 @@ class TrainOptions:
     # stay on one side of a random validation split (groups.similar_text_groups)
     group_similar: bool = True
     recipe: dict[str, Any] | None = None  # what chose the settings, recorded in the metadata
+    # With a wide term: fit it first alone (linear.py: a logistic regression, L2 and bigrams chosen
+    # on validation), then train the LSTM on top from a zero contribution, the linear model alone
+    # being "epoch 0" that early stopping may keep
+    wide_fit: bool = False
 
 
 @dataclass
@@ -92,6 +103,8 @@ class Encoded:
     # texts: one-hot); None: ``targets``
     soft_targets: np.ndarray | None = None
     teacher_labeled: int = 0  # the last ones of ``sequences``
+    # (N, outputs) wide-term logits to train on instead of the model's own (cross-fitted); None: its own
+    wide_logits: np.ndarray | None = None
 
     @property
     def lengths(self) -> list[int]:
@@ -166,10 +179,12 @@ def _run_lstm(lstm: torch.nn.LSTM, direction: str, x: torch.Tensor) -> torch.Ten
     return output
 
 
-def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torch.Tensor,
+                   wide: torch.Tensor | None = None) -> torch.Tensor:
     """``model(input_ids, lengths)``, computed without packed sequences: the same logits (to
     float rounding), several times faster to train on the CPU, where the backward pass of a
-    packed LSTM writes a whole-batch gradient per time step.
+    packed LSTM writes a whole-batch gradient per time step. ``wide``: (B, outputs) to add
+    instead of the model's wide term (cross-fitted logits in training).
 
     Right padding comes after every real step, so the forward direction's outputs at real steps
     are exact; the backward direction runs forward over each row reversed within its length.
@@ -179,7 +194,8 @@ def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torc
     steps = torch.arange(x.shape[1], device=x.device)[None, :]  # (1, T)
     real = steps < lengths[:, None]  # (B, T)
     forward = _run_lstm(model.lstm, "", x)  # (B, T, H)
-    wide = model.wide_logits(input_ids, lengths)  # (B, outputs), or 0
+    if wide is None:
+        wide = model.wide_logits(input_ids, lengths)  # (B, outputs), or 0
     if model.config.arch == "lstm":
         last = forward[torch.arange(x.shape[0], device=x.device), lengths - 1]  # (B, H)
         return model.head(last) + wide
@@ -360,7 +376,8 @@ def _train_epoch(
     weights = _class_weights(data, len(model.config.labels), options.class_weight)
     for rows in _batches(data.lengths, options.batch_size, generator):
         input_ids, lengths, targets = _tensors(data, rows, options.device, options.word_dropout, generator)
-        logits = forward_padded(model, input_ids, lengths)  # (B, outputs)
+        wide = None if data.wide_logits is None else torch.from_numpy(data.wide_logits[rows]).to(options.device)
+        logits = forward_padded(model, input_ids, lengths, wide)  # (B, outputs)
         loss = _weighted_loss(model, logits, targets, weights)
         optimizer.zero_grad()
         loss.backward()
@@ -414,6 +431,9 @@ def train(
     if options.class_weight not in CLASS_WEIGHTS:
         raise ValueError(f"class_weight must be one of {CLASS_WEIGHTS}")
     config, data, held_out = _prepare(dataset, config, options, validation, groups, unlabeled)
+    fitted = _fit_wide(config, data, options) if options.wide_fit and config.wide else None
+    if fitted is not None:
+        config = replace(config, wide_bigrams=fitted.bigrams)
     log.info(
         "%d train (%d teacher-labeled) / %d validation examples, %d labels, vocabulary %d",
         len(data["train"].sequences), data["train"].teacher_labeled,
@@ -422,16 +442,22 @@ def train(
     )
     model = TextClassifier(config)
     coverage = _init_vectors(model, options) if options.vectors else None
+    if fitted is not None:
+        _start_from_fit(model, fitted)
     model = model.to(options.device)
-    optimizer, scheduler = _optimizer(model, options, len(data["train"].sequences))
+    optimizer, scheduler = _optimizer(model, options, len(data["train"].sequences),
+                                      FITTED_WIDE_LR_SCALE if fitted is not None else WIDE_LR_SCALE)
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"epoch": 0, "val_accuracy": -1.0, "state": copy.deepcopy(model.state_dict())}
+    if fitted is not None:  # epoch 0: the fitted linear model alone, a candidate like any epoch
+        history.append(_epoch_zero(model, data, options.device))
+        best["val_accuracy"] = history[0]["val_accuracy"]
     first_epoch = 1
     if resume and output.exists():
         first_epoch, history, best = _restore(output, model, optimizer, scheduler, config, options)
     with _progress(show_progress) as bar:
         for epoch in range(first_epoch, options.epochs + 1):
-            if epoch - best["epoch"] > options.patience and best["epoch"] and options.keep == "best":
+            if epoch - best["epoch"] > options.patience and best["val_accuracy"] >= 0 and options.keep == "best":
                 break
             epoch_start = time.perf_counter()
             train_loss, train_acc = _train_epoch(model, optimizer, scheduler, data["train"], options, epoch, bar)
@@ -459,6 +485,8 @@ def train(
                                     "random split, similar texts on one side" if similar else "random split")
     if options.recipe is not None:
         config.metrics["recipe"] = options.recipe
+    if fitted is not None:
+        _record_fit(config.metrics, fitted, best["epoch"])
     save_checkpoint(output, model, history, held_out=held_out if options.keep_validation_texts else None)
     history_json, history_png = history_paths(output)
     atomic_write(history_json, lambda tmp: tmp.write_text(json.dumps(history, indent=1)))
@@ -467,11 +495,82 @@ def train(
     return model.eval(), history
 
 
+def _fit_wide(config: ModelConfig, data: dict[str, Any], options: TrainOptions) -> WideFit | None:
+    """Stage 1: the wide term fitted alone on the training split (linear.py), or None without
+    validation data to choose its L2 strength on. A ``wide_bigrams`` set by the user is the only
+    bigram setting tried; otherwise none and BIGRAM_ROWS."""
+    from .linear import BIGRAM_ROWS, choose_wide, cross_fit
+
+    train_data, val_data = data["train"], data["val"]
+    if val_data is None:
+        log.warning("no validation data: the wide term is trained with the LSTM, not fitted first")
+        return None
+    weights = _class_weights(train_data, len(config.labels), options.class_weight)
+    per_text = None
+    if weights is not None:
+        chosen = train_data.targets if train_data.soft_targets is None else train_data.soft_targets
+        per_text = (weights.numpy()[chosen] if chosen.ndim == 1 else chosen @ weights.numpy()).astype(np.float64)
+    start = time.perf_counter()
+    fitted = choose_wide(train_data.sequences, train_data.targets, val_data.sequences, val_data.targets,
+                         config.vocab_size, config.num_outputs, soft_targets=train_data.soft_targets,
+                         weights=per_text,
+                         bigram_rows=(config.wide_bigrams,) if config.wide_bigrams else (0, BIGRAM_ROWS))
+    if WIDE_CROSS_FIT_FOLDS and FITTED_WIDE_LR_SCALE == 0:  # a term that trains on must be its own
+        folds = np.random.default_rng(options.seed).permutation(len(train_data.sequences)) % WIDE_CROSS_FIT_FOLDS
+        train_data.wide_logits = cross_fit(train_data.sequences, train_data.targets, folds, fitted,
+                                           config.vocab_size, soft_targets=train_data.soft_targets,
+                                           weights=per_text).astype(np.float32)
+    log.info("wide term fitted alone (%.0f s): L2 %g, bigram rows %d, validation accuracy %.4f (of %s)",
+             time.perf_counter() - start, fitted.l2, fitted.bigrams, fitted.val_accuracy,
+             ", ".join(f"{key}: {value:.4f}" for key, value in fitted.scores.items()))
+    return fitted
+
+
+@torch.no_grad()
+def _start_from_fit(model: TextClassifier, fitted: WideFit) -> None:
+    """Stage 2's start: the fitted table and bias, the deep part's contribution exactly 0 (the
+    head's last Linear zero; it learns first, then the layers below it); the table frozen
+    unless FITTED_WIDE_LR_SCALE."""
+    assert model.wide is not None
+    model.wide.weight.copy_(fitted.table.to(model.wide.weight.dtype))
+    last = [layer for layer in model.head.modules() if isinstance(layer, torch.nn.Linear)][-1]
+    last.weight.zero_()
+    last.bias.copy_(fitted.bias.to(last.bias.dtype))
+    model.wide.weight.requires_grad_(FITTED_WIDE_LR_SCALE > 0)
+
+
+def _epoch_zero(model: TextClassifier, data: dict[str, Any], device: str) -> dict[str, Any]:
+    start = time.perf_counter()
+    train_loss, train_acc = evaluate(model, data["train"], device)
+    val_loss, val_acc = evaluate(model, data["val"], device)
+    log.info("epoch 0 (the fitted wide term alone): loss %.4f acc %.4f, val_loss %.4f val_acc %.4f",
+             train_loss, train_acc, val_loss, val_acc)
+    return {"epoch": 0, "train_loss": train_loss, "train_accuracy": train_acc, "val_loss": val_loss,
+            "val_accuracy": val_acc, "seconds": round(time.perf_counter() - start, 2)}
+
+
+def _record_fit(metrics: dict[str, Any], fitted: WideFit, best_epoch: int) -> None:
+    """What stage 1 chose and whether epoch 0 was kept: in the recipe (``info`` shows it)."""
+    recipe = metrics.setdefault("recipe", {"preset": None, "data": {}, "chosen": {}, "why": {}})
+    tried = len(fitted.scores)
+    recipe["chosen"]["wide_l2"] = fitted.l2
+    recipe["why"]["wide_l2"] = (f"the wide term fitted alone first (logistic regression): the best validation "
+                                f"accuracy ({fitted.val_accuracy:.4f}) of {tried} fits")
+    recipe["chosen"]["wide_bigrams"] = fitted.bigrams
+    both = len({key.split()[1] for key in fitted.scores}) > 1
+    recipe["why"]["wide_bigrams"] = "hashed pair rows, or none: chosen with wide_l2" if both else "set by flags"
+    recipe["chosen"]["wide_epoch_0"] = best_epoch == 0
+    recipe["why"]["wide_epoch_0"] = ("kept the fitted linear model alone: no LSTM epoch beat it on validation"
+                                     if best_epoch == 0 else f"LSTM epoch {best_epoch} beat the linear model alone")
+    recipe["wide_scores"] = fitted.scores
+
+
 def _final_metrics(model, data, options, history, best) -> dict[str, Any]:
     # No wall time here: the metrics travel into the exported model's metadata, and the same
     # data and seed must give the same file. Each epoch's seconds are in the history.
     metrics = {
-        "best_epoch": best["epoch"], "epochs_run": len(history),
+        # epoch 0 (the fitted wide term alone) is a candidate, not a run epoch
+        "best_epoch": best["epoch"], "epochs_run": sum(h["epoch"] > 0 for h in history),
         "val_accuracy": best["val_accuracy"], "train_examples": len(data["train"].sequences),
         "seed": options.seed,
     }
@@ -510,15 +609,16 @@ def _init_vectors(model: TextClassifier, options: TrainOptions) -> float:
     return round(coverage, 4)
 
 
-def _optimizer(model: TextClassifier, options: TrainOptions, n_train: int):
+def _optimizer(model: TextClassifier, options: TrainOptions, n_train: int, wide_scale: float = WIDE_LR_SCALE):
     """Adam (the example's) or, with weight decay, AdamW; and the learning-rate schedule."""
-    wide = [] if model.wide is None else [model.wide.weight]
+    wide = [] if model.wide is None or not model.wide.weight.requires_grad else [model.wide.weight]
     deep = [p for p in model.parameters() if p.requires_grad and all(p is not w for w in wide)]
-    # the wide term's weights learn WIDE_LR_SCALE times faster: one weight per word sees few
-    # steps, and it is linear (fastText trains its table at a much larger rate still)
+    # trained jointly, the wide term's weights learn WIDE_LR_SCALE times faster: one weight per word
+    # sees few steps, and it is linear (fastText trains its table at a much larger rate still);
+    # fitted first, they keep (nearly) the fit's values (FITTED_WIDE_LR_SCALE)
     groups: list[dict[str, Any]] = [{"params": deep, "lr": options.learning_rate}]
     if wide:
-        groups.append({"params": wide, "lr": options.learning_rate * WIDE_LR_SCALE})
+        groups.append({"params": wide, "lr": options.learning_rate * wide_scale})
     if options.weight_decay > 0:
         optimizer: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=options.learning_rate,
                                                              weight_decay=options.weight_decay)

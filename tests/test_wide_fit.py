@@ -1,0 +1,178 @@
+"""The fitted wide term (train/linear.py, trainer ``wide_fit``): stage 1 reaches the optimum of its
+convex problem on exactly the graph's features; stage 2 starts from the linear model alone
+("epoch 0") and keeps it when no LSTM epoch beats it on validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edgelstm import Classifier
+from edgelstm.data import Dataset, LabeledTexts
+from tests.helpers import needs_text_set, run_cli
+
+torch = pytest.importorskip("torch")
+
+from edgelstm.config import ModelConfig  # noqa: E402
+from edgelstm.train import TextClassifier, TrainOptions, train  # noqa: E402
+from edgelstm.train.linear import L2_GRID, choose_wide, cross_fit, fit_wide, wide_features  # noqa: E402
+
+
+def _sequences(n: int, seed: int, vocab: int = 60) -> tuple[list[list[int]], np.ndarray]:
+    rng = np.random.default_rng(seed)
+    sequences = [list(rng.integers(2, vocab, rng.integers(1, 12))) for _ in range(n)]
+    # labels mostly from words 2..9 (noisy), so the optimum is finite and not trivial
+    score = np.array([sum(1 if 2 <= t < 6 else -1 if 6 <= t < 10 else 0 for t in s) for s in sequences])
+    labels = ((score + rng.normal(0, 1, n)) > 0).astype(np.int64)
+    return sequences, labels
+
+
+def _objective(features, targets, table, bias, l2):
+    logits = torch.sparse.mm(features, table) + bias
+    if table.shape[1] == 1:
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], targets.double())
+    else:
+        loss = torch.nn.functional.cross_entropy(logits, targets)
+    return loss + 0.5 * l2 * (table * table).sum()
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+@pytest.mark.parametrize("bigrams", [0, 16])
+def test_stage_1_reaches_the_convex_optimum(outputs, bigrams):
+    sequences, labels = _sequences(400, 0)
+    if outputs == 3:
+        labels = labels + (np.array([len(s) for s in sequences]) > 6)  # 0, 1, 2
+    features = wide_features(sequences, 60, bigrams)
+    targets = torch.from_numpy(labels)
+    l2 = 1e-3
+    table, bias = fit_wide(features, targets, outputs, l2)
+    table.requires_grad_(True)
+    bias.requires_grad_(True)
+    gradient = torch.autograd.grad(_objective(features, targets, table, bias, l2), [table, bias])
+    # the optimum: the objective's gradient vanishes (KKT of an unconstrained convex problem)
+    assert max(float(g.abs().max()) for g in gradient) < 1e-6
+    with torch.no_grad():  # and no point nearby is lower
+        best = _objective(features, targets, table, bias, l2)
+        for seed in range(3):
+            step = torch.randn(table.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+            assert _objective(features, targets, table + 1e-3 * step, bias, l2) > best
+
+
+def test_stage_1_matches_scikit_learn():
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    sequences, labels = _sequences(400, 1)
+    features = wide_features(sequences, 60)
+    l2 = 1e-3
+    table, bias = fit_wide(features, torch.from_numpy(labels), 1, l2)
+    # scikit-learn: C * sum(loss) + ||w||^2 / 2, the intercept unpenalized: C = 1 / (l2 * N)
+    reference = linear_model.LogisticRegression(C=1 / (l2 * len(labels)), tol=1e-10, max_iter=10000)
+    reference.fit(features.to_dense().numpy(), labels)
+    assert np.abs(table[:, 0].numpy() - reference.coef_[0]).max() < 1e-4
+    assert abs(float(bias[0]) - reference.intercept_[0]) < 1e-4
+
+
+def test_features_are_the_graphs_wide_term():
+    """The fit's features times a table are what TextClassifier.wide_logits (the graph's term) gives."""
+    config = ModelConfig(arch="lstm", vocab_size=60, max_len=12, embed_dim=4, hidden=4, dense=0, wide=True,
+                         wide_bigrams=16, labels=["a", "b", "c"])
+    model = TextClassifier(config)
+    with torch.no_grad():
+        model.wide.weight.normal_(generator=torch.Generator().manual_seed(0))  # type: ignore[union-attr]
+        model.wide.weight[0].zero_()  # type: ignore[union-attr]
+    sequences, _ = _sequences(30, 2)
+    lengths = torch.tensor([len(s) for s in sequences])
+    ids = torch.zeros((len(sequences), int(lengths.max())), dtype=torch.int64)
+    for i, s in enumerate(sequences):
+        ids[i, : len(s)] = torch.tensor(s)
+    expected = model.wide_logits(ids, lengths).double()
+    table = model.wide.weight.detach().double()  # type: ignore[union-attr]
+    got = torch.sparse.mm(wide_features(sequences, 60, 16), table)
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
+def test_choose_wide_keeps_the_best_validation_accuracy():
+    sequences, labels = _sequences(600, 3)
+    fitted = choose_wide(sequences[:500], labels[:500], sequences[500:], labels[500:], 60, 1,
+                         l2_grid=(1e-1, 1e-3), bigram_rows=(0, 16))
+    assert len(fitted.scores) == 4 and fitted.val_accuracy == max(fitted.scores.values())
+    assert fitted.scores[f"{fitted.l2:g} {fitted.bigrams}"] == round(fitted.val_accuracy, 4)
+    assert fitted.table.shape == (60 + fitted.bigrams, 1)
+
+
+def test_cross_fit_logits_come_from_the_other_folds():
+    """Each text's cross-fitted term is that of a fit without its fold (from zero, to tolerance),
+    not the full fit's, which has seen it."""
+    sequences, labels = _sequences(300, 4)
+    fitted = choose_wide(sequences, labels, sequences[:10], labels[:10], 60, 1, l2_grid=(1e-3,), bigram_rows=(16,))
+    folds = np.arange(300) % 3
+    logits = cross_fit(sequences, labels, folds, fitted, 60)
+    features = wide_features(sequences, 60, 16)
+    for fold in range(3):
+        inside, outside = (torch.from_numpy(np.flatnonzero(test)) for test in (folds != fold, folds == fold))
+        table, bias = fit_wide(features.index_select(0, inside), torch.from_numpy(labels)[inside], 1, 1e-3)
+        expected = torch.sparse.mm(features.index_select(0, outside), table) + bias
+        assert np.abs(logits[outside.numpy()] - expected.numpy()).max() < 1e-4
+    full = (torch.sparse.mm(features, fitted.table) + fitted.bias).numpy()
+    assert np.abs(logits - full).max() > 0.1
+
+
+def _separable_dataset() -> Dataset:
+    """Each text holds a word that tells its label: the linear model alone is right on every
+    validation text, so no LSTM epoch can beat it."""
+    rng = np.random.default_rng(0)
+    data = LabeledTexts()
+    filler = [f"f{i}" for i in range(40)]
+    for i in range(400):
+        label = "pos" if i % 2 else "neg"
+        text = list(rng.choice(filler, 5)) + ["good" if label == "pos" else "bad"]
+        rng.shuffle(text)
+        data.add(" ".join(text), label)
+    return Dataset(data)
+
+
+def test_epoch_0_is_kept_when_the_lstm_does_not_beat_it(tmp_path):
+    config = ModelConfig(arch="bilstm", vocab_size=100, max_len=10, embed_dim=8, hidden=8, wide=True)
+    options = TrainOptions(epochs=3, patience=1, seed=0, wide_fit=True, lr_schedule="cosine",
+                           recipe={"preset": "default", "data": {}, "chosen": {}, "why": {}})
+    model, history = train(_separable_dataset(), config, options, tmp_path / "m.pt", show_progress=False)
+    assert history[0]["epoch"] == 0 and history[0]["val_accuracy"] == 1.0
+    metrics = model.config.metrics
+    assert metrics["best_epoch"] == 0 and metrics["recipe"]["chosen"]["wide_epoch_0"] is True
+    # the kept weights are the linear model alone: the deep part's contribution is exactly 0
+    assert float(model.head[-1].weight.detach().abs().max()) == 0.0
+    assert "wide_l2" in metrics["recipe"]["chosen"] and metrics["recipe"]["wide_scores"]
+    # the LSTM did train in stage 2, did not win, and early stopping counted from epoch 0
+    assert [h["epoch"] for h in history] == [0, 1]
+
+
+def test_without_wide_fit_the_term_trains_jointly(tmp_path):
+    config = ModelConfig(arch="lstm", vocab_size=100, max_len=10, embed_dim=8, hidden=8, dense=0, wide=True)
+    model, history = train(_separable_dataset(), config, TrainOptions(epochs=1, seed=0), tmp_path / "m.pt",
+                           show_progress=False)
+    assert [h["epoch"] for h in history] == [1] and "recipe" not in model.config.metrics
+
+
+def test_fitted_wide_term_on_real_data_is_recorded_and_reproduced(tmp_path):
+    """``--wide-fit`` on a small real set: the fit's choice in the metadata, two runs alike."""
+    data = needs_text_set("mpqa")
+    files = []
+    for run in ("a", "b"):
+        checkpoint = tmp_path / f"{run}.pt"
+        result = run_cli("train", data, "-o", checkpoint, "--limit", "1500", "--epochs", "1", "--hidden", "8",
+                         "--embed-dim", "8", "--wide-fit", "--no-progress")
+        assert result.returncode == 0, result.stderr
+        assert "wide term fitted alone" in result.stderr and "epoch 0 (the fitted wide term alone)" in result.stderr
+        files.append(checkpoint)
+    first, second = (Classifier.load(f).config for f in files)
+    assert first.to_dict() == second.to_dict()
+    saved = [torch.load(f, weights_only=False) for f in files]
+    weights = [state["state_dict"] for state in saved]
+    assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
+    recipe = first.metrics["recipe"]
+    assert recipe["chosen"]["wide_l2"] in L2_GRID
+    assert recipe["chosen"]["wide_bigrams"] == first.wide_bigrams
+    assert isinstance(recipe["chosen"]["wide_epoch_0"], bool) and set(recipe["why"]) == set(recipe["chosen"])
+    epoch_0 = saved[0]["history"][0]
+    assert epoch_0["epoch"] == 0 and first.metrics["val_accuracy"] >= epoch_0["val_accuracy"]
+    shown = run_cli("info", files[0])
+    assert "recipe: wide_l2" in shown.stdout and "recipe: wide_epoch_0" in shown.stdout

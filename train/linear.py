@@ -1,0 +1,174 @@
+"""Stage 1 of the fitted wide term: the wide table and the head's output bias fitted alone, as an
+L2-regularized logistic regression (binary, or multinomial) on the training split.
+
+The features are exactly what the graph computes (export/graph.py ``_wide_term``,
+``TextClassifier.wide_logits``): each real token's row, plus with ``bigrams`` each neighbouring
+pair's hashed row, summed and divided by the text's token count (after the ``max_len`` cut,
+which the encoded sequences already have). The problem is convex: full-batch L-BFGS in float64
+reaches its optimum in seconds, where the wide term trained jointly with the LSTM (Adam, dropout,
+early stopping after a few epochs) stops far from it. The L2 strength and bigrams on/off are
+chosen by validation accuracy, as the baselines choose C.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from edgelstm.config import BIGRAM_HASH
+
+__all__ = ["L2_GRID", "BIGRAM_ROWS", "WideFit", "choose_wide", "cross_fit", "fit_wide", "wide_features"]
+
+log = logging.getLogger(__name__)
+
+# L2 strengths tried (the penalty is l2 / 2 * the table's squared norm, beside the mean loss per text)
+L2_GRID = (3e-7, 1e-6, 3e-6, 1e-5, 3e-5)
+# hashed rows for neighbouring pairs when bigrams are tried (ModelConfig.wide_bigrams' limit)
+BIGRAM_ROWS = 65536
+MAX_ITERATIONS = 300
+
+
+@dataclass
+class WideFit:
+    """A fitted wide term: (rows, outputs) table, (outputs,) bias, and how it was chosen."""
+
+    table: torch.Tensor
+    bias: torch.Tensor
+    l2: float
+    bigrams: int
+    val_accuracy: float
+    scores: dict[str, float] = field(default_factory=dict)  # "l2 bigrams" -> validation accuracy
+
+
+def wide_features(sequences: Sequence[Sequence[int]], vocab_size: int, bigrams: int = 0) -> torch.Tensor:
+    """(N, vocab_size + bigrams) sparse float64: row i holds the graph's wide-term weights of text i
+    (1 / its length per token, and per hashed pair with ``bigrams``); an empty text's row is empty."""
+    rows: list[np.ndarray] = []
+    columns: list[np.ndarray] = []
+    values: list[np.ndarray] = []
+    for i, sequence in enumerate(sequences):
+        ids = np.asarray(sequence, np.int64)
+        if not len(ids):
+            continue
+        keys = ids
+        if bigrams and len(ids) > 1:
+            pairs = (ids[:-1] % bigrams * BIGRAM_HASH + ids[1:]) % bigrams + vocab_size
+            keys = np.concatenate([ids, pairs])
+        rows.append(np.full(len(keys), i, np.int64))
+        columns.append(keys)
+        values.append(np.full(len(keys), 1.0 / len(ids)))
+    if not rows:
+        return torch.sparse_coo_tensor(torch.zeros((2, 0), dtype=torch.int64), torch.zeros(0, dtype=torch.float64),
+                                       (len(sequences), vocab_size + bigrams), check_invariants=False).coalesce()
+    indices = torch.from_numpy(np.stack([np.concatenate(rows), np.concatenate(columns)]))
+    # coalesce sums repeated tokens: a word twice in a text weighs 2 / length, as in the graph
+    return torch.sparse_coo_tensor(indices, torch.from_numpy(np.concatenate(values)),
+                                   (len(sequences), vocab_size + bigrams), check_invariants=False).coalesce()
+
+
+def _loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """Mean (weighted) binary cross-entropy for one output, cross-entropy for more: the model's loss.
+    ``targets``: (N,) label ids or (N, L) probabilities."""
+    if logits.shape[1] == 1:
+        positive = targets[:, 1] if targets.ndim == 2 else targets.to(logits.dtype)
+        per_text = torch.nn.functional.binary_cross_entropy_with_logits(logits[:, 0], positive, reduction="none")
+    else:
+        per_text = torch.nn.functional.cross_entropy(logits, targets, reduction="none")
+    if weights is None:
+        return per_text.mean()
+    return (per_text * weights).sum() / weights.sum()
+
+
+def fit_wide(features: torch.Tensor, targets: torch.Tensor, outputs: int, l2: float,
+             weights: torch.Tensor | None = None,
+             start: tuple[torch.Tensor, torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (columns, outputs) table and (outputs,) bias minimizing the mean loss plus l2 / 2 *
+    ||table||^2 (the bias is not penalized), by full-batch L-BFGS from ``start`` (default zero;
+    a stronger L2's optimum shortens the path to a weaker one's); float64."""
+    if start is None:
+        start = (torch.zeros((features.shape[1], outputs), dtype=torch.float64),
+                 torch.zeros(outputs, dtype=torch.float64))
+    table = start[0].clone().requires_grad_(True)
+    bias = start[1].clone().requires_grad_(True)
+    if targets.ndim == 2:
+        targets = targets.to(torch.float64)
+    # CSR products, the table's gradient by hand (X^T dlogits): 8x faster than autograd through
+    # a COO sparse.mm, which is most of a fit's time
+    with warnings.catch_warnings():  # "CSR support is in beta": products are all this uses of it
+        warnings.filterwarnings("ignore", "Sparse CSR tensor support is in beta", UserWarning)
+        rows = features.to_sparse_csr()
+        columns = features.t().coalesce().to_sparse_csr()
+    optimizer = torch.optim.LBFGS([table, bias], lr=1.0, max_iter=MAX_ITERATIONS, history_size=20,
+                                  tolerance_grad=1e-7, tolerance_change=1e-12, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        logits = (rows @ table.detach() + bias.detach()).requires_grad_(True)
+        loss = _loss(logits, targets, weights)
+        (slope,) = torch.autograd.grad(loss, logits)  # (N, outputs)
+        with torch.no_grad():
+            table.grad = columns @ slope + l2 * table
+            bias.grad = slope.sum(dim=0)
+            return loss.detach() + 0.5 * l2 * (table * table).sum()
+
+    optimizer.step(closure)  # type: ignore[no-untyped-call]
+    return table.detach(), bias.detach()
+
+
+def _accuracy(features: torch.Tensor, labels: torch.Tensor, table: torch.Tensor, bias: torch.Tensor) -> float:
+    logits = torch.sparse.mm(features, table) + bias  # (N, outputs)
+    predicted = (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(dim=1)
+    return float((predicted == labels).double().mean())
+
+
+def choose_wide(train_sequences: Sequence[Sequence[int]], train_targets: np.ndarray,
+                val_sequences: Sequence[Sequence[int]], val_labels: np.ndarray, vocab_size: int, outputs: int,
+                *, soft_targets: np.ndarray | None = None, weights: np.ndarray | None = None,
+                l2_grid: Sequence[float] = L2_GRID, bigram_rows: Sequence[int] = (0, BIGRAM_ROWS)) -> WideFit:
+    """Fit the wide term for each L2 strength and bigram setting; keep the best validation accuracy
+    (ties: the first, i.e. fewer rows, then stronger L2 -- the grid is tried strongest first).
+    ``train_targets``: (N,) label ids; ``soft_targets``: (N, L) probabilities to fit instead;
+    ``weights``: (N,) loss weight per training text."""
+    targets = torch.from_numpy(soft_targets if soft_targets is not None else train_targets)
+    labels = torch.from_numpy(np.asarray(val_labels, np.int64))
+    text_weights = None if weights is None else torch.from_numpy(np.asarray(weights, np.float64))
+    best: WideFit | None = None
+    scores: dict[str, float] = {}
+    for bigrams in bigram_rows:
+        x_train = wide_features(train_sequences, vocab_size, bigrams)
+        x_val = wide_features(val_sequences, vocab_size, bigrams)
+        previous = None
+        for l2 in sorted(l2_grid, reverse=True):
+            table, bias = previous = fit_wide(x_train, targets, outputs, l2, text_weights, previous)
+            accuracy = _accuracy(x_val, labels, table, bias)
+            scores[f"{l2:g} {bigrams}"] = round(accuracy, 4)
+            log.debug("wide term: l2 %g, bigram rows %d: validation accuracy %.4f", l2, bigrams, accuracy)
+            if best is None or accuracy > best.val_accuracy:
+                best = WideFit(table, bias, l2, bigrams, accuracy)
+    assert best is not None, "an empty grid"
+    best.scores = scores
+    return best
+
+
+def cross_fit(sequences: Sequence[Sequence[int]], targets: np.ndarray, folds: np.ndarray, fitted: WideFit,
+              vocab_size: int, *, soft_targets: np.ndarray | None = None,
+              weights: np.ndarray | None = None) -> np.ndarray:
+    """(N, outputs) wide-term logits of each text from a fit (``fitted``'s L2 and bigrams, started
+    from its table: the optimum is unique, the start only shortens the way) on the texts of the
+    other folds: what the term says of a text it has not seen."""
+    features = wide_features(sequences, vocab_size, fitted.bigrams)
+    chosen = torch.from_numpy(soft_targets if soft_targets is not None else targets)
+    text_weights = None if weights is None else torch.from_numpy(np.asarray(weights, np.float64))
+    logits = np.zeros((len(sequences), fitted.table.shape[1]))
+    for fold in np.unique(folds):
+        inside = torch.from_numpy(np.flatnonzero(folds != fold))
+        outside = torch.from_numpy(np.flatnonzero(folds == fold))
+        table, bias = fit_wide(features.index_select(0, inside).coalesce(), chosen[inside], fitted.table.shape[1],
+                               fitted.l2, None if text_weights is None else text_weights[inside],
+                               (fitted.table, fitted.bias))
+        logits[outside.numpy()] = (torch.sparse.mm(features.index_select(0, outside).coalesce(), table) + bias).numpy()
+    return logits
