@@ -176,3 +176,26 @@ def test_fitted_wide_term_on_real_data_is_recorded_and_reproduced(tmp_path):
     assert epoch_0["epoch"] == 0 and first.metrics["val_accuracy"] >= epoch_0["val_accuracy"]
     shown = run_cli("info", files[0])
     assert "recipe: wide_l2" in shown.stdout and "recipe: wide_epoch_0" in shown.stdout
+
+
+def test_wide_fit_asks_for_the_wide_term(tmp_path):
+    """``--wide-fit`` turns the wide term on where the data (long texts) or the preset would
+    not, and is refused with ``--no-wide`` before any work, never silently ignored."""
+    from edgelstm.train.run import train_files
+
+    data = tmp_path / "long.txt"
+    rng = np.random.default_rng(0)
+    vocabulary = [f"w{i}" for i in range(40)]
+
+    def text() -> str:  # 160 tokens: the adaptive recipe gives long texts no wide term
+        return " ".join(rng.choice(vocabulary, 160))
+
+    data.write_text("".join(f"__label__pos good {text()}\n__label__neg bad {text()}\n" for _ in range(30)))
+    with pytest.raises(ValueError, match="not with wide off"):
+        train_files(data, tmp_path / "m.pt", settings={"wide": False, "wide_fit": True})
+    assert not (tmp_path / "m.pt").exists()
+    settings = {"epochs": 1, "hidden": 4, "embed_dim": 4, "dense": 0, "vocab_size": 50, "arch": "lstm",
+                "wide_fit": True}
+    model = train_files(data, tmp_path / "m.pt", settings=settings, show_progress=False)
+    assert model.config.wide and model.wide is not None
+    assert "wide" in model.config.metrics["recipe"]["overridden"]

@@ -59,6 +59,10 @@ def train_files(
     if teachers and not unlabeled:
         raise ValueError("a teacher labels unlabeled texts; give those too")
     settings = dict(settings or {})
+    if settings.get("wide_fit"):  # it fits the wide term, so asking for it asks for the term
+        if settings.get("wide") is False:
+            raise ValueError("wide_fit fits the wide term: not with wide off (--no-wide)")
+        settings["wide"] = True
     inputs = [data, test, val, val_groups, *unlabeled, settings.get("vectors"),
               *(Path(t) for t in teachers if t != NGRAM_TEACHER)]
     check_train_outputs(Path(output), inputs, resume)  # refused before the data is read; train() checks again
