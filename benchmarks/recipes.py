@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from edgelstm import Classifier
@@ -38,11 +40,12 @@ SETS = ("subj", "cr", "mpqa", "sms-spam", "ag-news-7600", "pros-cons")
 DATA = Path(__file__).resolve().parent.parent.parent / "shared/datasets/text-classification"
 
 
-def edgelstm_row(name: str, train: Path, test: Path | None, arch: str, folder: Path) -> dict:
-    """Train with the defaults, export int8, score fp32 and int8 on the test split."""
+def edgelstm_row(name: str, train: Path, test: Path | None, arch: str, folder: Path,
+                 train_args: Sequence[str] = ()) -> dict:
+    """Train with the defaults (plus ``train_args``), export int8, score fp32 and int8 on the test split."""
     checkpoint = folder / f"{arch}.pt"
     command = [sys.executable, "-m", "edgelstm.cli", "train", str(train), "--arch", arch, "-o", str(checkpoint),
-               "--threads", "1", "--keep-validation-texts", "--no-progress"]
+               "--threads", "1", "--keep-validation-texts", "--no-progress", *train_args]
     if test is not None:
         command += ["--test", str(test)]
     start = time.perf_counter()
@@ -53,7 +56,8 @@ def edgelstm_row(name: str, train: Path, test: Path | None, arch: str, folder: P
     fp32_model = Classifier.load(checkpoint)  # scored as trained, whatever export says
     fp32 = fp32_model.evaluate(split.texts, split.labels)
     row = {
-        "set": name, "model": f"edgelstm {arch} (default)", "test_accuracy": fp32["accuracy"],
+        "set": name, "model": f"edgelstm {arch} ({' '.join(train_args) or 'default'})",
+        "test_accuracy": fp32["accuracy"],
         "test_macro_f1": fp32["macro_f1"], "val_accuracy": fp32_model.config.metrics["val_accuracy"],
         "train_seconds": round(seconds, 1), "recipe": fp32_model.config.metrics.get("recipe"),
         "epochs": f"{fp32_model.config.metrics['best_epoch']} of {fp32_model.config.metrics['epochs_run']}",
@@ -103,6 +107,8 @@ def main() -> None:
     parser.add_argument("--archs", nargs="*", default=["bilstm", "lstm"], help="none: the baselines only")
     parser.add_argument("--imdb", type=Path, help="also IMDB (aclImdb folder or .tar.gz; long on 2 cores)")
     parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--train-args", default="", help="more `edgelstm train` options, e.g. \"--wide-fit\" "
+                        "(named in the model column)")
     parser.add_argument("--out", type=Path, help="also write every result as JSON lines")
     args = parser.parse_args()
     runs = [(name, args.data / f"{name}.train.jsonl", args.data / f"{name}.test.jsonl") for name in args.sets]
@@ -114,7 +120,7 @@ def main() -> None:
             folder = Path(tmp) / name
             folder.mkdir()
             for arch in args.archs:
-                rows.append(edgelstm_row(name, train, test, arch, folder))
+                rows.append(edgelstm_row(name, train, test, arch, folder, shlex.split(args.train_args)))
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
             if not args.no_baselines:
                 for row in baseline_rows(name, load_dataset(train, test)):
