@@ -23,7 +23,7 @@ import numpy as np
 Activation = Callable[[np.ndarray], np.ndarray]
 
 
-def _onnxruntime_activation(op: str) -> Activation:
+def onnxruntime_activation(op: str) -> Activation:
     import onnxruntime as ort
     from onnx import TensorProto, helper
 
@@ -66,7 +66,7 @@ def main() -> None:
     exact = reference_evaluator(proto)
     lstm, hidden = model.lstm, model.config.hidden
     table = model.embedding.weight.detach().numpy()
-    sigmoid, tanh = _onnxruntime_activation("Sigmoid"), _onnxruntime_activation("Tanh")
+    sigmoid, tanh = onnxruntime_activation("Sigmoid"), onnxruntime_activation("Tanh")
 
     def direction(xs: np.ndarray, suffix: str, f: Activation, g: Activation) -> np.ndarray:
         w = getattr(lstm, f"weight_ih_l0{suffix}").detach().numpy()

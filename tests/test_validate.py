@@ -2,6 +2,8 @@
 bugs), and onnxruntime, whose LSTM gates are approximate, within ONNXRUNTIME_ATOL and with the same
 labels. Tolerances are the module's own constants; none is loosened here."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -13,22 +15,19 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from edgelstm.config import ModelConfig  # noqa: E402
 from edgelstm.export import ATOL, ONNXRUNTIME_ATOL, ExportValidationError, build_onnx, validate_onnx  # noqa: E402
 from edgelstm.train import TextClassifier  # noqa: E402
-from tests.helpers import run_cli  # noqa: E402
+from tests.helpers import REPO, run_cli  # noqa: E402
 from tests.test_export import small_model  # noqa: E402
 
 PAIRS = 32  # 64 LSTM units, 32 dense units
 
 
 def _onnxruntime_op(op: str):
-    import onnxruntime as ort
-
-    graph = helper.make_graph([helper.make_node(op, ["x"], ["y"])], op,
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    return lambda x: session.run(None, {"x": x})[0]
+    """onnxruntime's own elementwise ``op`` (MLAS's approximations): benchmarks/lstm_drift.py's."""
+    spec = importlib.util.spec_from_file_location("lstm_drift", REPO / "benchmarks/lstm_drift.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.onnxruntime_activation(op)
 
 
 def drifting_lstm() -> TextClassifier:
