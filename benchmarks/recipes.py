@@ -107,7 +107,7 @@ def main() -> None:
     parser.add_argument("--archs", nargs="*", default=["bilstm", "lstm"], help="none: the baselines only")
     parser.add_argument("--imdb", type=Path, help="also IMDB (aclImdb folder or .tar.gz; long on 2 cores)")
     parser.add_argument("--no-baselines", action="store_true")
-    parser.add_argument("--train-args", default="", help="more `edgelstm train` options, e.g. \"--wide-fit\" "
+    parser.add_argument("--train-args", default="", help="more `edgelstm train` options, e.g. --train-args=--wide-fit "
                         "(named in the model column)")
     parser.add_argument("--out", type=Path, help="also write every result as JSON lines")
     args = parser.parse_args()
