@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 from edgelstm.config import ModelConfig  # noqa: E402
 from edgelstm.train import TextClassifier, TrainOptions, train  # noqa: E402
-from edgelstm.train.linear import L2_GRID, choose_wide, cross_fit, fit_wide, wide_features  # noqa: E402
+from edgelstm.train.linear import L2_GRID, choose_wide, fit_wide, wide_features  # noqa: E402
 
 
 def _sequences(n: int, seed: int, vocab: int = 60) -> tuple[list[list[int]], np.ndarray]:
@@ -97,23 +97,6 @@ def test_choose_wide_keeps_the_best_validation_accuracy():
     assert len(fitted.scores) == 4 and fitted.val_accuracy == max(fitted.scores.values())
     assert fitted.scores[f"{fitted.l2:g} {fitted.bigrams}"] == round(fitted.val_accuracy, 4)
     assert fitted.table.shape == (60 + fitted.bigrams, 1)
-
-
-def test_cross_fit_logits_come_from_the_other_folds():
-    """Each text's cross-fitted term is that of a fit without its fold (from zero, to tolerance),
-    not the full fit's, which has seen it."""
-    sequences, labels = _sequences(300, 4)
-    fitted = choose_wide(sequences, labels, sequences[:10], labels[:10], 60, 1, l2_grid=(1e-3,), bigram_rows=(16,))
-    folds = np.arange(300) % 3
-    logits = cross_fit(sequences, labels, folds, fitted, 60)
-    features = wide_features(sequences, 60, 16)
-    for fold in range(3):
-        inside, outside = (torch.from_numpy(np.flatnonzero(test)) for test in (folds != fold, folds == fold))
-        table, bias = fit_wide(features.index_select(0, inside), torch.from_numpy(labels)[inside], 1, 1e-3)
-        expected = torch.sparse.mm(features.index_select(0, outside), table) + bias
-        assert np.abs(logits[outside.numpy()] - expected.numpy()).max() < 1e-4
-    full = (torch.sparse.mm(features, fitted.table) + fitted.bias).numpy()
-    assert np.abs(logits - full).max() > 0.1
 
 
 def _separable_dataset() -> Dataset:

@@ -22,7 +22,7 @@ import torch
 
 from edgelstm.config import BIGRAM_HASH
 
-__all__ = ["L2_GRID", "BIGRAM_ROWS", "WideFit", "choose_wide", "cross_fit", "fit_wide", "wide_features"]
+__all__ = ["L2_GRID", "BIGRAM_ROWS", "WideFit", "choose_wide", "fit_wide", "wide_features"]
 
 log = logging.getLogger(__name__)
 
@@ -153,22 +153,3 @@ def choose_wide(train_sequences: Sequence[Sequence[int]], train_targets: np.ndar
     best.scores = scores
     return best
 
-
-def cross_fit(sequences: Sequence[Sequence[int]], targets: np.ndarray, folds: np.ndarray, fitted: WideFit,
-              vocab_size: int, *, soft_targets: np.ndarray | None = None,
-              weights: np.ndarray | None = None) -> np.ndarray:
-    """(N, outputs) wide-term logits of each text from a fit (``fitted``'s L2 and bigrams, started
-    from its table: the optimum is unique, the start only shortens the way) on the texts of the
-    other folds: what the term says of a text it has not seen."""
-    features = wide_features(sequences, vocab_size, fitted.bigrams)
-    chosen = torch.from_numpy(soft_targets if soft_targets is not None else targets)
-    text_weights = None if weights is None else torch.from_numpy(np.asarray(weights, np.float64))
-    logits = np.zeros((len(sequences), fitted.table.shape[1]))
-    for fold in np.unique(folds):
-        inside = torch.from_numpy(np.flatnonzero(folds != fold))
-        outside = torch.from_numpy(np.flatnonzero(folds == fold))
-        table, bias = fit_wide(features.index_select(0, inside).coalesce(), chosen[inside], fitted.table.shape[1],
-                               fitted.l2, None if text_weights is None else text_weights[inside],
-                               (fitted.table, fitted.bias))
-        logits[outside.numpy()] = (torch.sparse.mm(features.index_select(0, outside).coalesce(), table) + bias).numpy()
-    return logits

@@ -37,7 +37,7 @@ from .plots import plot_history
 from .presets import KEEP_EPOCHS, LR_SCHEDULES
 
 __all__ = [
-    "CLASS_WEIGHTS", "Encoded", "FITTED_WIDE_LR_SCALE", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions",
+    "CLASS_WEIGHTS", "Encoded", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions",
     "WIDE_LR_SCALE", "evaluate", "forward_padded", "train",
 ]
 
@@ -47,12 +47,6 @@ CLASS_WEIGHTS = ("none", "balanced")
 
 # How much faster the wide bag-of-words term learns than the rest (measured on validation: README)
 WIDE_LR_SCALE = 10.0
-# With ``wide_fit``: the fitted term's learning rate in stage 2, as a share of the LSTM's (0: frozen)
-FITTED_WIDE_LR_SCALE = 0.0
-# With ``wide_fit``: > 0 trains the LSTM in stage 2 on each training text's wide term from a fit on
-# the other folds (cross-fitting, as in stacking: the full fit has learnt its own training texts).
-# 0, the full fit's term: measured better on validation (CR, SUBJ, AG News LSTM; SMS BiLSTM lower)
-WIDE_CROSS_FIT_FOLDS = 0
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +97,6 @@ class Encoded:
     # texts: one-hot); None: ``targets``
     soft_targets: np.ndarray | None = None
     teacher_labeled: int = 0  # the last ones of ``sequences``
-    # (N, outputs) wide-term logits to train on instead of the model's own (cross-fitted); None: its own
-    wide_logits: np.ndarray | None = None
 
     @property
     def lengths(self) -> list[int]:
@@ -179,12 +171,10 @@ def _run_lstm(lstm: torch.nn.LSTM, direction: str, x: torch.Tensor) -> torch.Ten
     return output
 
 
-def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torch.Tensor,
-                   wide: torch.Tensor | None = None) -> torch.Tensor:
+def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """``model(input_ids, lengths)``, computed without packed sequences: the same logits (to
     float rounding), several times faster to train on the CPU, where the backward pass of a
-    packed LSTM writes a whole-batch gradient per time step. ``wide``: (B, outputs) to add
-    instead of the model's wide term (cross-fitted logits in training).
+    packed LSTM writes a whole-batch gradient per time step.
 
     Right padding comes after every real step, so the forward direction's outputs at real steps
     are exact; the backward direction runs forward over each row reversed within its length.
@@ -194,8 +184,7 @@ def forward_padded(model: TextClassifier, input_ids: torch.Tensor, lengths: torc
     steps = torch.arange(x.shape[1], device=x.device)[None, :]  # (1, T)
     real = steps < lengths[:, None]  # (B, T)
     forward = _run_lstm(model.lstm, "", x)  # (B, T, H)
-    if wide is None:
-        wide = model.wide_logits(input_ids, lengths)  # (B, outputs), or 0
+    wide = model.wide_logits(input_ids, lengths)  # (B, outputs), or 0
     if model.config.arch == "lstm":
         last = forward[torch.arange(x.shape[0], device=x.device), lengths - 1]  # (B, H)
         return model.head(last) + wide
@@ -376,8 +365,7 @@ def _train_epoch(
     weights = _class_weights(data, len(model.config.labels), options.class_weight)
     for rows in _batches(data.lengths, options.batch_size, generator):
         input_ids, lengths, targets = _tensors(data, rows, options.device, options.word_dropout, generator)
-        wide = None if data.wide_logits is None else torch.from_numpy(data.wide_logits[rows]).to(options.device)
-        logits = forward_padded(model, input_ids, lengths, wide)  # (B, outputs)
+        logits = forward_padded(model, input_ids, lengths)  # (B, outputs)
         loss = _weighted_loss(model, logits, targets, weights)
         optimizer.zero_grad()
         loss.backward()
@@ -445,8 +433,7 @@ def train(
     if fitted is not None:
         _start_from_fit(model, fitted)
     model = model.to(options.device)
-    optimizer, scheduler = _optimizer(model, options, len(data["train"].sequences),
-                                      FITTED_WIDE_LR_SCALE if fitted is not None else WIDE_LR_SCALE)
+    optimizer, scheduler = _optimizer(model, options, len(data["train"].sequences))
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"epoch": 0, "val_accuracy": -1.0, "state": copy.deepcopy(model.state_dict())}
     if fitted is not None:  # epoch 0: the fitted linear model alone, a candidate like any epoch
@@ -499,7 +486,7 @@ def _fit_wide(config: ModelConfig, data: dict[str, Any], options: TrainOptions) 
     """Stage 1: the wide term fitted alone on the training split (linear.py), or None without
     validation data to choose its L2 strength on. A ``wide_bigrams`` set by the user is the only
     bigram setting tried; otherwise none and BIGRAM_ROWS."""
-    from .linear import BIGRAM_ROWS, choose_wide, cross_fit
+    from .linear import BIGRAM_ROWS, choose_wide
 
     train_data, val_data = data["train"], data["val"]
     if val_data is None:
@@ -515,11 +502,6 @@ def _fit_wide(config: ModelConfig, data: dict[str, Any], options: TrainOptions) 
                          config.vocab_size, config.num_outputs, soft_targets=train_data.soft_targets,
                          weights=per_text,
                          bigram_rows=(config.wide_bigrams,) if config.wide_bigrams else (0, BIGRAM_ROWS))
-    if WIDE_CROSS_FIT_FOLDS and FITTED_WIDE_LR_SCALE == 0:  # a term that trains on must be its own
-        folds = np.random.default_rng(options.seed).permutation(len(train_data.sequences)) % WIDE_CROSS_FIT_FOLDS
-        train_data.wide_logits = cross_fit(train_data.sequences, train_data.targets, folds, fitted,
-                                           config.vocab_size, soft_targets=train_data.soft_targets,
-                                           weights=per_text).astype(np.float32)
     log.info("wide term fitted alone (%.0f s): L2 %g, bigram rows %d, validation accuracy %.4f (of %s)",
              time.perf_counter() - start, fitted.l2, fitted.bigrams, fitted.val_accuracy,
              ", ".join(f"{key}: {value:.4f}" for key, value in fitted.scores.items()))
@@ -530,13 +512,13 @@ def _fit_wide(config: ModelConfig, data: dict[str, Any], options: TrainOptions) 
 def _start_from_fit(model: TextClassifier, fitted: WideFit) -> None:
     """Stage 2's start: the fitted table and bias, the deep part's contribution exactly 0 (the
     head's last Linear zero; it learns first, then the layers below it); the table frozen
-    unless FITTED_WIDE_LR_SCALE."""
+    (the LSTM trained against cross-fitted terms instead measured no better: README)."""
     assert model.wide is not None
     model.wide.weight.copy_(fitted.table.to(model.wide.weight.dtype))
     last = [layer for layer in model.head.modules() if isinstance(layer, torch.nn.Linear)][-1]
     last.weight.zero_()
     last.bias.copy_(fitted.bias.to(last.bias.dtype))
-    model.wide.weight.requires_grad_(FITTED_WIDE_LR_SCALE > 0)
+    model.wide.weight.requires_grad_(False)
 
 
 def _epoch_zero(model: TextClassifier, data: dict[str, Any], device: str) -> dict[str, Any]:
@@ -609,16 +591,16 @@ def _init_vectors(model: TextClassifier, options: TrainOptions) -> float:
     return round(coverage, 4)
 
 
-def _optimizer(model: TextClassifier, options: TrainOptions, n_train: int, wide_scale: float = WIDE_LR_SCALE):
+def _optimizer(model: TextClassifier, options: TrainOptions, n_train: int):
     """Adam (the example's) or, with weight decay, AdamW; and the learning-rate schedule."""
     wide = [] if model.wide is None or not model.wide.weight.requires_grad else [model.wide.weight]
     deep = [p for p in model.parameters() if p.requires_grad and all(p is not w for w in wide)]
     # trained jointly, the wide term's weights learn WIDE_LR_SCALE times faster: one weight per word
     # sees few steps, and it is linear (fastText trains its table at a much larger rate still);
-    # fitted first, they keep (nearly) the fit's values (FITTED_WIDE_LR_SCALE)
+    # fitted first (wide_fit), they are frozen and not in the optimizer
     groups: list[dict[str, Any]] = [{"params": deep, "lr": options.learning_rate}]
     if wide:
-        groups.append({"params": wide, "lr": options.learning_rate * wide_scale})
+        groups.append({"params": wide, "lr": options.learning_rate * WIDE_LR_SCALE})
     if options.weight_decay > 0:
         optimizer: torch.optim.Optimizer = torch.optim.AdamW(groups, lr=options.learning_rate,
                                                              weight_decay=options.weight_decay)
