@@ -3,6 +3,7 @@
     pip install ".[train,bench]"
     python benchmarks/blend.py                                   # the six sets, bilstm and lstm
     python benchmarks/blend.py --sets cr mpqa --archs bilstm
+    python benchmarks/blend.py --holdout                         # validation cut in two (run_holdout)
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
 what ``edgelstm train NAME.train.jsonl --arch ARCH --threads 1`` runs), rebuilds the run's own
@@ -23,7 +24,9 @@ the validation split, in PyTorch:
 are optimistic; the half-split numbers are not. The rule, fixed before any run: log-loss (an
 accuracy plateau over 339 CR texts picks ``a`` by a text or two; log-loss is smooth), ties the
 smallest ``a``; the accuracy rule is shown beside it. The test split is scored only after the rule is
-fixed, as a check (``--test``). Prints markdown tables; ``--out`` writes JSON lines.
+fixed, as a check (``--test``). ``--holdout`` instead: early stopping, the linear model's L2 and
+``a`` on half of the validation split, the default and the blend scored on the other half, which
+nothing touched (``run_holdout``). Prints markdown tables; ``--out`` writes JSON lines.
 """
 
 from __future__ import annotations
@@ -38,12 +41,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgelstm.data import load_dataset
+from edgelstm.data import Dataset, load_dataset
 from edgelstm.metrics import classification_report
+from edgelstm.tokenizer import Tokenizer
+from edgelstm.train.groups import similar_text_groups
 from edgelstm.train.linear import choose_wide, wide_features
 from edgelstm.train.presets import ADAPTIVE_PRESET, adapt, resolve
 from edgelstm.train.run import train_files
-from edgelstm.train.trainer import _batches, _prepare, _tensors, forward_padded
+from edgelstm.train.trainer import Encoded, _batches, _prepare, _split, _tensors, forward_padded, train
 
 SETS = ("cr", "mpqa", "sms-spam", "subj", "pros-cons", "ag-news-7600")
 DATA = Path(__file__).resolve().parent.parent.parent / "shared/datasets/text-classification"
@@ -171,6 +176,56 @@ def run_set(name: str, archs: list[str], folder: Path, with_test: bool) -> list[
     return rows
 
 
+def run_holdout(name: str, archs: list[str], folder: Path) -> list[dict]:
+    """``--holdout``: the run's validation split cut in two (similar texts on one side): early
+    stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
+    part B touched by nothing, the default and the blend scored on it."""
+    dataset = load_dataset(DATA / f"{name}.train.jsonl")
+    texts = dataset.train
+    groups = similar_text_groups(texts.texts)
+    train_rows, val_rows = _split(np.random.default_rng(0).permutation(len(texts)), 0.1, groups)
+    b_rows, a_rows = _split(val_rows[np.random.default_rng(1).permutation(len(val_rows))], 0.5, groups)
+    train_part, a_part, b_part = texts.subset(train_rows), texts.subset(a_rows), texts.subset(b_rows)
+    rows, fit = [], None
+    for arch in archs:
+        settings: dict = {"arch": arch, "threads": 1}
+        settings.update(adapt(texts.texts, texts.labels, ADAPTIVE_PRESET, arch)["chosen"])
+        config, options = resolve(ADAPTIVE_PRESET, **settings)
+        start = time.perf_counter()
+        model, _ = train(Dataset(train_part), config, options, folder / f"{name}-{arch}-a.pt",
+                         show_progress=False, validation=a_part)
+        train_seconds = time.perf_counter() - start
+        config = model.config
+        tokenizer = Tokenizer(config.vocabulary, config.max_len)
+        train_enc, a_enc, b_enc = (Encoded.of(part, tokenizer, config.labels) for part in (train_part, a_part, b_part))
+        if fit is None:
+            fit = choose_wide(train_enc.sequences, train_enc.targets, a_enc.sequences, a_enc.targets,
+                              config.vocab_size, config.num_outputs)
+        deep_a, wide_a = model_logits(model, a_enc), linear_logits(fit, a_enc, config.vocab_size)
+        deep_b, wide_b = model_logits(model, b_enc), linear_logits(fit, b_enc, config.vocab_size)
+        row = {"set": name, "arch": arch, "a_texts": len(a_part), "b_texts": len(b_part),
+               "train_seconds": round(train_seconds, 1), "default_a": accuracy(deep_a, a_enc.targets),
+               "default_b": accuracy(deep_b, b_enc.targets), "linear_b": accuracy(wide_b, b_enc.targets)}
+        for rule in ("accuracy", "logloss"):
+            a = choose(deep_a, wide_a, a_enc.targets, rule)
+            row[f"blend_{rule}"] = {"a": a, "b": accuracy((1 - a) * deep_b + a * wide_b, b_enc.targets)}
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr, flush=True)
+    return rows
+
+
+def holdout_table(rows: list[dict]) -> str:
+    lines = ["| set | arch | A / B texts | default on A | default on B | linear alone on B "
+             "| blend on B, a by accuracy on A | blend on B, a by log-loss on A |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(f"| {r['set']} | {r['arch']} | {r['a_texts']} / {r['b_texts']} | {r['default_a']:.2%} | "
+                     f"{r['default_b']:.2%} | {r['linear_b']:.2%} | "
+                     + " | ".join(f"{r[k]['b']:.2%} (a {r[k]['a']:.1f})" for k in ("blend_accuracy", "blend_logloss"))
+                     + " |")
+    return "\n".join(lines)
+
+
 def tables(rows: list[dict], with_test: bool) -> str:
     lines = ["| set | arch | default | linear alone | blend, a by accuracy | blend, a by log-loss "
              "| half-split: default / by accuracy / by log-loss | linear L2, bigrams |",
@@ -198,10 +253,20 @@ def main() -> None:
     parser.add_argument("--sets", nargs="*", default=list(SETS))
     parser.add_argument("--archs", nargs="*", default=["bilstm", "lstm"])
     parser.add_argument("--test", action="store_true", help="also score the test splits (a check, not a choice)")
+    parser.add_argument("--holdout", action="store_true", help="instead: early stopping, L2 and a on half of "
+                        "validation, the other half held out (run_holdout)")
     parser.add_argument("--out", type=Path, help="also write every result as JSON lines")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows: list[dict] = []
+    if args.holdout:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in args.sets:
+                rows += run_holdout(name, args.archs, Path(tmp))
+        if args.out:
+            args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        print(holdout_table(rows))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets:
             rows += run_set(name, args.archs, Path(tmp), args.test)
