@@ -176,15 +176,15 @@ def run_set(name: str, archs: list[str], folder: Path, with_test: bool) -> list[
     return rows
 
 
-def run_holdout(name: str, archs: list[str], folder: Path) -> list[dict]:
+def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
-    part B touched by nothing, the default and the blend scored on it."""
+    part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's."""
     dataset = load_dataset(DATA / f"{name}.train.jsonl")
     texts = dataset.train
     groups = similar_text_groups(texts.texts)
     train_rows, val_rows = _split(np.random.default_rng(0).permutation(len(texts)), 0.1, groups)
-    b_rows, a_rows = _split(val_rows[np.random.default_rng(1).permutation(len(val_rows))], 0.5, groups)
+    b_rows, a_rows = _split(val_rows[np.random.default_rng(seed).permutation(len(val_rows))], 0.5, groups)
     train_part, a_part, b_part = texts.subset(train_rows), texts.subset(a_rows), texts.subset(b_rows)
     rows, fit = [], None
     for arch in archs:
@@ -255,6 +255,7 @@ def main() -> None:
     parser.add_argument("--test", action="store_true", help="also score the test splits (a check, not a choice)")
     parser.add_argument("--holdout", action="store_true", help="instead: early stopping, L2 and a on half of "
                         "validation, the other half held out (run_holdout)")
+    parser.add_argument("--holdout-seed", type=int, default=1, help="the seed of --holdout's cut")
     parser.add_argument("--out", type=Path, help="also write every result as JSON lines")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -262,7 +263,7 @@ def main() -> None:
     if args.holdout:
         with tempfile.TemporaryDirectory() as tmp:
             for name in args.sets:
-                rows += run_holdout(name, args.archs, Path(tmp))
+                rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed)
         if args.out:
             args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
