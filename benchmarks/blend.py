@@ -4,6 +4,7 @@
     python benchmarks/blend.py                                   # the six sets, bilstm and lstm
     python benchmarks/blend.py --sets cr mpqa --archs bilstm
     python benchmarks/blend.py --holdout                         # validation cut in two (run_holdout)
+    python benchmarks/blend.py --holdout --refit --sets cr mpqa  # plus refits on train + A (refit)
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
 what ``edgelstm train NAME.train.jsonl --arch ARCH --threads 1`` runs), rebuilds the run's own
@@ -26,7 +27,9 @@ accuracy plateau over 339 CR texts picks ``a`` by a text or two; log-loss is smo
 smallest ``a``; the accuracy rule is shown beside it. The test split is scored only after the rule is
 fixed, as a check (``--test``). ``--holdout`` instead: early stopping, the linear model's L2 and
 ``a`` on half of the validation split, the default and the blend scored on the other half, which
-nothing touched (``run_holdout``). Prints markdown tables; ``--out`` writes JSON lines.
+nothing touched (``run_holdout``). ``--holdout --refit`` adds, per model, a refit on the training
+split plus A with what A chose (the default's best epoch, the linear model's L2 and bigrams), also
+scored on B (``refit``). Prints markdown tables; ``--out`` writes JSON lines.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ import json
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +49,7 @@ import torch
 from edgelstm.data import Dataset, load_dataset
 from edgelstm.metrics import classification_report
 from edgelstm.tokenizer import Tokenizer
+from edgelstm.train import trainer as trainer_module
 from edgelstm.train.groups import similar_text_groups
 from edgelstm.train.linear import choose_wide, wide_features
 from edgelstm.train.presets import ADAPTIVE_PRESET, adapt, resolve
@@ -176,21 +182,53 @@ def run_set(name: str, archs: list[str], folder: Path, with_test: bool) -> list[
     return rows
 
 
-def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1) -> list[dict]:
+@contextmanager
+def schedule_of(epochs: int):
+    """The trainer's learning-rate schedule laid out over ``epochs`` whatever ``options.epochs``
+    is: a refit run for the best epoch E only follows the first E epochs of the recipe's cosine,
+    not a cosine squeezed into E epochs. The trainer has no option for this (issue 17's fifth
+    round: no change to train/), so its optimizer factory is wrapped here, for this run only."""
+    real = trainer_module._optimizer
+
+    def full_schedule(model, options, n_train):
+        return real(model, replace(options, epochs=epochs), n_train)
+
+    trainer_module._optimizer = full_schedule
+    try:
+        yield
+    finally:
+        trainer_module._optimizer = real
+
+
+def refit(part, config, options, epochs: int, output: Path):
+    """The recipe trained from scratch on ``part`` (train + A) for exactly ``epochs`` epochs, same
+    seed: no validation split (``val_split`` 0), the last epoch kept (``keep="last"``: no early
+    stopping), the cosine schedule of the full recipe (schedule_of)."""
+    fixed = replace(options, epochs=epochs, val_split=0.0, keep="last")
+    with schedule_of(options.epochs):
+        model, _ = train(Dataset(part), config, fixed, output, show_progress=False)
+    return model
+
+
+def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_refit: bool = False) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
-    part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's."""
+    part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
+    ``with_refit``: also both models refit on train + A (refit; the linear one with A's L2 and
+    bigrams) and their blend with the ``a`` the train-only models chose on A, scored on B."""
     dataset = load_dataset(DATA / f"{name}.train.jsonl")
     texts = dataset.train
     groups = similar_text_groups(texts.texts)
     train_rows, val_rows = _split(np.random.default_rng(0).permutation(len(texts)), 0.1, groups)
     b_rows, a_rows = _split(val_rows[np.random.default_rng(seed).permutation(len(val_rows))], 0.5, groups)
     train_part, a_part, b_part = texts.subset(train_rows), texts.subset(a_rows), texts.subset(b_rows)
-    rows, fit = [], None
+    train_a_part = texts.subset(np.concatenate([train_rows, a_rows]))
+    rows, fit, refit_fit = [], None, None
     for arch in archs:
         settings: dict = {"arch": arch, "threads": 1}
         settings.update(adapt(texts.texts, texts.labels, ADAPTIVE_PRESET, arch)["chosen"])
         config, options = resolve(ADAPTIVE_PRESET, **settings)
+        recipe_config = config
         start = time.perf_counter()
         model, _ = train(Dataset(train_part), config, options, folder / f"{name}-{arch}-a.pt",
                          show_progress=False, validation=a_part)
@@ -209,6 +247,28 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1) -> lis
         for rule in ("accuracy", "logloss"):
             a = choose(deep_a, wide_a, a_enc.targets, rule)
             row[f"blend_{rule}"] = {"a": a, "b": accuracy((1 - a) * deep_b + a * wide_b, b_enc.targets)}
+        if with_refit:
+            epochs = model.config.metrics["best_epoch"]
+            start = time.perf_counter()
+            again = refit(train_a_part, recipe_config, options, epochs, folder / f"{name}-{arch}-refit.pt")
+            refit_seconds = time.perf_counter() - start
+            refit_tokenizer = Tokenizer(again.config.vocabulary, again.config.max_len)
+            train_a_enc, b_refit_enc = (Encoded.of(part, refit_tokenizer, again.config.labels)
+                                        for part in (train_a_part, b_part))
+            if refit_fit is None:  # A's L2 and bigrams, the only candidate: nothing is chosen here
+                refit_fit = choose_wide(train_a_enc.sequences, train_a_enc.targets, b_refit_enc.sequences,
+                                        b_refit_enc.targets, again.config.vocab_size, again.config.num_outputs,
+                                        l2_grid=(fit.l2,), bigram_rows=(fit.bigrams,))
+            deep_rb = model_logits(again, b_refit_enc)
+            wide_rb = linear_logits(refit_fit, b_refit_enc, again.config.vocab_size)
+            row.update(best_epoch=epochs, refit_seconds=round(refit_seconds, 1),
+                       refit_b=accuracy(deep_rb, b_refit_enc.targets),
+                       linear_refit_b=accuracy(wide_rb, b_refit_enc.targets),
+                       linear_l2=fit.l2, linear_bigrams=fit.bigrams)
+            for rule in ("accuracy", "logloss"):
+                a = row[f"blend_{rule}"]["a"]
+                row[f"refit_blend_{rule}"] = {"a": a, "b": accuracy((1 - a) * deep_rb + a * wide_rb,
+                                                                    b_refit_enc.targets)}
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     return rows
@@ -223,6 +283,18 @@ def holdout_table(rows: list[dict]) -> str:
                      f"{r['default_b']:.2%} | {r['linear_b']:.2%} | "
                      + " | ".join(f"{r[k]['b']:.2%} (a {r[k]['a']:.1f})" for k in ("blend_accuracy", "blend_logloss"))
                      + " |")
+    return "\n".join(lines)
+
+
+def refit_table(rows: list[dict]) -> str:
+    lines = ["| set | arch | B texts | best epoch E on A | default on B | default refit on B | linear on B "
+             "| linear refit on B | blend on B (a by log-loss on A) | refit blend on B (same a) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        a = r["blend_logloss"]["a"]
+        lines.append(f"| {r['set']} | {r['arch']} | {r['b_texts']} | {r['best_epoch']} | {r['default_b']:.2%} | "
+                     f"{r['refit_b']:.2%} | {r['linear_b']:.2%} | {r['linear_refit_b']:.2%} | "
+                     f"{r['blend_logloss']['b']:.2%} (a {a:.1f}) | {r['refit_blend_logloss']['b']:.2%} |")
     return "\n".join(lines)
 
 
@@ -255,6 +327,8 @@ def main() -> None:
     parser.add_argument("--test", action="store_true", help="also score the test splits (a check, not a choice)")
     parser.add_argument("--holdout", action="store_true", help="instead: early stopping, L2 and a on half of "
                         "validation, the other half held out (run_holdout)")
+    parser.add_argument("--refit", action="store_true", help="with --holdout: also refit both models on "
+                        "train + A (the default for its best epoch on A), scored on B")
     parser.add_argument("--holdout-seed", type=int, default=1, help="the seed of --holdout's cut")
     parser.add_argument("--out", type=Path, help="also write every result as JSON lines")
     args = parser.parse_args()
@@ -263,10 +337,13 @@ def main() -> None:
     if args.holdout:
         with tempfile.TemporaryDirectory() as tmp:
             for name in args.sets:
-                rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed)
-        if args.out:
-            args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
+                rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit)
+                if args.out:
+                    args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
+        if args.refit:
+            print()
+            print(refit_table(rows))
         return
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets:
