@@ -13,6 +13,7 @@ The rule (README, "Tokenizer", says the same for reimplementers):
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 import unicodedata
 from collections import Counter
@@ -23,10 +24,17 @@ from itertools import chain, compress, repeat
 
 import numpy as np
 
+try:
+    from edgelstm import _words as _native
+except ImportError:  # built without a C compiler (the extension is optional): numpy passes instead
+    _native = None  # type: ignore[assignment]
+
 __all__ = [
     "EncodedTexts", "Tokenizer", "WordStream", "ascii_words", "words", "build_vocabulary", "pad_batch", "PAD_ID",
     "OOV_ID", "RESERVED_IDS",
 ]
+
+log = logging.getLogger(__name__)
 
 PAD_ID = 0
 OOV_ID = 1
@@ -375,7 +383,8 @@ class Tokenizer:
             raise ValueError("max_len must be at least 1")
         self.vocabulary = list(vocabulary)
         self.max_len = max_len
-        self._table: _WordTable | None = None  # built by the first encode_many
+        self._vocabulary: _native.Vocabulary | None = None  # built by encode_many's first C run
+        self._table: _WordTable | None = None  # built by encode_many's first numpy passes
         # The word -> id dicts of the text-by-text path are built by its first use: a classifier
         # of many texts at a time (``encode_many``) never needs them, and they cost its start.
 
@@ -416,30 +425,59 @@ class Tokenizer:
         """``[encode(text) for text in texts]``, computed for all texts at once (see ``_MAPPED``)."""
         if len(texts) < MANY_TEXTS:  # the per-text path costs less than the passes' fixed cost
             return EncodedTexts.from_sequences([self.encode(text) for text in texts])
+        tail_chars = self.max_len * _TAIL_CHARS_PER_WORD
+        long = [i for i, text in enumerate(texts) if len(text) > tail_chars]  # their tail alone: encode
+        rows = [i for i, text in enumerate(texts) if len(text) <= tail_chars] if long else None
+        short = texts if rows is None else [texts[i] for i in rows]
+        ids, starts, lengths = self._c_ids(short) if _native is not None else self._numpy_ids(short)
+        if rows is None:
+            return EncodedTexts(ids, starts, lengths)
+        tails = [self.encode(texts[i]) for i in long]
+        tail_lengths = np.array([len(tail) for tail in tails], np.int64)
+        all_starts, all_lengths = np.empty(len(texts), np.int64), np.empty(len(texts), np.int64)
+        all_starts[rows], all_lengths[rows] = starts, lengths
+        all_starts[long] = len(ids) + np.cumsum(tail_lengths) - tail_lengths
+        all_lengths[long] = tail_lengths
+        all_ids = np.concatenate([ids, *map(np.array, tails)]).astype(np.int64, copy=False)
+        return EncodedTexts(all_ids, all_starts, all_lengths)
+
+    def _c_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``encode_many``'s (ids, starts, lengths) of texts of at most the tail's length, from
+        ``edgelstm._words``: ASCII texts as they are, others normalized and mapped first."""
+        assert _native is not None
+        if self._vocabulary is None:
+            self._vocabulary = _native.Vocabulary(*_vocabulary_keys(self.vocabulary), _MAPPED, int(_HASH[0]))
+        items = [text if text.isascii() else _normalize(text).encode("ascii", _CODEC_ERRORS) for text in texts]
+        ids, counts = self._vocabulary.encode(items, self.max_len, OOV_ID)
+        lengths = np.frombuffer(counts, np.int64)
+        return np.frombuffer(ids, np.int64), np.cumsum(lengths) - lengths, lengths
+
+    def _numpy_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``_c_ids`` in numpy passes, where the C extension is not built."""
+        _numpy_fallback()
         if self._table is None:
             self._table = _WordTable(self.vocabulary)
-        tail_chars = self.max_len * _TAIL_CHARS_PER_WORD
         plain: list[int] = []  # ASCII texts
         other: list[int] = []  # texts to normalize first
-        long: list[int] = []  # texts whose tail alone encode reads
         for i, text in enumerate(texts):
-            (long if len(text) > tail_chars else plain if text.isascii() else other).append(i)
+            (plain if text.isascii() else other).append(i)
         mapped = np.concatenate([_mapped_texts([texts[i] for i in plain]),
                                  _mapped_texts([_normalize(texts[i]) for i in other])[1:], np.full(8, 32, np.uint8)])
         starts, lengths = _words(mapped)
         word_ids = self._table.lookup(mapped, starts, lengths)
-        separators = np.flatnonzero(mapped == ord("$"))  # (len(plain + other) + 1,)
+        separators = np.flatnonzero(mapped == ord("$"))  # (len(texts) + 1,)
         last = np.searchsorted(starts, separators[1:])  # one past each text's last word
         kept = np.minimum(last - np.searchsorted(starts, separators[:-1]), self.max_len)
-        tails = [self.encode(texts[i]) for i in long]
-        tail_lengths = np.array([len(tail) for tail in tails], np.int64)
-        ids = np.concatenate([word_ids, [OOV_ID], *map(np.array, tails)]).astype(np.int64, copy=False)
-        all_starts, all_lengths = np.empty(len(texts), np.int64), np.empty(len(texts), np.int64)
-        all_starts[plain + other] = np.where(kept > 0, last - kept, len(word_ids))  # none: the OOV_ID after them
-        all_lengths[plain + other] = np.maximum(kept, 1)
-        all_starts[long] = len(word_ids) + 1 + np.cumsum(tail_lengths) - tail_lengths
-        all_lengths[long] = tail_lengths
-        return EncodedTexts(ids, all_starts, all_lengths)
+        ids = np.concatenate([word_ids, [OOV_ID]]).astype(np.int64, copy=False)
+        text_starts, text_lengths = np.empty(len(texts), np.int64), np.empty(len(texts), np.int64)
+        text_starts[plain + other] = np.where(kept > 0, last - kept, len(word_ids))  # none: the OOV_ID after them
+        text_lengths[plain + other] = np.maximum(kept, 1)
+        return ids, text_starts, text_lengths
+
+
+@lru_cache(maxsize=1)
+def _numpy_fallback() -> None:
+    log.debug("edgelstm._words (a C extension) is not built: Tokenizer.encode_many runs numpy passes")
 
 
 def pad_batch(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
