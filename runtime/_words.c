@@ -17,49 +17,69 @@
 #include <stdint.h>
 #include <string.h>
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+#define MIX 0x9E3779B97F4A7C15ULL
+
+/* A word is looked up by its mapped bytes: the first 8 of them (zero-padded) are its head, the
+ * rest its tail (in the keys blob). One slot holds what most lookups need, in 16 bytes. */
+typedef struct {
+    uint64_t head;
+    uint32_t id;     /* 0: an empty slot */
+    uint32_t length;
+} Slot;
 
 typedef struct {
     PyObject_HEAD
     unsigned char map[256];
-    uint64_t multiplier; /* slot = (fnv1a(word) * multiplier) >> shift; 0 puts every word in slot 0 */
+    uint64_t multiplier; /* slot = (hash * multiplier) >> shift; 0 puts every word in slot 0 */
     int shift;
-    size_t mask;          /* slots - 1 (slots: a power of two, at most half of them full) */
-    int64_t *ids;         /* per slot; 0: empty */
-    uint32_t *offsets;    /* per slot: the word's bytes in keys */
-    uint32_t *lengths;    /* per slot */
-    unsigned char *keys;  /* all words' mapped bytes */
-    Py_ssize_t longest;   /* no word longer than this has an id */
+    size_t mask;           /* slots - 1 (slots: a power of two, at most half of them full) */
+    Slot *slots;
+    uint32_t *tails;       /* per slot: where the word's bytes after its head are in keys */
+    unsigned char *keys;   /* the bytes after the head of each word longer than 8 */
+    Py_ssize_t longest;    /* no word longer than this has an id */
 } Vocabulary;
 
-static uint64_t fnv1a(const unsigned char *data, Py_ssize_t length) {
-    uint64_t hash = FNV_OFFSET;
-    for (Py_ssize_t i = 0; i < length; i++) {
-        hash = (hash ^ data[i]) * FNV_PRIME;
+/* The hash of a word in a buffer zero-padded to a multiple of 8 bytes. */
+static uint64_t word_hash(const unsigned char *word, Py_ssize_t length) {
+    uint64_t hash = (uint64_t)length;
+    for (Py_ssize_t at = 0; at < length; at += 8) {
+        uint64_t chunk;
+        memcpy(&chunk, word + at, 8);
+        hash = (hash ^ chunk) * MIX;
+        hash ^= hash >> 29;
     }
     return hash;
+}
+
+static uint64_t word_head(const unsigned char *word) {
+    uint64_t head;
+    memcpy(&head, word, 8);
+    return head;
 }
 
 static size_t home_slot(const Vocabulary *self, uint64_t hash) {
     return (size_t)((hash * self->multiplier) >> self->shift) & self->mask;
 }
 
-static int64_t lookup(const Vocabulary *self, const unsigned char *word, Py_ssize_t length, uint64_t hash) {
-    size_t slot = home_slot(self, hash);
-    while (self->ids[slot] != 0) { /* at most half the slots are full: an empty one ends the walk */
-        if (self->lengths[slot] == (uint32_t)length && memcmp(self->keys + self->offsets[slot], word, length) == 0) {
-            return self->ids[slot];
+/* The slot of word (zero-padded to a multiple of 8 bytes), or of the empty slot where it would go. */
+static size_t find(const Vocabulary *self, const unsigned char *word, Py_ssize_t length) {
+    uint64_t head = word_head(word);
+    size_t slot = home_slot(self, word_hash(word, length));
+    for (;; slot = (slot + 1) & self->mask) { /* at most half the slots are full: an empty one ends the walk */
+        const Slot *at = &self->slots[slot];
+        if (at->id == 0) {
+            return slot;
         }
-        slot = (slot + 1) & self->mask;
+        if (at->length == (uint32_t)length && at->head == head &&
+            (length <= 8 || memcmp(self->keys + self->tails[slot], word + 8, length - 8) == 0)) {
+            return slot;
+        }
     }
-    return 0;
 }
 
 static void Vocabulary_dealloc(Vocabulary *self) {
-    PyMem_Free(self->ids);
-    PyMem_Free(self->offsets);
-    PyMem_Free(self->lengths);
+    PyMem_Free(self->slots);
+    PyMem_Free(self->tails);
     PyMem_Free(self->keys);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -72,12 +92,13 @@ static int Vocabulary_init(Vocabulary *self, PyObject *args, PyObject *kwds) {
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOy*K", kwlist, &keys_arg, &ids_arg, &byte_map, &multiplier)) {
         return -1;
     }
-    if (self->ids != NULL) {
+    if (self->slots != NULL) {
         PyBuffer_Release(&byte_map);
         PyErr_SetString(PyExc_RuntimeError, "Vocabulary is already initialized");
         return -1;
     }
     int status = -1;
+    unsigned char *padded = NULL;
     PyObject *keys = PySequence_Fast(keys_arg, "keys must be a sequence of bytes");
     PyObject *ids = keys == NULL ? NULL : PySequence_Fast(ids_arg, "ids must be a sequence of int");
     if (ids == NULL) {
@@ -93,14 +114,17 @@ static int Vocabulary_init(Vocabulary *self, PyObject *args, PyObject *kwds) {
         goto done;
     }
     size_t total = 0;
+    Py_ssize_t longest = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *key = PySequence_Fast_GET_ITEM(keys, i);
         if (!PyBytes_Check(key) || PyBytes_GET_SIZE(key) == 0) {
             PyErr_SetString(PyExc_TypeError, "each key must be non-empty bytes");
             goto done;
         }
-        total += (size_t)PyBytes_GET_SIZE(key);
-        if (total > UINT32_MAX) {
+        Py_ssize_t length = PyBytes_GET_SIZE(key);
+        total += length > 8 ? (size_t)length - 8 : 0;
+        longest = length > longest ? length : longest;
+        if (total > UINT32_MAX || length > UINT32_MAX) {
             PyErr_SetString(PyExc_OverflowError, "the vocabulary's words are too long");
             goto done;
         }
@@ -109,62 +133,57 @@ static int Vocabulary_init(Vocabulary *self, PyObject *args, PyObject *kwds) {
     while (((size_t)1 << bits) < 2 * (size_t)count + 1) { /* at most half the slots full */
         bits++;
     }
-    size_t slots = (size_t)1 << bits;
     memcpy(self->map, byte_map.buf, 256);
     self->multiplier = multiplier;
     self->shift = 64 - bits;
-    self->mask = slots - 1;
-    self->longest = 0;
-    self->ids = PyMem_Calloc(slots, sizeof(int64_t));
-    self->offsets = PyMem_Calloc(slots, sizeof(uint32_t));
-    self->lengths = PyMem_Calloc(slots, sizeof(uint32_t));
+    self->mask = ((size_t)1 << bits) - 1;
+    self->longest = longest;
+    self->slots = PyMem_Calloc(self->mask + 1, sizeof(Slot));
+    self->tails = PyMem_Calloc(self->mask + 1, sizeof(uint32_t));
     self->keys = PyMem_Malloc(total ? total : 1);
-    if (!self->ids || !self->offsets || !self->lengths || !self->keys) {
+    padded = PyMem_Calloc(longest + 8, 1);
+    if (!self->slots || !self->tails || !self->keys || !padded) {
         PyErr_NoMemory();
         goto done;
     }
     size_t offset = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *key = PySequence_Fast_GET_ITEM(keys, i);
-        const unsigned char *word = (const unsigned char *)PyBytes_AS_STRING(key);
         Py_ssize_t length = PyBytes_GET_SIZE(key);
         long long id = PyLong_AsLongLong(PySequence_Fast_GET_ITEM(ids, i));
         if (id == -1 && PyErr_Occurred()) {
             goto done;
         }
-        if (id <= 0) {
-            PyErr_SetString(PyExc_ValueError, "ids must be positive");
+        if (id <= 0 || id > UINT32_MAX) {
+            PyErr_SetString(PyExc_ValueError, "ids must be in 1 .. 2**32 - 1");
             goto done;
         }
-        size_t slot = home_slot(self, fnv1a(word, length));
-        while (self->ids[slot] != 0) {
-            if (self->lengths[slot] == (uint32_t)length && memcmp(self->keys + self->offsets[slot], word, length) == 0) {
-                break; /* a duplicate key: the later id wins, as in a dict */
+        memset(padded, 0, longest + 8);
+        memcpy(padded, PyBytes_AS_STRING(key), length);
+        size_t slot = find(self, padded, length);
+        Slot *at = &self->slots[slot];
+        if (at->id == 0) { /* else a duplicate key: the later id wins, as in a dict */
+            at->head = word_head(padded);
+            at->length = (uint32_t)length;
+            if (length > 8) {
+                memcpy(self->keys + offset, padded + 8, length - 8);
+                self->tails[slot] = (uint32_t)offset;
+                offset += (size_t)length - 8;
             }
-            slot = (slot + 1) & self->mask;
         }
-        if (self->ids[slot] == 0) {
-            memcpy(self->keys + offset, word, length);
-            self->offsets[slot] = (uint32_t)offset;
-            self->lengths[slot] = (uint32_t)length;
-            offset += (size_t)length;
-        }
-        self->ids[slot] = id;
-        if (length > self->longest) {
-            self->longest = length;
-        }
+        at->id = (uint32_t)id;
     }
     status = 0;
 done:
     if (status != 0) { /* a half-built table must not be used */
-        PyMem_Free(self->ids);
-        PyMem_Free(self->offsets);
-        PyMem_Free(self->lengths);
+        PyMem_Free(self->slots);
+        PyMem_Free(self->tails);
         PyMem_Free(self->keys);
-        self->ids = NULL;
-        self->offsets = self->lengths = NULL;
+        self->slots = NULL;
+        self->tails = NULL;
         self->keys = NULL;
     }
+    PyMem_Free(padded);
     Py_XDECREF(keys);
     Py_XDECREF(ids);
     PyBuffer_Release(&byte_map);
@@ -172,10 +191,13 @@ done:
 }
 
 /* The ids of one text's words, the last max_len of them kept in ring (max_len slots); returns
- * how many words the text has. */
+ * how many words the text has. word: room for the longest vocabulary word + 1 byte, rounded up
+ * to a multiple of 8, + 8. */
 static Py_ssize_t text_ids(const Vocabulary *self, const unsigned char *text, Py_ssize_t size, int64_t oov,
                            int64_t *ring, Py_ssize_t max_len, unsigned char *word) {
     const unsigned char *map = self->map;
+    /* longest + 1 bytes tell a longer word from all keys; 2: "br" is read even without a vocabulary */
+    const Py_ssize_t room = self->longest + 1 > 2 ? self->longest + 1 : 2;
     Py_ssize_t found = 0, slot = 0;
     Py_ssize_t at = 0;
     while (at < size) {
@@ -185,13 +207,11 @@ static Py_ssize_t text_ids(const Vocabulary *self, const unsigned char *text, Py
             continue;
         }
         Py_ssize_t start = at, length = 0;
-        uint64_t hash = FNV_OFFSET;
         for (;;) { /* at: a word byte */
-            if (length < self->longest + 2) { /* longest + 1 bytes tell a longer word from all keys; 2: "br" */
+            if (length < room) {
                 word[length] = c;
             }
             length++;
-            hash = (hash ^ c) * FNV_PRIME;
             at++;
             if (at >= size) {
                 break;
@@ -210,7 +230,7 @@ static Py_ssize_t text_ids(const Vocabulary *self, const unsigned char *text, Py
         }
         /* at: one past the word. A word "br" right after '<' and before spaces, an optional '/'
          * and '>' is a line break tag, not a word. */
-        if (length == 2 && word[0] == 'b' && word[1] == 'r' && start > 0 && map[text[start - 1]] == '!') {
+        if (length == 2 && start > 0 && map[text[start - 1]] == '!' && word[0] == 'b' && word[1] == 'r') {
             Py_ssize_t end = at;
             while (end < size && map[text[end]] == ' ') {
                 end++;
@@ -222,8 +242,13 @@ static Py_ssize_t text_ids(const Vocabulary *self, const unsigned char *text, Py
                 continue;
             }
         }
-        int64_t id = length <= self->longest ? lookup(self, word, length, hash) : 0;
-        ring[slot] = id ? id : oov;
+        int64_t id = oov;
+        if (length <= self->longest) {
+            memset(word + length, 0, 8); /* the hash and the head read whole 8-byte chunks */
+            const Slot *hit = &self->slots[find(self, word, length)];
+            id = hit->id ? (int64_t)hit->id : oov;
+        }
+        ring[slot] = id;
         if (++slot == max_len) {
             slot = 0;
         }
@@ -239,7 +264,7 @@ static PyObject *Vocabulary_encode(Vocabulary *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OnL", &texts_arg, &max_len, &oov)) {
         return NULL;
     }
-    if (self->ids == NULL) {
+    if (self->slots == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Vocabulary is not initialized");
         return NULL;
     }
@@ -256,7 +281,7 @@ static PyObject *Vocabulary_encode(Vocabulary *self, PyObject *args) {
     const unsigned char **data = PyMem_Malloc(sizeof(*data) * (count ? count : 1));
     Py_ssize_t *sizes = PyMem_Malloc(sizeof(*sizes) * (count ? count : 1));
     int64_t *ring = PyMem_Malloc(sizeof(int64_t) * max_len);
-    unsigned char *word = PyMem_Malloc(self->longest + 2); /* see text_ids */
+    unsigned char *word = PyMem_Malloc((self->longest + 1 + 7) / 8 * 8 + 8); /* see text_ids */
     if (!data || !sizes || !ring || !word) {
         PyErr_NoMemory();
         goto done;

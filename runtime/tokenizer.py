@@ -143,22 +143,30 @@ def build_vocabulary(texts: Iterable[str], vocab_size: int, min_count: int = 1) 
 
 
 # Many texts at once (``Tokenizer.encode_many``): a Python step per word costs more than the
-# model's own work on that word, so the rule runs over one buffer of all texts in a few C-level
-# passes (str and bytes methods, numpy). Why the ids equal ``words``'s:
+# model's own work on that word, so the rule runs over all texts in one C loop (runtime/_words.c,
+# the extension ``edgelstm._words``) or, where that was not built (no C compiler at install), in a
+# few passes over one buffer of all texts (str and bytes methods, numpy). Why the ids equal
+# ``words``'s:
 # - A text becomes bytes in which every byte >= 128 belongs to a letter or digit: an ASCII text
-#   as it is (NFKC changes no ASCII character), any other after ``_normalize`` (as in ``words``),
-#   encoded as UTF-8 except that a run of other non-ASCII characters becomes " " for whitespace
-#   (which ``\s`` matches) and "#" for the rest (separators that are not whitespace).
-# - ``_MAPPED`` then maps every byte at once: letters lowered, digits and bytes >= 128 kept, the
-#   apostrophe to "`", "<" and ">" to "!" and '"', "/" kept, whitespace to " ", all else to "#",
-#   NUL (between texts; a NUL in a text is first made "#") to "$". A byte is in a word iff it is
-#   >= "0", except an apostrophe without a letter or digit on both sides (``_WORD``).
+#   as it is (NFKC changes no ASCII character; the C loop reads an ASCII str's bytes in place),
+#   any other after ``_normalize`` (as in ``words``), encoded as UTF-8 except that a run of other
+#   non-ASCII characters becomes " " for whitespace (which ``\s`` matches) and "#" for the rest
+#   (separators that are not whitespace): ``_CODEC_ERRORS``, in Python for both ways.
+# - ``_MAPPED`` maps every byte (the C loop gets it as it is: the classes live here only): letters
+#   lowered, digits and bytes >= 128 kept, the apostrophe to "`", "<" and ">" to "!" and '"', "/"
+#   kept, whitespace to " ", all else to "#", NUL to "$" (a separator that is not whitespace, as
+#   "#": the numpy passes join texts with NULs and first make a NUL in a text "#"; the C loop
+#   knows where each text ends). A byte is in a word iff it is >= "0", except an apostrophe
+#   without a letter or digit on both sides (``_WORD``); a text's ends are separators.
 # - A line break (``<br\s*/?>``) holds no apostrophe and its ends "<", ">" and " " are all
 #   separators to the apostrophe rule, so it may be found afterwards: a word "br" right after a
 #   "<" and before spaces, an optional "/" and a ">" is dropped.
-# - A word is looked up by its bytes, exactly: 7-byte parts, each a uint64 with its byte count
-#   (8: more follow) in the top byte, hashed into an open-addressing table of the vocabulary and
-#   compared part by part. Every word longer than the vocabulary's parts hold differs in a count.
+# - A word is looked up by its mapped bytes, exactly, in an open-addressing table of the
+#   vocabulary (``_vocabulary_keys``: the words ``words`` can give, as mapped bytes; a later
+#   duplicate wins). In C: a slot holds a word's first 8 bytes, its length and id, the rest of a
+#   longer word is compared apart; a word longer than every vocabulary word is not looked up.
+#   In numpy: 7-byte parts, each a uint64 with its byte count (8: more follow) in the top byte,
+#   compared part by part; every word longer than the vocabulary's parts hold differs in a count.
 def _mapped_byte(code: int) -> int:
     char = chr(code)
     if code >= 128 or char.isdigit():
@@ -387,6 +395,10 @@ class Tokenizer:
         self._table: _WordTable | None = None  # built by encode_many's first numpy passes
         # The word -> id dicts of the text-by-text path are built by its first use: a classifier
         # of many texts at a time (``encode_many``) never needs them, and they cost its start.
+
+    def __getstate__(self) -> dict[str, object]:
+        """Without the C table (a C object pickles not): the next encode_many builds it again."""
+        return {**vars(self), "_vocabulary": None}
 
     @cached_property
     def _ids(self) -> dict[str, int]:

@@ -221,6 +221,49 @@ def test_the_c_vocabulary_of_no_words_and_no_texts():
             vocabulary.encode([1], 3, OOV_ID)
 
 
+def test_the_c_loop_frees_what_it_allocates():
+    """Tables, results and the error paths' partial work: nothing stays allocated (tracemalloc sees
+    PyMem and Python objects). A leak of one result per call would be kilobytes per round."""
+    import tracemalloc
+
+    with _on("c"):
+        Vocabulary = tokenizer_module._native.Vocabulary
+        byte_map = tokenizer_module._MAPPED
+        table = (*tokenizer_module._vocabulary_keys(WIDE_VOCABULARY), byte_map, 7)
+        texts = ["the don't abcdefghijklmno " * 20, "", b"caf\xc3\xa9 x <br/>", "x" * 300] * 10
+        calls = {
+            "encode": lambda: Vocabulary(*table).encode(texts, 3, OOV_ID),
+            "a non-ASCII str": lambda: Vocabulary(*table).encode([*texts, "caf\u00e9"], 3, OOV_ID),
+            "a key not bytes": lambda: Vocabulary([b"ab", "cd"], [2, 3], byte_map, 7),
+            "an id of 0": lambda: Vocabulary([b"ab", b"cd"], [2, 0], byte_map, 7),
+        }
+
+        def rounds(call, n=100):
+            for _ in range(n):
+                try:
+                    call()
+                except (TypeError, ValueError):
+                    pass
+
+        grown = {}
+        for name, call in calls.items():
+            rounds(call)  # first-use allocations (caches, interned strings) happen here
+            tracemalloc.start()
+            try:
+                before = tracemalloc.get_traced_memory()[0]
+                rounds(call)
+                grown[name] = tracemalloc.get_traced_memory()[0] - before
+            finally:
+                tracemalloc.stop()
+        with pytest.raises(ValueError, match="ASCII"):
+            calls["a non-ASCII str"]()
+        with pytest.raises(TypeError, match="bytes"):
+            calls["a key not bytes"]()
+        with pytest.raises(ValueError, match="ids"):
+            calls["an id of 0"]()
+    assert all(bytes_grown < 1024 for bytes_grown in grown.values()), grown
+
+
 def test_the_c_extension_compiles_without_warnings():
     """-Wall -Wextra clean (setuptools builds it with the platform's own flags)."""
     compiler = shutil.which("gcc") or shutil.which("cc")
@@ -301,3 +344,17 @@ def test_many_texts_at_once_build_no_per_word_dicts(path):
         many = tokenizer.encode_many(texts).tolist()
     assert "_ids" not in vars(tokenizer) and "_ascii_id" not in vars(tokenizer)
     assert many == [tokenizer.encode(text) for text in texts] == _many_reference(tokenizer, texts)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_tokenizer_that_encoded_many_texts_pickles(path):
+    """A copy (pickle, deepcopy: e.g. to a worker process) leaves the C table behind and builds its own."""
+    import copy
+    import pickle
+
+    tokenizer = Tokenizer(WIDE_VOCABULARY, max_len=8)
+    texts = ["the film", "don't x", "caf\u00e9 10"] * MANY_TEXTS
+    with _on(path):
+        many = tokenizer.encode_many(texts).tolist()
+        for twin in (pickle.loads(pickle.dumps(tokenizer)), copy.deepcopy(tokenizer)):
+            assert twin.encode_many(texts).tolist() == many == _many_reference(tokenizer, texts)
