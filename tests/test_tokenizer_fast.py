@@ -206,6 +206,15 @@ def test_encode_many_of_few_texts_and_long_texts(path):
             assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
 
 
+def test_the_numpy_fallback_is_logged_once(caplog):
+    tokenizer_module._numpy_fallback.cache_clear()
+    with _on("numpy"), caplog.at_level("DEBUG", logger="edgelstm.tokenizer"):
+        for _ in range(3):
+            Tokenizer(VOCABULARY, max_len=4).encode_many(["the x"] * MANY_TEXTS)
+    assert [r.getMessage() for r in caplog.records].count(
+        "edgelstm._words (a C extension) is not built: Tokenizer.encode_many runs numpy passes") == 1
+
+
 def test_the_c_vocabulary_of_no_words_and_no_texts():
     """The C loop with nothing to look up (every word unknown, "br" still read) or nothing to read."""
     with _on("c"):
