@@ -391,14 +391,14 @@ class Tokenizer:
             raise ValueError("max_len must be at least 1")
         self.vocabulary = list(vocabulary)
         self.max_len = max_len
-        self._vocabulary: _native.Vocabulary | None = None  # built by encode_many's first C run
+        self._c_table: _native.Vocabulary | None = None  # built by encode_many's first C run
         self._table: _WordTable | None = None  # built by encode_many's first numpy passes
         # The word -> id dicts of the text-by-text path are built by its first use: a classifier
         # of many texts at a time (``encode_many``) never needs them, and they cost its start.
 
     def __getstate__(self) -> dict[str, object]:
         """Without the C table (a C object pickles not): the next encode_many builds it again."""
-        return {**vars(self), "_vocabulary": None}
+        return {**vars(self), "_c_table": None}
 
     @cached_property
     def _ids(self) -> dict[str, int]:
@@ -457,10 +457,10 @@ class Tokenizer:
         """``encode_many``'s (ids, starts, lengths) of texts of at most the tail's length, from
         ``edgelstm._words``: ASCII texts as they are, others normalized and mapped first."""
         assert _native is not None
-        if self._vocabulary is None:
-            self._vocabulary = _native.Vocabulary(*_vocabulary_keys(self.vocabulary), _MAPPED, int(_HASH[0]))
+        if self._c_table is None:
+            self._c_table = _native.Vocabulary(*_vocabulary_keys(self.vocabulary), _MAPPED, int(_HASH[0]))
         items = [text if text.isascii() else _normalize(text).encode("ascii", _CODEC_ERRORS) for text in texts]
-        ids, counts = self._vocabulary.encode(items, self.max_len, OOV_ID)
+        ids, counts = self._c_table.encode(items, self.max_len, OOV_ID)
         lengths = np.frombuffer(counts, np.int64)
         return np.frombuffer(ids, np.int64), np.cumsum(lengths) - lengths, lengths
 

@@ -95,7 +95,7 @@ def test_the_c_extension_is_built_where_ci_requires_it():
     assert tokenizer_module._native is _words
     tokenizer = Tokenizer(VOCABULARY, max_len=4)
     tokenizer.encode_many(["the x"] * MANY_TEXTS)
-    assert tokenizer._vocabulary is not None and tokenizer._table is None
+    assert tokenizer._c_table is not None and tokenizer._table is None
 
 
 _UNICODE = st.sampled_from([
