@@ -13,6 +13,7 @@ The rule (README, "Tokenizer", says the same for reimplementers):
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 import unicodedata
 from collections import Counter
@@ -23,10 +24,17 @@ from itertools import chain, compress, repeat
 
 import numpy as np
 
+try:
+    from edgelstm import _words as _native
+except ImportError:  # built without a C compiler (the extension is optional): numpy passes instead
+    _native = None  # type: ignore[assignment]
+
 __all__ = [
     "EncodedTexts", "Tokenizer", "WordStream", "ascii_words", "words", "build_vocabulary", "pad_batch", "PAD_ID",
     "OOV_ID", "RESERVED_IDS",
 ]
+
+log = logging.getLogger(__name__)
 
 PAD_ID = 0
 OOV_ID = 1
@@ -135,22 +143,30 @@ def build_vocabulary(texts: Iterable[str], vocab_size: int, min_count: int = 1) 
 
 
 # Many texts at once (``Tokenizer.encode_many``): a Python step per word costs more than the
-# model's own work on that word, so the rule runs over one buffer of all texts in a few C-level
-# passes (str and bytes methods, numpy). Why the ids equal ``words``'s:
+# model's own work on that word, so the rule runs over all texts in one C loop (runtime/_words.c,
+# the extension ``edgelstm._words``) or, where that was not built (no C compiler at install), in a
+# few passes over one buffer of all texts (str and bytes methods, numpy). Why the ids equal
+# ``words``'s:
 # - A text becomes bytes in which every byte >= 128 belongs to a letter or digit: an ASCII text
-#   as it is (NFKC changes no ASCII character), any other after ``_normalize`` (as in ``words``),
-#   encoded as UTF-8 except that a run of other non-ASCII characters becomes " " for whitespace
-#   (which ``\s`` matches) and "#" for the rest (separators that are not whitespace).
-# - ``_MAPPED`` then maps every byte at once: letters lowered, digits and bytes >= 128 kept, the
-#   apostrophe to "`", "<" and ">" to "!" and '"', "/" kept, whitespace to " ", all else to "#",
-#   NUL (between texts; a NUL in a text is first made "#") to "$". A byte is in a word iff it is
-#   >= "0", except an apostrophe without a letter or digit on both sides (``_WORD``).
+#   as it is (NFKC changes no ASCII character; the C loop reads an ASCII str's bytes in place),
+#   any other after ``_normalize`` (as in ``words``), encoded as UTF-8 except that a run of other
+#   non-ASCII characters becomes " " for whitespace (which ``\s`` matches) and "#" for the rest
+#   (separators that are not whitespace): ``_CODEC_ERRORS``, in Python for both ways.
+# - ``_MAPPED`` maps every byte (the C loop gets it as it is: the classes live here only): letters
+#   lowered, digits and bytes >= 128 kept, the apostrophe to "`", "<" and ">" to "!" and '"', "/"
+#   kept, whitespace to " ", all else to "#", NUL to "$" (a separator that is not whitespace, as
+#   "#": the numpy passes join texts with NULs and first make a NUL in a text "#"; the C loop
+#   knows where each text ends). A byte is in a word iff it is >= "0", except an apostrophe
+#   without a letter or digit on both sides (``_WORD``); a text's ends are separators.
 # - A line break (``<br\s*/?>``) holds no apostrophe and its ends "<", ">" and " " are all
 #   separators to the apostrophe rule, so it may be found afterwards: a word "br" right after a
 #   "<" and before spaces, an optional "/" and a ">" is dropped.
-# - A word is looked up by its bytes, exactly: 7-byte parts, each a uint64 with its byte count
-#   (8: more follow) in the top byte, hashed into an open-addressing table of the vocabulary and
-#   compared part by part. Every word longer than the vocabulary's parts hold differs in a count.
+# - A word is looked up by its mapped bytes, exactly, in an open-addressing table of the
+#   vocabulary (``_vocabulary_keys``: the words ``words`` can give, as mapped bytes; a later
+#   duplicate wins). In C: a slot holds a word's first 8 bytes, its length and id, the rest of a
+#   longer word is compared apart; a word longer than every vocabulary word is not looked up.
+#   In numpy: 7-byte parts, each a uint64 with its byte count (8: more follow) in the top byte,
+#   compared part by part; every word longer than the vocabulary's parts hold differs in a count.
 def _mapped_byte(code: int) -> int:
     char = chr(code)
     if code >= 128 or char.isdigit():
@@ -375,9 +391,14 @@ class Tokenizer:
             raise ValueError("max_len must be at least 1")
         self.vocabulary = list(vocabulary)
         self.max_len = max_len
-        self._table: _WordTable | None = None  # built by the first encode_many
+        self._c_table: _native.Vocabulary | None = None  # built by encode_many's first C run
+        self._table: _WordTable | None = None  # built by encode_many's first numpy passes
         # The word -> id dicts of the text-by-text path are built by its first use: a classifier
         # of many texts at a time (``encode_many``) never needs them, and they cost its start.
+
+    def __getstate__(self) -> dict[str, object]:
+        """Without the C table (a C object pickles not): the next encode_many builds it again."""
+        return {**vars(self), "_c_table": None}
 
     @cached_property
     def _ids(self) -> dict[str, int]:
@@ -416,30 +437,59 @@ class Tokenizer:
         """``[encode(text) for text in texts]``, computed for all texts at once (see ``_MAPPED``)."""
         if len(texts) < MANY_TEXTS:  # the per-text path costs less than the passes' fixed cost
             return EncodedTexts.from_sequences([self.encode(text) for text in texts])
+        tail_chars = self.max_len * _TAIL_CHARS_PER_WORD
+        long = [i for i, text in enumerate(texts) if len(text) > tail_chars]  # their tail alone: encode
+        rows = [i for i, text in enumerate(texts) if len(text) <= tail_chars] if long else None
+        short = texts if rows is None else [texts[i] for i in rows]
+        ids, starts, lengths = self._c_ids(short) if _native is not None else self._numpy_ids(short)
+        if rows is None:
+            return EncodedTexts(ids, starts, lengths)
+        tails = [self.encode(texts[i]) for i in long]
+        tail_lengths = np.array([len(tail) for tail in tails], np.int64)
+        all_starts, all_lengths = np.empty(len(texts), np.int64), np.empty(len(texts), np.int64)
+        all_starts[rows], all_lengths[rows] = starts, lengths
+        all_starts[long] = len(ids) + np.cumsum(tail_lengths) - tail_lengths
+        all_lengths[long] = tail_lengths
+        all_ids = np.concatenate([ids, *map(np.array, tails)]).astype(np.int64, copy=False)
+        return EncodedTexts(all_ids, all_starts, all_lengths)
+
+    def _c_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``encode_many``'s (ids, starts, lengths) of texts of at most the tail's length, from
+        ``edgelstm._words``: ASCII texts as they are, others normalized and mapped first."""
+        assert _native is not None
+        if self._c_table is None:
+            self._c_table = _native.Vocabulary(*_vocabulary_keys(self.vocabulary), _MAPPED, int(_HASH[0]))
+        items = [text if text.isascii() else _normalize(text).encode("ascii", _CODEC_ERRORS) for text in texts]
+        ids, counts = self._c_table.encode(items, self.max_len, OOV_ID)
+        lengths = np.frombuffer(counts, np.int64)
+        return np.frombuffer(ids, np.int64), np.cumsum(lengths) - lengths, lengths
+
+    def _numpy_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``_c_ids`` in numpy passes, where the C extension is not built."""
+        _numpy_fallback()
         if self._table is None:
             self._table = _WordTable(self.vocabulary)
-        tail_chars = self.max_len * _TAIL_CHARS_PER_WORD
         plain: list[int] = []  # ASCII texts
         other: list[int] = []  # texts to normalize first
-        long: list[int] = []  # texts whose tail alone encode reads
         for i, text in enumerate(texts):
-            (long if len(text) > tail_chars else plain if text.isascii() else other).append(i)
+            (plain if text.isascii() else other).append(i)
         mapped = np.concatenate([_mapped_texts([texts[i] for i in plain]),
                                  _mapped_texts([_normalize(texts[i]) for i in other])[1:], np.full(8, 32, np.uint8)])
         starts, lengths = _words(mapped)
         word_ids = self._table.lookup(mapped, starts, lengths)
-        separators = np.flatnonzero(mapped == ord("$"))  # (len(plain + other) + 1,)
+        separators = np.flatnonzero(mapped == ord("$"))  # (len(texts) + 1,)
         last = np.searchsorted(starts, separators[1:])  # one past each text's last word
         kept = np.minimum(last - np.searchsorted(starts, separators[:-1]), self.max_len)
-        tails = [self.encode(texts[i]) for i in long]
-        tail_lengths = np.array([len(tail) for tail in tails], np.int64)
-        ids = np.concatenate([word_ids, [OOV_ID], *map(np.array, tails)]).astype(np.int64, copy=False)
-        all_starts, all_lengths = np.empty(len(texts), np.int64), np.empty(len(texts), np.int64)
-        all_starts[plain + other] = np.where(kept > 0, last - kept, len(word_ids))  # none: the OOV_ID after them
-        all_lengths[plain + other] = np.maximum(kept, 1)
-        all_starts[long] = len(word_ids) + 1 + np.cumsum(tail_lengths) - tail_lengths
-        all_lengths[long] = tail_lengths
-        return EncodedTexts(ids, all_starts, all_lengths)
+        ids = np.concatenate([word_ids, [OOV_ID]]).astype(np.int64, copy=False)
+        text_starts, text_lengths = np.empty(len(texts), np.int64), np.empty(len(texts), np.int64)
+        text_starts[plain + other] = np.where(kept > 0, last - kept, len(word_ids))  # none: the OOV_ID after them
+        text_lengths[plain + other] = np.maximum(kept, 1)
+        return ids, text_starts, text_lengths
+
+
+@lru_cache(maxsize=1)
+def _numpy_fallback() -> None:
+    log.debug("edgelstm._words (a C extension) is not built: Tokenizer.encode_many runs numpy passes")
 
 
 def pad_batch(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:

@@ -2,7 +2,13 @@
 exactly the ids of the words-v1 rule (``words``)."""
 
 import json
+import os
+import shutil
+import subprocess
+import sysconfig
+from contextlib import contextmanager
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -63,7 +69,35 @@ def test_every_imdb_test_review_gets_the_ids_of_the_rule(imdb):
     assert different == []
 
 
-# encode_many: the rule over many texts at once (numpy passes, a hashed vocabulary).
+# encode_many: the rule over many texts at once, in C (edgelstm._words) or, where that extension
+# is not built, in numpy passes: each test of encode_many runs on both.
+PATHS = ["c", "numpy"]
+
+
+@contextmanager
+def _on(path):
+    """encode_many on that path (the C one skips where the extension is not built)."""
+    if path == "numpy":
+        with mock.patch.object(tokenizer_module, "_native", None):
+            yield
+        return
+    if tokenizer_module._native is None:
+        pytest.skip("edgelstm._words is not built (no C compiler at install): the numpy path alone")
+    yield
+
+
+def test_the_c_extension_is_built_where_ci_requires_it():
+    """.ci/run sets EDGELSTM_REQUIRE_EXTENSION=1: there, the C path must be the one in use."""
+    if os.environ.get("EDGELSTM_REQUIRE_EXTENSION") != "1":
+        pytest.skip("EDGELSTM_REQUIRE_EXTENSION is not 1 (CI sets it)")
+    from edgelstm import _words
+
+    assert tokenizer_module._native is _words
+    tokenizer = Tokenizer(VOCABULARY, max_len=4)
+    tokenizer.encode_many(["the x"] * MANY_TEXTS)
+    assert tokenizer._c_table is not None and tokenizer._table is None
+
+
 _UNICODE = st.sampled_from([
     "caf\u00e9", "CAF\u00c9", "cafe\u0301", "na\u00efve", "stra\u00dfe", "\u2019", "don\u2019t", "\u201c", "\u2014",
     "\u00a0", "\u2028", "\x85", "\u3000", "\ufb01lm", "\u212a", "\u00bd", "x\u00b2", "\u0130", "\u2026",
@@ -83,11 +117,13 @@ def _many_reference(tokenizer: Tokenizer, texts: list[str]) -> list[list[int]]:
     return [_reference_ids(tokenizer, text) for text in texts]
 
 
+@pytest.mark.parametrize("path", PATHS)
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_TEXT, min_size=MANY_TEXTS, max_size=40), st.integers(1, 8))
-def test_encode_many_gives_the_ids_of_the_rule(texts, max_len):
+@given(texts=st.lists(_TEXT, min_size=MANY_TEXTS, max_size=40), max_len=st.integers(1, 8))
+def test_encode_many_gives_the_ids_of_the_rule(path, texts, max_len):
     tokenizer = Tokenizer(WIDE_VOCABULARY, max_len)
-    encoded = tokenizer.encode_many(texts)
+    with _on(path):
+        encoded = tokenizer.encode_many(texts)
     assert encoded.tolist() == _many_reference(tokenizer, texts)
     assert all(encoded.lengths >= 1)
 
@@ -95,21 +131,47 @@ def test_encode_many_gives_the_ids_of_the_rule(texts, max_len):
 _WORD_PIECE = st.text(st.sampled_from("abcxyz09'\u00e9\u9019"), min_size=1, max_size=24)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @settings(max_examples=200, deadline=None)
-@given(st.lists(_WORD_PIECE, max_size=300), st.data())
-def test_encode_many_finds_every_word_of_a_vocabulary_and_nothing_else(vocabulary, data):
+@given(vocabulary=st.lists(_WORD_PIECE, max_size=300), data=st.data())
+def test_encode_many_finds_every_word_of_a_vocabulary_and_nothing_else(path, vocabulary, data):
     """Many words of similar bytes: the table's collisions and every part count are exercised."""
     texts = data.draw(st.lists(st.lists(st.one_of(st.sampled_from(vocabulary or ["x"]), _WORD_PIECE),
                                         max_size=30).map(" ".join), min_size=MANY_TEXTS, max_size=30))
     tokenizer = Tokenizer(vocabulary, max_len=50)
-    assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
+    with _on(path):
+        assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
+
+
+# The C loop's edges: words, apostrophes and "<br" at a text's very start and end, texts of only
+# separators, NULs, words longer than every vocabulary word (or one byte longer than one), and
+# texts at the tail's length, read whole, or one character over it, read by their tail.
+_EDGE = st.one_of(
+    st.sampled_from(["'", "<", "<br", "<br ", "<br/", "<br />", "br>", "br", "'br", "<br'", "\x00", "\x00'\x00", " ",
+                     "#", "/>", ">", "don't", "don'", "'t", "abcdefghijklmn", "abcdefghijklmno", "\u00e9", "\u2019"]),
+    st.text(st.sampled_from("ab'\u00e9"), min_size=15, max_size=80),  # longer than every vocabulary word
+    st.text(st.sampled_from(" \t\x00\x1f#<>/'"), max_size=8),  # separators only
+)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@settings(max_examples=300, deadline=None)
+@given(texts=st.lists(st.lists(_EDGE, max_size=8).map("".join), min_size=MANY_TEXTS, max_size=24),
+       max_len=st.integers(1, 4))
+def test_encode_many_at_the_edges_of_texts_and_words(path, texts, max_len):
+    tokenizer = Tokenizer(WIDE_VOCABULARY, max_len)
+    tail = max_len * tokenizer_module._TAIL_CHARS_PER_WORD
+    texts = texts + [("don't " * tail)[:tail], ("x " * tail)[: tail + 1], "<br" + " " * (tail - 3)]
+    with _on(path):
+        assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
 
 
 _BASE = "abcdefghijklmnopqrstuvwx"  # words sharing their first bytes, across the 7-byte key parts
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("one_slot", [False, True])
-def test_words_sharing_their_first_bytes_are_told_apart(one_slot, monkeypatch):
+def test_words_sharing_their_first_bytes_are_told_apart(one_slot, path, monkeypatch):
     """With one_slot, every word hashes to the same slot: each lookup walks the whole cluster and
     meets words that differ from it only in a later key part or in their length."""
     if one_slot:
@@ -119,24 +181,107 @@ def test_words_sharing_their_first_bytes_are_told_apart(one_slot, monkeypatch):
     texts = [" ".join(_BASE[:n] + suffix for n in range(1, 25)) for suffix in ("", "x", "'s", "\u00e9", "\u00e9\u00e9")]
     texts += [" ".join(vocabulary), "\u00e9\u00e9\u00e9 \u00e9\u00e9\u00e9\u00e9\u00e9 abcdefg'h abcdefg'hij"] * 8
     tokenizer = Tokenizer(vocabulary, max_len=100)
-    assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
-    if one_slot:  # the table is one run of full slots
+    with _on(path):
+        assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
+    if one_slot and path == "numpy":  # the table is one run of full slots (in C: a multiplier of 0 does it)
         assert tokenizer._table is not None and tokenizer._table.probes == len(vocabulary)
 
 
-def test_encode_many_of_the_golden_edge_cases():
+@pytest.mark.parametrize("path", PATHS)
+def test_encode_many_of_the_golden_edge_cases(path):
     golden = json.loads((Path(__file__).parent / "data" / "golden-tokenizer.json").read_text(encoding="utf-8"))
     tokenizer = Tokenizer(golden["vocabulary"], golden["max_len"])
     texts = [case["text"] for case in golden["cases"]]
     assert len(texts) >= MANY_TEXTS
-    assert tokenizer.encode_many(texts).tolist() == [case["ids"] for case in golden["cases"]]
+    with _on(path):
+        assert tokenizer.encode_many(texts).tolist() == [case["ids"] for case in golden["cases"]]
 
 
-def test_encode_many_of_few_texts_and_long_texts():
+@pytest.mark.parametrize("path", PATHS)
+def test_encode_many_of_few_texts_and_long_texts(path):
     tokenizer = Tokenizer(VOCABULARY, max_len=2)
     long = "the " * 10_000 + "don't x"  # read by its tail, as encode does
-    for texts in ([], ["x"], ["the x", ""] * 20, [long, "a", "\u00e9 b"] * 8):
-        assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
+    with _on(path):
+        for texts in ([], ["x"], ["the x", ""] * 20, [long, "a", "\u00e9 b"] * 8, [long] * MANY_TEXTS):
+            assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts)
+
+
+def test_the_numpy_fallback_is_logged_once(caplog):
+    tokenizer_module._numpy_fallback.cache_clear()
+    with _on("numpy"), caplog.at_level("DEBUG", logger="edgelstm.tokenizer"):
+        for _ in range(3):
+            Tokenizer(VOCABULARY, max_len=4).encode_many(["the x"] * MANY_TEXTS)
+    assert [r.getMessage() for r in caplog.records].count(
+        "edgelstm._words (a C extension) is not built: Tokenizer.encode_many runs numpy passes") == 1
+
+
+def test_the_c_vocabulary_of_no_words_and_no_texts():
+    """The C loop with nothing to look up (every word unknown, "br" still read) or nothing to read."""
+    with _on("c"):
+        vocabulary = tokenizer_module._native.Vocabulary([], [], tokenizer_module._MAPPED, 0)
+        ids, counts = vocabulary.encode([], 3, OOV_ID)
+        assert (bytes(ids), bytes(counts)) == (b"", b"")
+        ids, counts = vocabulary.encode(["", "<br>", "a b c d", b"<br", "\x00"], 3, OOV_ID)
+        assert np.frombuffer(counts, np.int64).tolist() == [1, 1, 3, 1, 1]
+        assert np.frombuffer(ids, np.int64).tolist() == [OOV_ID] * 7
+        with pytest.raises(ValueError, match="ASCII"):
+            vocabulary.encode(["caf\u00e9"], 3, OOV_ID)
+        with pytest.raises(TypeError):
+            vocabulary.encode([1], 3, OOV_ID)
+
+
+def test_the_c_loop_frees_what_it_allocates():
+    """Tables, results and the error paths' partial work: nothing stays allocated (tracemalloc sees
+    PyMem and Python objects). A leak of one result per call would be kilobytes per round."""
+    import tracemalloc
+
+    with _on("c"):
+        Vocabulary = tokenizer_module._native.Vocabulary
+        byte_map = tokenizer_module._MAPPED
+        table = (*tokenizer_module._vocabulary_keys(WIDE_VOCABULARY), byte_map, 7)
+        texts = ["the don't abcdefghijklmno " * 20, "", b"caf\xc3\xa9 x <br/>", "x" * 300] * 10
+        calls = {
+            "encode": lambda: Vocabulary(*table).encode(texts, 3, OOV_ID),
+            "a non-ASCII str": lambda: Vocabulary(*table).encode([*texts, "caf\u00e9"], 3, OOV_ID),
+            "a key not bytes": lambda: Vocabulary([b"ab", "cd"], [2, 3], byte_map, 7),
+            "an id of 0": lambda: Vocabulary([b"ab", b"cd"], [2, 0], byte_map, 7),
+        }
+
+        def rounds(call, n=100):
+            for _ in range(n):
+                try:
+                    call()
+                except (TypeError, ValueError):
+                    pass
+
+        grown = {}
+        for name, call in calls.items():
+            rounds(call)  # first-use allocations (caches, interned strings) happen here
+            tracemalloc.start()
+            try:
+                before = tracemalloc.get_traced_memory()[0]
+                rounds(call)
+                grown[name] = tracemalloc.get_traced_memory()[0] - before
+            finally:
+                tracemalloc.stop()
+        with pytest.raises(ValueError, match="ASCII"):
+            calls["a non-ASCII str"]()
+        with pytest.raises(TypeError, match="bytes"):
+            calls["a key not bytes"]()
+        with pytest.raises(ValueError, match="ids"):
+            calls["an id of 0"]()
+    assert all(bytes_grown < 1024 for bytes_grown in grown.values()), grown
+
+
+def test_the_c_extension_compiles_without_warnings():
+    """-Wall -Wextra clean (setuptools builds it with the platform's own flags)."""
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if compiler is None:
+        pytest.skip("no C compiler")
+    source = Path(tokenizer_module.__file__).with_name("_words.c")
+    result = subprocess.run([compiler, "-Wall", "-Wextra", "-Werror", "-std=c11", "-fsyntax-only",
+                             "-I" + sysconfig.get_paths()["include"], str(source)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
 
 
 def test_padded_batches_are_pad_batch():
@@ -156,12 +301,14 @@ def test_padded_batches_are_pad_batch():
 
 
 @pytest.mark.slow
-def test_encode_many_of_every_imdb_test_review_gives_the_ids_of_the_rule(imdb):
+@pytest.mark.parametrize("path", PATHS)
+def test_encode_many_of_every_imdb_test_review_gives_the_ids_of_the_rule(path, imdb):
     from edgelstm import Classifier
 
     classifier = Classifier.default()
     texts = list(imdb.evaluation_split.texts)
-    assert classifier.encode(texts) == _many_reference(classifier.tokenizer, texts)
+    with _on(path):
+        assert classifier.encode(texts) == _many_reference(classifier.tokenizer, texts)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -197,10 +344,26 @@ def test_the_tables_keys_are_the_word_by_word_rule(vocabulary):
     assert dict(zip(*tokenizer_module._vocabulary_keys(vocabulary))) == _keys_word_by_word(vocabulary)
 
 
-def test_many_texts_at_once_build_no_per_word_dicts():
+@pytest.mark.parametrize("path", PATHS)
+def test_many_texts_at_once_build_no_per_word_dicts(path):
     """encode_many needs only its table: the text-by-text path's dicts are built at its first use."""
     tokenizer = Tokenizer(WIDE_VOCABULARY, max_len=8)
     texts = ["the film", "don't x", "caf\u00e9 10"] * MANY_TEXTS
-    many = tokenizer.encode_many(texts).tolist()
+    with _on(path):
+        many = tokenizer.encode_many(texts).tolist()
     assert "_ids" not in vars(tokenizer) and "_ascii_id" not in vars(tokenizer)
     assert many == [tokenizer.encode(text) for text in texts] == _many_reference(tokenizer, texts)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_tokenizer_that_encoded_many_texts_pickles(path):
+    """A copy (pickle, deepcopy: e.g. to a worker process) leaves the C table behind and builds its own."""
+    import copy
+    import pickle
+
+    tokenizer = Tokenizer(WIDE_VOCABULARY, max_len=8)
+    texts = ["the film", "don't x", "caf\u00e9 10"] * MANY_TEXTS
+    with _on(path):
+        many = tokenizer.encode_many(texts).tolist()
+        for twin in (pickle.loads(pickle.dumps(tokenizer)), copy.deepcopy(tokenizer)):
+            assert twin.encode_many(texts).tolist() == many == _many_reference(tokenizer, texts)
