@@ -24,3 +24,76 @@ def test_benchmark_script_writes_its_table(trained, tmp_path):
                 "LSTM `lstm`", "`Classifier.predict`", "`edgelstm predict FILE`", "Cold start of", "import torch",
                 "portable (format 2)", "sequence_lens (format 1)"]:
         assert row in report
+
+
+def _blend_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("blend_bench", REPO / "benchmarks/blend.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_blend_script_chooses_a_on_the_texts_given():
+    """benchmarks/blend.py: the losses are the models', ties keep the smallest ``a``, and the
+    half-split check scores each text by an ``a`` chosen without it."""
+    import numpy as np
+    import torch
+
+    blend = _blend_script()
+    rng = np.random.default_rng(0)
+    binary, targets = rng.normal(size=(50, 1)), rng.integers(0, 2, 50)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(binary[:, 0]),
+                                                                     torch.from_numpy(targets).double())
+    assert abs(blend.log_loss(binary, targets) - float(expected)) < 1e-12
+    three, labels = rng.normal(size=(50, 3)), rng.integers(0, 3, 50)
+    expected = torch.nn.functional.cross_entropy(torch.from_numpy(three), torch.from_numpy(labels))
+    assert abs(blend.log_loss(three, labels) - float(expected)) < 1e-12
+    for rule in ("accuracy", "logloss"):  # the same logits twice: every a ties, the smallest is kept
+        assert blend.choose(binary, binary, targets, rule) == 0.0
+    right = np.where(targets[:, None] == 1, 2.0, -2.0)  # the linear model right, the default wrong
+    # all right from a = 0.6 on (the linear logits outweigh): the smallest such a
+    assert blend.choose(-right, right, targets, "accuracy") == 0.6
+    # the default right on the seeded halving's first half only, the linear model on the second:
+    # each half's a (0 or >= 0.6) is wrong on the other half, so the check scores no text right
+    first = np.zeros(50, bool)
+    first[np.random.default_rng(0).permutation(50)[:25]] = True
+    deep = np.where(first[:, None], right, -right)
+    correct, default_correct, chosen = blend.halves(deep, -deep, targets, "accuracy", seed=0)
+    assert (correct, default_correct) == (0, 25) and chosen[0] == 0.0 and chosen[1] >= 0.6
+
+
+def test_blend_refit_runs_exactly_the_epochs_on_the_recipes_schedule(tmp_path):
+    """benchmarks/blend.py --refit: the refit trains for exactly E epochs, keeps the last (no
+    validation, no early stopping), and follows the first E epochs of the full recipe's cosine
+    schedule, not a cosine squeezed into E epochs; the trainer is left as it was."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from edgelstm.data import LabeledTexts
+    from edgelstm.train import trainer as trainer_module
+    from edgelstm.train.model import TextClassifier
+    from edgelstm.train.presets import resolve
+
+    blend = _blend_script()
+    config, options = resolve("default", arch="lstm", threads=1, vocab_size=200, max_len=20, embed_dim=8,
+                              hidden=8, dense=8)
+    real = trainer_module._optimizer
+    short = replace(options, epochs=2)
+    _, squeezed = real(TextClassifier(replace(config, labels=["a", "b"])), short, 64)
+    with blend.schedule_of(10):
+        _, full = trainer_module._optimizer(TextClassifier(replace(config, labels=["a", "b"])), short, 64)
+    assert trainer_module._optimizer is real
+    # the learning rate's share after two epochs of one batch (64 texts) each
+    assert squeezed.lr_lambdas[0](2) == 0.0  # the end of a 2-epoch cosine
+    assert abs(full.lr_lambdas[0](2) - 0.5 * (1 + np.cos(np.pi * 2 / 10))) < 1e-12  # 2 of 10 epochs
+
+    words = ["good fine great", "bad awful poor"]
+    part = LabeledTexts([f"{words[i % 2]} w{i}" for i in range(40)], ["pos", "neg"] * 20)
+    model = blend.refit(part, config, options, 3, tmp_path / "refit.pt")
+    assert model.config.metrics["epochs_run"] == 3 and model.config.metrics["best_epoch"] == 3
+    assert model.config.metrics["train_examples"] == 40  # no validation split taken off
+    assert trainer_module._optimizer is real

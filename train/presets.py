@@ -48,6 +48,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "dropout": 0.3, "word_dropout": 0.25, "weight_decay": 0.01, "lr_schedule": "cosine",
         # wide_fit: an option, not the default: on the six sets' validation splits it won on CR and
         # Pros/Cons, lost on AG News and MPQA and on the SMS and SUBJ BiLSTMs (README, "Accuracy on your own data")
+        # (nor is a blend of the default model with the fitted linear model: benchmarks/blend.py, the fourth round)
         "class_weight": "none", "distill_weight": 0.0, "wide_fit": False,
     },
     "keras-imdb": {
