@@ -344,11 +344,14 @@ def test_the_tables_keys_are_the_word_by_word_rule(vocabulary):
     assert dict(zip(*tokenizer_module._vocabulary_keys(vocabulary))) == _keys_word_by_word(vocabulary)
 
 
+_MIXED_TEXTS = ["the film", "don't x", "caf\u00e9 10"] * MANY_TEXTS  # ASCII, an apostrophe, non-ASCII
+
+
 @pytest.mark.parametrize("path", PATHS)
 def test_many_texts_at_once_build_no_per_word_dicts(path):
     """encode_many needs only its table: the text-by-text path's dicts are built at its first use."""
     tokenizer = Tokenizer(WIDE_VOCABULARY, max_len=8)
-    texts = ["the film", "don't x", "caf\u00e9 10"] * MANY_TEXTS
+    texts = _MIXED_TEXTS
     with _on(path):
         many = tokenizer.encode_many(texts).tolist()
     assert "_ids" not in vars(tokenizer) and "_ascii_id" not in vars(tokenizer)
@@ -362,7 +365,7 @@ def test_a_tokenizer_that_encoded_many_texts_pickles(path):
     import pickle
 
     tokenizer = Tokenizer(WIDE_VOCABULARY, max_len=8)
-    texts = ["the film", "don't x", "caf\u00e9 10"] * MANY_TEXTS
+    texts = _MIXED_TEXTS
     with _on(path):
         many = tokenizer.encode_many(texts).tolist()
         for twin in (pickle.loads(pickle.dumps(tokenizer)), copy.deepcopy(tokenizer)):
