@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -182,6 +183,9 @@ _PART_MASKS = np.array([(1 << (8 * min(n, _PART))) - 1 for n in range(_PART + 2)
 _PART_COUNTS = np.array([n << (8 * _PART) for n in range(_PART + 2)], np.uint64)
 _HASH = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5], np.uint64)
 _CODEC_ERRORS = "edgelstm-words-v1"  # the handler of non-ASCII runs in str.encode("ascii", ...)
+# Builds each Tokenizer's C table once when threads call encode_many at once (the C loop runs
+# without the GIL, so they do overlap): one lock for all, held only while a table is built.
+_C_TABLE_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=4096)
@@ -457,10 +461,14 @@ class Tokenizer:
         """``encode_many``'s (ids, starts, lengths) of texts of at most the tail's length, from
         ``edgelstm._words``: ASCII texts as they are, others normalized and mapped first."""
         assert _native is not None
-        if self._c_table is None:
-            self._c_table = _native.Vocabulary(*_vocabulary_keys(self.vocabulary), _MAPPED, int(_HASH[0]))
+        table = self._c_table
+        if table is None:
+            with _C_TABLE_LOCK:
+                if self._c_table is None:
+                    self._c_table = _native.Vocabulary(*_vocabulary_keys(self.vocabulary), _MAPPED, int(_HASH[0]))
+                table = self._c_table
         items = [text if text.isascii() else _normalize(text).encode("ascii", _CODEC_ERRORS) for text in texts]
-        ids, counts = self._c_table.encode(items, self.max_len, OOV_ID)
+        ids, counts = table.encode(items, self.max_len, OOV_ID)  # without the GIL
         lengths = np.frombuffer(counts, np.int64)
         return np.frombuffer(ids, np.int64), np.cumsum(lengths) - lengths, lengths
 

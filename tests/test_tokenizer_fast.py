@@ -370,3 +370,83 @@ def test_a_tokenizer_that_encoded_many_texts_pickles(path):
         many = tokenizer.encode_many(texts).tolist()
         for twin in (pickle.loads(pickle.dumps(tokenizer)), copy.deepcopy(tokenizer)):
             assert twin.encode_many(texts).tolist() == many == _many_reference(tokenizer, texts)
+
+
+def test_threads_encoding_at_once_get_the_serial_ids():
+    """The C loop runs without the GIL: threads encoding at once with one tokenizer (its table
+    built by whichever comes first) get exactly the ids of one thread encoding alone. Long texts
+    (each call some milliseconds of C), different in every batch, so the calls overlap."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _on("c"):
+        batches = [[f"the x{i} don't caf\u00e9 <br />{'a b ' * (i % 7)}" * 1_000 + "x" * j
+                    for i in range(j, j + MANY_TEXTS)] for j in range(8)]
+        serial = [Tokenizer(WIDE_VOCABULARY, max_len=3_000).encode_many(texts).tolist() for texts in batches]
+        for _ in range(3):
+            encode_many = Tokenizer(WIDE_VOCABULARY, max_len=3_000).encode_many
+            with ThreadPoolExecutor(4) as pool:
+                assert [encoded.tolist() for encoded in pool.map(encode_many, batches)] == serial
+    assert serial[0] == _many_reference(Tokenizer(WIDE_VOCABULARY, max_len=3_000), batches[0])
+
+
+def test_threads_that_encode_first_at_once_build_one_c_table(monkeypatch):
+    """Two threads' first encode_many at once: one builds the C table, the other waits for it
+    (each construction here waits up to a second for a second one to start: without the lock
+    both would)."""
+    import threading
+
+    with _on("c"):
+        real = tokenizer_module._native.Vocabulary
+        built = []
+        second = threading.Event()
+
+        def slow_vocabulary(*args):
+            built.append(threading.get_ident())
+            if len(built) == 2:
+                second.set()
+            second.wait(1.0)
+            return real(*args)
+
+        monkeypatch.setattr(tokenizer_module._native, "Vocabulary", slow_vocabulary)
+        tokenizer = Tokenizer(WIDE_VOCABULARY, max_len=4)
+        texts = _MIXED_TEXTS
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(tokenizer.encode_many(texts).tolist()))
+                   for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(built) == 1
+    assert results == [_many_reference(tokenizer, texts)] * 2
+
+
+def test_the_c_loop_lets_other_threads_run():
+    """With a huge switch interval a thread keeps the GIL until it blocks or releases it: the
+    main thread, woken by the encoding thread just before its C call, can only run before that
+    call ends if the loop released the GIL."""
+    import sys
+    import threading
+
+    with _on("c"):
+        table = tokenizer_module._native.Vocabulary(*tokenizer_module._vocabulary_keys(WIDE_VOCABULARY),
+                                                     tokenizer_module._MAPPED, 7)
+        texts = ["the don't x abcdefghijklmno " * 40_000] * 8  # about 9 MB: a long call
+        started, state = threading.Event(), {"done": False}
+
+        def encode():
+            started.set()
+            table.encode(texts, 5, OOV_ID)
+            state["done"] = True
+
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e3)
+        try:
+            thread = threading.Thread(target=encode)
+            thread.start()
+            started.wait()
+            ran_during_the_call = not state["done"]
+            thread.join()
+        finally:
+            sys.setswitchinterval(interval)
+    assert state["done"] and ran_during_the_call
