@@ -450,3 +450,38 @@ def test_the_c_loop_lets_other_threads_run():
         finally:
             sys.setswitchinterval(interval)
     assert state["done"] and ran_during_the_call
+
+
+_SIGMA = st.sampled_from(["\u03a3", "\u03a3a", "a\u03a3", "\u039f\u03a3", "\u03a3\u0301", "'\u03a3", "\u2019\u03a3A"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(_PIECES, _UNICODE, _SIGMA, st.characters()), max_size=40).map("".join))
+def test_the_c_loops_non_ascii_bytes_are_the_rules_after_the_map(text):
+    """For the C loop a non-ASCII text is NFKC-normalized and lowered run by run (in the codec's
+    handler) instead of lowered whole: after the map, the very bytes of ``_normalize``."""
+    mapped = tokenizer_module._MAPPED
+    errors = tokenizer_module._CODEC_ERRORS
+    expected = tokenizer_module._normalize(text).encode("ascii", errors).translate(mapped)
+    assert tokenizer_module._non_ascii_text(text).encode("ascii", errors).translate(mapped) == expected
+
+
+def test_a_capital_sigma_is_lowered_by_its_neighbours():
+    """Final sigma: lowered alone, a word's last capital sigma is "\u03c2", before a letter "\u03c3"
+    (also an ASCII one, outside the run the codec's handler sees)."""
+    tokenizer = Tokenizer(["\u03bf\u03b4\u03bf\u03c3a", "\u03bf\u03b4\u03bf\u03c2", "x\u03c3a"], max_len=4)
+    texts = ["\u039f\u0394\u039f\u03a3A \u039f\u0394\u039f\u03a3", "X\u03a3A o\u03a3 \u03a3"] * MANY_TEXTS
+    with _on("c"):
+        assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts) == [[2, 3], [4, 1, 1]] * 16
+
+
+def test_lowering_is_what_the_runs_handler_may_assume():
+    """Every character's lower case, lowered again, is itself (the numpy path's texts reach the
+    handler lowered already), and holds no ASCII character but letters and digits (an ASCII "<"
+    would be a tag's start to the map, not a separator)."""
+    import sys
+
+    for char in map(chr, range(128, sys.maxunicode + 1)):
+        lowered = char.lower()
+        assert lowered.lower() == lowered, hex(ord(char))
+        assert all(c.isalnum() for c in lowered if c.isascii()), hex(ord(char))
