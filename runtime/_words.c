@@ -5,12 +5,13 @@
  * either as an ASCII str (read in place: CPython keeps an ASCII str's characters as bytes) or as
  * the bytes of a normalized non-ASCII text. After the map, a byte is in a word iff it is >= '0',
  * except an apostrophe ('`') without a word byte on both sides; '<' is '!', '>' is '"', '/' is
- * kept, whitespace is ' '. Each text's mapped bytes go to a buffer between separators (END), so
- * the loops that find words need no bounds checks and no read leaves the buffer.
+ * kept, whitespace is ' '.
  *
- * Most of the time is the lookups' cache misses (the table is larger than L2): a text's kept
- * words are all found first, each one's slot prefetched as it is found, and looked up after.
- * The loop runs without the GIL: its inputs are immutable str/bytes objects held by a tuple.
+ * Per text: one pass without data-dependent branches maps the bytes into a buffer between
+ * separators (END) and notes where words start and end; then the last max_len words, newest
+ * first, get their hash and a prefetch of their slot (the table is larger than L2: most of the
+ * lookups' time was waiting for memory), then their lookups. The loop over the texts runs
+ * without the GIL: its inputs are immutable str/bytes objects held by a tuple.
  *
  * Plain CPython C API (no numpy): the ids and per-text counts come back as bytearrays of int64
  * that numpy views with np.frombuffer. */
@@ -34,7 +35,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     unsigned char map[256];
-    unsigned char kinds[256]; /* of each byte before the map: 1 a word byte, 2 an apostrophe, 0 others */
+    uint16_t codes[256];   /* of each byte: its kind << 8 | its mapped byte (kinds: 1 a word byte, 2 an apostrophe, 0 others) */
     uint64_t multiplier; /* slot = (hash * multiplier) >> shift; 0 puts every word in slot 0 */
     int shift;
     size_t mask;           /* slots - 1 (slots: a power of two, at most half of them full) */
@@ -158,7 +159,8 @@ static int Vocabulary_init(Vocabulary *self, PyObject *args, PyObject *kwds) {
     }
     memcpy(self->map, byte_map.buf, 256);
     for (int c = 0; c < 256; c++) {
-        self->kinds[c] = self->map[c] == '`' ? 2 : self->map[c] >= '0';
+        unsigned kind = self->map[c] == '`' ? 2 : self->map[c] >= '0';
+        self->codes[c] = (uint16_t)(kind << 8 | self->map[c]);
     }
     self->multiplier = multiplier;
     self->shift = 64 - bits;
@@ -253,14 +255,14 @@ static Py_ssize_t text_ids(const Vocabulary *self, const unsigned char *text, Py
      * byte, or an apostrophe between two (kinds: 1 and 2). Every byte writes, only a change moves
      * on: no branch depends on the text. text[size] is readable: every str and bytes object's
      * data ends in a NUL (which maps to a separator). */
-    const unsigned char *map = self->map, *kinds = self->kinds;
+    const uint16_t *codes = self->codes;
     Py_ssize_t changes = 0;
-    unsigned before = 0, here = kinds[text[0]], in = 0;
+    unsigned before = 0, here = codes[text[0]], in = 0;
     for (Py_ssize_t i = 0; i < size; i++) {
-        unsigned after = kinds[text[i + 1]];
+        unsigned after = codes[text[i + 1]];
         unsigned was = in;
-        mapped[i] = map[text[i]];
-        in = (here | ((here >> 1) & before & after)) & 1;
+        mapped[i] = (unsigned char)here;
+        in = (here | ((here >> 1) & before & after)) >> 8 & 1;
         bounds[changes] = i;
         changes += in ^ was;
         before = here;
@@ -270,7 +272,7 @@ static Py_ssize_t text_ids(const Vocabulary *self, const unsigned char *text, Py
     changes += in;
     memset(mapped + size, END, PAD);
     /* The last max_len words, newest first, each one's home slot computed and prefetched: the
-     * lookups below then find the table's lines on their way (the table is larger than L2). */
+     * lookups below then find the table's lines on their way. */
     Py_ssize_t kept = 0;
     for (Py_ssize_t at = changes - 2; at >= 0 && kept < max_len; at -= 2) {
         Word *word = &words[kept];
@@ -282,6 +284,9 @@ static Py_ssize_t text_ids(const Vocabulary *self, const unsigned char *text, Py
         if (word->length <= self->longest) {
             word->slot = home_slot(self, word_hash(mapped + word->start, word->length));
             PREFETCH(&self->slots[word->slot]);
+            if (word->length > 8) { /* where the rest of its key is: another line */
+                PREFETCH(&self->tails[word->slot]);
+            }
         }
         kept++;
     }
