@@ -8,10 +8,11 @@
  * kept, whitespace is ' '.
  *
  * Per text: one pass without data-dependent branches maps the bytes into a buffer between
- * separators (END) and notes where words start and end; then the last max_len words, newest
- * first, get their hash and a prefetch of their slot (the table is larger than L2: most of the
- * lookups' time was waiting for memory), then their lookups. The loop over the texts runs
- * without the GIL: its inputs are immutable str/bytes objects held by a tuple.
+ * separators (END) and notes where runs of word bytes start and end; then the last max_len
+ * words (runs joined by apostrophes), newest first, get their hash and a prefetch of their slot
+ * (the table is larger than L2: most of the lookups' time was waiting for memory), then their
+ * lookups. The loop over the texts runs without the GIL: its inputs are immutable str/bytes
+ * objects held by a tuple.
  *
  * Plain CPython C API (no numpy): the ids and per-text counts come back as bytearrays of int64
  * that numpy views with np.frombuffer. */
@@ -35,7 +36,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     unsigned char map[256];
-    uint16_t codes[256];   /* of each byte: its kind << 8 | its mapped byte (kinds: 1 a word byte, 2 an apostrophe, 0 others) */
+    uint16_t codes[256];   /* of each byte: whether it is a word byte << 8 | its mapped byte */
     uint64_t multiplier; /* slot = (hash * multiplier) >> shift; 0 puts every word in slot 0 */
     int shift;
     size_t mask;           /* slots - 1 (slots: a power of two, at most half of them full) */
@@ -159,8 +160,8 @@ static int Vocabulary_init(Vocabulary *self, PyObject *args, PyObject *kwds) {
     }
     memcpy(self->map, byte_map.buf, 256);
     for (int c = 0; c < 256; c++) {
-        unsigned kind = self->map[c] == '`' ? 2 : self->map[c] >= '0';
-        self->codes[c] = (uint16_t)(kind << 8 | self->map[c]);
+        unsigned word = self->map[c] >= '0' && self->map[c] != '`';
+        self->codes[c] = (uint16_t)(word << 8 | self->map[c]);
     }
     self->multiplier = multiplier;
     self->shift = 64 - bits;
@@ -228,7 +229,6 @@ typedef struct {
     size_t slot;              /* the word's home slot, prefetched; unused for a word with no id */
 } Word;
 
-
 /* Whether the word "br" at word (mapped) is the inside of a line break tag: right after '<',
  * before spaces, an optional '/' and '>'. */
 static int line_break(const unsigned char *word) {
@@ -251,33 +251,34 @@ static Py_ssize_t text_ids(const Vocabulary *self, const unsigned char *text, Py
                            Word *words) {
     unsigned char *mapped = buffer + 1;
     buffer[0] = END;
-    /* Where each word starts and ends (one past), in turn: a byte is in a word if it is a word
-     * byte, or an apostrophe between two (kinds: 1 and 2). Every byte writes, only a change moves
-     * on: no branch depends on the text. text[size] is readable: every str and bytes object's
-     * data ends in a NUL (which maps to a separator). */
+    /* Where each run of word bytes starts and ends (one past), in turn. Every byte writes, only
+     * a change moves on: no branch depends on the text. */
     const uint16_t *codes = self->codes;
     Py_ssize_t changes = 0;
-    unsigned before = 0, here = codes[text[0]], in = 0;
+    unsigned in = 0;
     for (Py_ssize_t i = 0; i < size; i++) {
-        unsigned after = codes[text[i + 1]];
+        unsigned code = codes[text[i]];
         unsigned was = in;
-        mapped[i] = (unsigned char)here;
-        in = (here | ((here >> 1) & before & after)) >> 8 & 1;
+        mapped[i] = (unsigned char)code;
+        in = code >> 8;
         bounds[changes] = i;
         changes += in ^ was;
-        before = here;
-        here = after;
     }
     bounds[changes] = size;
     changes += in;
     memset(mapped + size, END, PAD);
     /* The last max_len words, newest first, each one's home slot computed and prefetched: the
-     * lookups below then find the table's lines on their way. */
+     * lookups below then find the table's lines on their way. A word is a run, or runs joined
+     * by single apostrophes (an apostrophe between word bytes). */
     Py_ssize_t kept = 0;
     for (Py_ssize_t at = changes - 2; at >= 0 && kept < max_len; at -= 2) {
         Word *word = &words[kept];
+        Py_ssize_t end = bounds[at + 1];
+        while (at >= 2 && bounds[at - 1] == bounds[at] - 1 && mapped[bounds[at] - 1] == '`') {
+            at -= 2;
+        }
         word->start = bounds[at];
-        word->length = bounds[at + 1] - bounds[at];
+        word->length = end - bounds[at];
         if (word->length == 2 && line_break(mapped + word->start)) {
             continue;
         }
@@ -294,7 +295,12 @@ static Py_ssize_t text_ids(const Vocabulary *self, const unsigned char *text, Py
         const Word *word = &words[i];
         int64_t id = oov;
         if (word->length <= self->longest) {
-            const Slot *hit = &self->slots[find(self, mapped + word->start, word->length, word->slot)];
+            const Slot *hit = &self->slots[word->slot];
+            /* most words: 8 bytes at most, at their home slot (an empty slot's length is 0) */
+            if (word->length > 8 || hit->length != (uint32_t)word->length ||
+                hit->head != chunk(mapped + word->start, word->length)) {
+                hit = &self->slots[find(self, mapped + word->start, word->length, word->slot)];
+            }
             id = hit->id ? (int64_t)hit->id : oov;
         }
         out[kept - 1 - i] = id;
