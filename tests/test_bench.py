@@ -15,7 +15,8 @@ def test_benchmark_script_writes_its_table(trained, tmp_path):
     quantize(fp32, int8, RECIPES_BY_NAME[DEFAULT_RECIPE])
     out = tmp_path / "RESULTS.md"
     result = run_python(REPO / "benchmarks/bench_runtime.py", checkpoint, fp32, int8,
-                        "--data", IMDB, "--limit", 100, "--large-file", 300, "--train-limit", 500, "--graphs", "--out", out)
+                        "--data", IMDB, "--limit", 100, "--large-file", 300, "--train-limit", 500, "--graphs",
+                        "--out", out)
     assert result.returncode == 0, result.stderr
     report = out.read_text()
     for row in ["PyTorch eager (.pt)", "onnxruntime fp32", f"onnxruntime int8 ({DEFAULT_RECIPE})",
