@@ -39,13 +39,13 @@ def _number(kind: type, value: Any, info: Any) -> Any:
 
 
 def _leaf(annotation: Any, value: Any, param: Any, ctx: Any) -> Any:
-    from typer._param_types import coerce_cli_choice, coerce_cli_path
+    from typer._param_types import coerce_cli_choice, coerce_cli_path  # here: only typers that have it call this
 
     info = param.type_descriptor.parameter_info
     if info.parser is not None:
         return NOT_PLAIN
     if annotation is str:
-        return str(value) if type(value) is str else NOT_PLAIN
+        return value if type(value) is str else NOT_PLAIN
     if annotation is bool:
         return value if type(value) is bool else NOT_PLAIN
     if annotation in (int, float):
