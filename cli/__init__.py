@@ -4,7 +4,8 @@ Results go to stdout; progress, warnings and errors to stderr. Heavy imports (to
 onnxruntime) happen inside the commands that need them, so ``predict`` starts fast.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: typer reads each command's annotations at every
+# start, and strings it would compile and evaluate twice (inspect.signature, get_type_hints).
 
 import functools
 import logging
@@ -18,6 +19,8 @@ import typer.core
 import typer.main
 
 from edgelstm.errors import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MISSING_EXTRA, EdgelstmError
+
+from .params import use_plain_conversion
 
 __all__ = ["app", "main"]
 
@@ -40,6 +43,7 @@ class _PlainArgument(typer.core.TyperArgument):
 
 # typer has no per-argument class option; its converter looks the class up here.
 typer.main.TyperArgument = _PlainArgument  # type: ignore[attr-defined]
+use_plain_conversion()  # values converted without importing pydantic where that is exact (.params)
 
 app = typer.Typer(
     help="Train LSTM/BiLSTM text classifiers, export them to ONNX, and predict on the CPU.",
