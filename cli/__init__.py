@@ -20,8 +20,6 @@ import typer.main
 
 from edgelstm.errors import EXIT_BROKEN_PIPE, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_MISSING_EXTRA, EdgelstmError
 
-from .params import use_plain_conversion
-
 __all__ = ["app", "main"]
 
 class _PlainArgument(typer.core.TyperArgument):
@@ -43,7 +41,6 @@ class _PlainArgument(typer.core.TyperArgument):
 
 # typer has no per-argument class option; its converter looks the class up here.
 typer.main.TyperArgument = _PlainArgument  # type: ignore[attr-defined]
-use_plain_conversion()  # values converted without importing pydantic where that is exact (.params)
 
 app = typer.Typer(
     help="Train LSTM/BiLSTM text classifiers, export them to ONNX, and predict on the CPU.",
