@@ -431,7 +431,7 @@ def test_the_c_loop_lets_other_threads_run():
     with _on("c"):
         table = tokenizer_module._native.Vocabulary(*tokenizer_module._vocabulary_keys(WIDE_VOCABULARY),
                                                      tokenizer_module._MAPPED, 7)
-        texts = ["the don't x abcdefghijklmno " * 40_000] * 8  # about 9 MB: a long call
+        texts = ["the don't x abcdefghijklmno " * 40_000] * 64  # one 1 MB text 64 times: a long call (~0.1 s)
         started, state = threading.Event(), {"done": False}
 
         def encode():
