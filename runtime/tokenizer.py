@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import logging
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -151,7 +152,12 @@ def build_vocabulary(texts: Iterable[str], vocab_size: int, min_count: int = 1) 
 #   as it is (NFKC changes no ASCII character; the C loop reads an ASCII str's bytes in place),
 #   any other after ``_normalize`` (as in ``words``), encoded as UTF-8 except that a run of other
 #   non-ASCII characters becomes " " for whitespace (which ``\s`` matches) and "#" for the rest
-#   (separators that are not whitespace): ``_CODEC_ERRORS``, in Python for both ways.
+#   (separators that are not whitespace): ``_CODEC_ERRORS``, in Python for both ways. For the C
+#   loop a text is only NFKC-normalized (``_non_ascii_text``) and the handler lowers each run of
+#   non-ASCII characters (and makes U+2019 "'"), which ``_normalize`` does to the whole text: the
+#   same bytes but for ASCII letters' case, which ``_MAPPED`` lowers anyway. (str.lower maps each
+#   character alone except a capital sigma, whose neighbours decide: such a text is lowered whole,
+#   and lowering a lowered run again changes nothing.)
 # - ``_MAPPED`` maps every byte (the C loop gets it as it is: the classes live here only): letters
 #   lowered, digits and bytes >= 128 kept, the apostrophe to "`", "<" and ">" to "!" and '"', "/"
 #   kept, whitespace to " ", all else to "#", NUL to "$" (a separator that is not whitespace, as
@@ -182,11 +188,21 @@ _PART_MASKS = np.array([(1 << (8 * min(n, _PART))) - 1 for n in range(_PART + 2)
 _PART_COUNTS = np.array([n << (8 * _PART) for n in range(_PART + 2)], np.uint64)
 _HASH = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5], np.uint64)
 _CODEC_ERRORS = "edgelstm-words-v1"  # the handler of non-ASCII runs in str.encode("ascii", ...)
+# Builds each Tokenizer's C table once when threads call encode_many at once (the C loop runs
+# without the GIL, so they do overlap): one lock for all, held only while a table is built.
+_C_TABLE_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=4096)
 def _non_ascii_bytes(chars: str) -> bytes:
-    return "".join(c if c.isalnum() else " " if c.isspace() else "#" for c in chars).encode()
+    lowered = chars.lower().replace("\u2019", "'")  # as _normalize, run by run (see above)
+    return "".join(c if c.isalnum() or c == "'" else " " if c.isspace() else "#" for c in lowered).encode()
+
+
+def _non_ascii_text(text: str) -> str:
+    """``_normalize(text)`` but for the case of letters outside ``_CODEC_ERRORS``'s runs (see above)."""
+    normalized = unicodedata.normalize("NFKC", text)
+    return normalized.lower() if "\u03a3" in normalized else normalized  # a capital sigma: lowered whole
 
 
 def _non_ascii_run(error: UnicodeError) -> tuple[bytes, int]:
@@ -457,10 +473,14 @@ class Tokenizer:
         """``encode_many``'s (ids, starts, lengths) of texts of at most the tail's length, from
         ``edgelstm._words``: ASCII texts as they are, others normalized and mapped first."""
         assert _native is not None
-        if self._c_table is None:
-            self._c_table = _native.Vocabulary(*_vocabulary_keys(self.vocabulary), _MAPPED, int(_HASH[0]))
-        items = [text if text.isascii() else _normalize(text).encode("ascii", _CODEC_ERRORS) for text in texts]
-        ids, counts = self._c_table.encode(items, self.max_len, OOV_ID)
+        table = self._c_table
+        if table is None:
+            with _C_TABLE_LOCK:
+                if self._c_table is None:
+                    self._c_table = _native.Vocabulary(*_vocabulary_keys(self.vocabulary), _MAPPED, int(_HASH[0]))
+                table = self._c_table
+        items = [text if text.isascii() else _non_ascii_text(text).encode("ascii", _CODEC_ERRORS) for text in texts]
+        ids, counts = table.encode(items, self.max_len, OOV_ID)  # without the GIL
         lengths = np.frombuffer(counts, np.int64)
         return np.frombuffer(ids, np.int64), np.cumsum(lengths) - lengths, lengths
 

@@ -370,3 +370,118 @@ def test_a_tokenizer_that_encoded_many_texts_pickles(path):
         many = tokenizer.encode_many(texts).tolist()
         for twin in (pickle.loads(pickle.dumps(tokenizer)), copy.deepcopy(tokenizer)):
             assert twin.encode_many(texts).tolist() == many == _many_reference(tokenizer, texts)
+
+
+def test_threads_encoding_at_once_get_the_serial_ids():
+    """The C loop runs without the GIL: threads encoding at once with one tokenizer (its table
+    built by whichever comes first) get exactly the ids of one thread encoding alone. Long texts
+    (each call some milliseconds of C), different in every batch, so the calls overlap."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with _on("c"):
+        batches = [[f"the x{i} don't caf\u00e9 <br />{'a b ' * (i % 7)}" * 1_000 + "x" * j
+                    for i in range(j, j + MANY_TEXTS)] for j in range(8)]
+        serial = [Tokenizer(WIDE_VOCABULARY, max_len=3_000).encode_many(texts).tolist() for texts in batches]
+        for _ in range(3):
+            encode_many = Tokenizer(WIDE_VOCABULARY, max_len=3_000).encode_many
+            with ThreadPoolExecutor(4) as pool:
+                assert [encoded.tolist() for encoded in pool.map(encode_many, batches)] == serial
+    assert serial[0] == _many_reference(Tokenizer(WIDE_VOCABULARY, max_len=3_000), batches[0])
+
+
+def test_threads_that_encode_first_at_once_build_one_c_table(monkeypatch):
+    """Two threads' first encode_many at once: one builds the C table, the other waits for it
+    (each construction here waits up to a second for a second one to start: without the lock
+    both would)."""
+    import threading
+
+    with _on("c"):
+        real = tokenizer_module._native.Vocabulary
+        built = []
+        second = threading.Event()
+
+        def slow_vocabulary(*args):
+            built.append(threading.get_ident())
+            if len(built) == 2:
+                second.set()
+            second.wait(1.0)
+            return real(*args)
+
+        monkeypatch.setattr(tokenizer_module._native, "Vocabulary", slow_vocabulary)
+        tokenizer = Tokenizer(WIDE_VOCABULARY, max_len=4)
+        texts = _MIXED_TEXTS
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(tokenizer.encode_many(texts).tolist()))
+                   for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert len(built) == 1
+    assert results == [_many_reference(tokenizer, texts)] * 2
+
+
+def test_the_c_loop_lets_other_threads_run():
+    """With a huge switch interval a thread keeps the GIL until it blocks or releases it: the
+    main thread, woken by the encoding thread just before its C call, can only run before that
+    call ends if the loop released the GIL."""
+    import sys
+    import threading
+
+    with _on("c"):
+        table = tokenizer_module._native.Vocabulary(*tokenizer_module._vocabulary_keys(WIDE_VOCABULARY),
+                                                     tokenizer_module._MAPPED, 7)
+        texts = ["the don't x abcdefghijklmno " * 40_000] * 64  # one 1 MB text 64 times: a long call (~0.1 s)
+        started, state = threading.Event(), {"done": False}
+
+        def encode():
+            started.set()
+            table.encode(texts, 5, OOV_ID)
+            state["done"] = True
+
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(1e3)
+        try:
+            thread = threading.Thread(target=encode)
+            thread.start()
+            started.wait()
+            ran_during_the_call = not state["done"]
+            thread.join()
+        finally:
+            sys.setswitchinterval(interval)
+    assert state["done"] and ran_during_the_call
+
+
+_SIGMA = st.sampled_from(["\u03a3", "\u03a3a", "a\u03a3", "\u039f\u03a3", "\u03a3\u0301", "'\u03a3", "\u2019\u03a3A"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(_PIECES, _UNICODE, _SIGMA, st.characters()), max_size=40).map("".join))
+def test_the_c_loops_non_ascii_bytes_are_the_rules_after_the_map(text):
+    """For the C loop a non-ASCII text is NFKC-normalized and lowered run by run (in the codec's
+    handler) instead of lowered whole: after the map, the very bytes of ``_normalize``."""
+    mapped = tokenizer_module._MAPPED
+    errors = tokenizer_module._CODEC_ERRORS
+    expected = tokenizer_module._normalize(text).encode("ascii", errors).translate(mapped)
+    assert tokenizer_module._non_ascii_text(text).encode("ascii", errors).translate(mapped) == expected
+
+
+def test_a_capital_sigma_is_lowered_by_its_neighbours():
+    """Final sigma: lowered alone, a word's last capital sigma is "\u03c2", before a letter "\u03c3"
+    (also an ASCII one, outside the run the codec's handler sees)."""
+    tokenizer = Tokenizer(["\u03bf\u03b4\u03bf\u03c3a", "\u03bf\u03b4\u03bf\u03c2", "x\u03c3a"], max_len=4)
+    texts = ["\u039f\u0394\u039f\u03a3A \u039f\u0394\u039f\u03a3", "X\u03a3A o\u03a3 \u03a3"] * MANY_TEXTS
+    with _on("c"):
+        assert tokenizer.encode_many(texts).tolist() == _many_reference(tokenizer, texts) == [[2, 3], [4, 1, 1]] * 16
+
+
+def test_lowering_is_what_the_runs_handler_may_assume():
+    """Every character's lower case, lowered again, is itself (the numpy path's texts reach the
+    handler lowered already), and holds no ASCII character but letters and digits (an ASCII "<"
+    would be a tag's start to the map, not a separator)."""
+    import sys
+
+    for char in map(chr, range(128, sys.maxunicode + 1)):
+        lowered = char.lower()
+        assert lowered.lower() == lowered, hex(ord(char))
+        assert all(c.isalnum() for c in lowered if c.isascii()), hex(ord(char))
