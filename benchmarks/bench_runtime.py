@@ -16,7 +16,8 @@ Python rule and Hugging Face ``tokenizers`` (``--only tokenizing``: that table a
 columns start from token ids. The share of the peak divides the model's arithmetic
 (``flop_per_token`` x tokens / seconds) by one thread's float32 matmul rate (512 x 512,
 onnxruntime's MLAS). Then: where the time goes (onnxruntime's profiler, per node, fp32,
-batch 64 and batch 1), and 2 cores against 1 (``Classifier.predict`` and ``edgelstm predict`` of a file).
+batch 64 and batch 1), and 2 cores against 1 (``Classifier.predict``, ``edgelstm predict`` of a file of
+those texts and of a large file: all the test texts, ``--large-file``).
 Rounds interleave the models, so a busy moment of the machine is shared by all of them.
 """
 
@@ -287,8 +288,47 @@ class _SleepingBackend:
         return np.zeros((len(lengths), len(self.config.labels)), np.float32)
 
 
-def two_cores(path: Path, texts: list[str], rounds: int = 3) -> list[str]:
-    """Classifier.predict and `edgelstm predict FILE` on 1 and 2 cores: texts/s and identical answers."""
+def _predict_file_rows(path: Path, files: dict[str, list[str]], rounds: int) -> list[str]:
+    """`edgelstm predict FILE` of each file (a text per line) and of an empty file on 1 and 2 cores,
+    in fresh processes, interleaved: texts/s with the process, and past its start-up."""
+    names = [*files, "empty"]
+    best = {(threads, name): float("inf") for threads in (1, 2) for name in names}
+    outputs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {name: Path(tmp) / f"{name}.txt" for name in names}
+        for name, texts in [*files.items(), ("empty", [])]:
+            paths[name].write_text("".join(t.replace("\n", " ") + "\n" for t in texts), encoding="utf-8")
+        # As an installed edgelstm starts: its modules' bytecode cached (pip compiles it at install;
+        # an editable install under PYTHONDONTWRITEBYTECODE would compile every module at every start).
+        env = {**os.environ, "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        command = [sys.executable, "-m", "edgelstm.cli", "predict", "--model", str(path)]
+        subprocess.run(command + [str(paths["empty"])], check=True, capture_output=True, env=env)  # writes the bytecode
+        for _ in range(rounds):
+            for threads in (1, 2):
+                for name in names:
+                    start = time.perf_counter()
+                    outputs[threads, name] = subprocess.run(command + [str(paths[name]), "--threads", str(threads)],
+                                                            check=True, capture_output=True, env=env).stdout
+                    best[threads, name] = _best(best[threads, name], start)
+    rows = []
+    for name, texts in files.items():
+        n, one, two = len(texts), best[1, name], best[2, name]
+        # Past start-up: the file's time less an empty file's (interpreter, imports, model load, exit).
+        past = {threads: best[threads, name] - best[threads, "empty"] for threads in (1, 2)}
+        same = "yes" if outputs[1, name] == outputs[2, name] else "**no**"
+        rows += [
+            f"| `edgelstm predict FILE`, {name} (process included) | {n / one:.0f} | {n / two:.0f} "
+            f"| {one / two:.2f}x | {same} |",
+            f"| `edgelstm predict FILE`, {name}, past its start-up (less an empty file's {best[1, 'empty']:.2f} s / "
+            f"{best[2, 'empty']:.2f} s) | {n / past[1]:.0f} | {n / past[2]:.0f} | {past[1] / past[2]:.2f}x | – |",
+        ]
+    return rows
+
+
+def two_cores(path: Path, texts: list[str], rounds: int = 3, large: list[str] | None = None) -> list[str]:
+    """Classifier.predict and `edgelstm predict FILE` on 1 and 2 cores: texts/s and identical answers.
+    ``large``: also `predict` of a file of these texts (the issue's "large file": all test reviews)."""
     from edgelstm.classifier import OnnxBackend
 
     one, two = Classifier.load(path, threads=1), Classifier.load(path, threads=2)
@@ -304,40 +344,17 @@ def two_cores(path: Path, texts: list[str], rounds: int = 3) -> list[str]:
             start = time.perf_counter()
             answers[threads] = classifier.predict_proba(texts)
             best[threads] = _best(best[threads], start)
-    cli = {(threads, name): float("inf") for threads in (1, 2) for name in ("reviews", "empty")}
-    outputs = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        reviews, empty = Path(tmp) / "reviews.txt", Path(tmp) / "empty.txt"
-        reviews.write_text("".join(t.replace("\n", " ") + "\n" for t in texts), encoding="utf-8")
-        empty.write_text("", encoding="utf-8")
-        # As an installed edgelstm starts: its modules' bytecode cached (pip compiles it at install;
-        # an editable install under PYTHONDONTWRITEBYTECODE would compile every module at every start).
-        env = {**os.environ, "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache")}
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        command = [sys.executable, "-m", "edgelstm.cli", "predict", "--model", str(path)]
-        subprocess.run(command + [str(empty)], check=True, capture_output=True, env=env)  # writes the bytecode
-        for _ in range(rounds):
-            for threads in (1, 2):
-                for name, file in (("reviews", reviews), ("empty", empty)):
-                    start = time.perf_counter()
-                    outputs[threads, name] = subprocess.run(command + [str(file), "--threads", str(threads)],
-                                                            check=True, capture_output=True, env=env).stdout
-                    cli[threads, name] = _best(cli[threads, name], start)
-    # Past start-up: the file's time less an empty file's (interpreter, imports, model load, exit).
-    past = {threads: cli[threads, "reviews"] - cli[threads, "empty"] for threads in (1, 2)}
-    same_lines = "yes" if outputs[1, "reviews"] == outputs[2, "reviews"] else "**no**"
     n = len(texts)
+    files = {f"{n} lines": texts} | ({f"{len(large)} lines": large} if large else {})
     return [
+        f"{path.name}, {n} texts (and a file of {len(large)}), best of {rounds} interleaved rounds:" if large else
         f"{path.name}, {n} texts, best of {rounds} interleaved rounds:", "",
         "| | 1 core texts/s | 2 cores texts/s | 2 cores / 1 | same answers |", "| --- | ---: | ---: | ---: | :---: |",
         f"| `Classifier.predict` (list) | {n / best[1]:.0f} | {n / best[2]:.0f} | {best[1] / best[2]:.2f}x "
         f"| {'yes' if np.array_equal(answers[1], answers[2]) else '**no**'} |",
         f"| onnxruntime's 2 intra-op threads per batch, instead | {n / best[1]:.0f} | {n / best['intra']:.0f} "
         f"| {best[1] / best['intra']:.2f}x | {'yes' if np.array_equal(answers[1], answers['intra']) else '**no**'} |",
-        f"| `edgelstm predict FILE` (process included) | {n / cli[1, 'reviews']:.0f} | {n / cli[2, 'reviews']:.0f} "
-        f"| {cli[1, 'reviews'] / cli[2, 'reviews']:.2f}x | {same_lines} |",
-        f"| `edgelstm predict FILE` past its start-up (less an empty file's {cli[1, 'empty']:.2f} s / "
-        f"{cli[2, 'empty']:.2f} s) | {n / past[1]:.0f} | {n / past[2]:.0f} | {past[1] / past[2]:.2f}x | – |",
+        *_predict_file_rows(path, files, rounds),
         f"| `Classifier.predict`, a backend that sleeps {_SleepingBackend.SECONDS_PER_TEXT * 1e6:.0f} µs per text "
         f"instead (the Python side alone) | {n / best['sleep 1']:.0f} | {n / best['sleep 2']:.0f} "
         f"| {best['sleep 1'] / best['sleep 2']:.2f}x | – |",
@@ -358,18 +375,25 @@ def main() -> None:
     parser.add_argument("--graphs", action="store_true",
                         help="also time the format-1 (sequence_lens) graph against today's, from the checkpoint")
     parser.add_argument("--out", type=Path, help="write the markdown here too")
+    parser.add_argument("--large-file", type=int, metavar="N",
+                        help="two cores: `edgelstm predict` of a file of N test texts too, if more than --limit "
+                             "(default: all of them; 0: none)")
     parser.add_argument("--only", choices=["tokenizing", "two-cores"],
                         help="only that table: tokenizing (fp32's tokenizer) or two cores (the int8 file)")
     args = parser.parse_args()
 
     dataset = load_labeled(args.data)
-    split = dataset.evaluation_split
-    if args.limit:
-        split = split.sample(args.limit)
+    full = dataset.evaluation_split
+    split = full.sample(args.limit) if args.limit else full
+    # The issue's "large file" for `edgelstm predict` on two cores: every test text once (no line
+    # repeated), or a sample of --large-file; only where it is larger than the --limit texts' file.
+    large_split = full.sample(args.large_file) if args.large_file is not None else full
+    large = list(large_split.texts) if len(large_split) > len(split) else None
     texts, labels = list(split.texts), list(split.labels)
     fp32 = Classifier.load(args.fp32, threads=1)
     if args.only:
-        table = tokenizing(fp32.tokenizer, texts) if args.only == "tokenizing" else two_cores(args.int8, texts)
+        table = tokenizing(fp32.tokenizer, texts) if args.only == "tokenizing" else two_cores(args.int8, texts,
+                                                                                              large=large)
         print("\n".join(table))
         return
     int8 = Classifier.load(args.int8, threads=1)
@@ -431,7 +455,7 @@ def main() -> None:
                   "", "| node | share |", "| --- | ---: |"]
         lines += [f"| {name} | {share:.1%} |" for name, share in nodes]
     lines += [""] + tokenizing(fp32.tokenizer, texts)
-    lines += ["", "Two cores, the int8 file:", ""] + two_cores(args.int8, texts)
+    lines += ["", "Two cores, the int8 file:", ""] + two_cores(args.int8, texts, large=large)
     with tempfile.TemporaryDirectory() as tmp:
         review = Path(tmp) / "one_review.txt"
         review.write_text(median_length_text(int8, texts).replace("\n", " ") + "\n", encoding="utf-8")

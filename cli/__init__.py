@@ -4,7 +4,8 @@ Results go to stdout; progress, warnings and errors to stderr. Heavy imports (to
 onnxruntime) happen inside the commands that need them, so ``predict`` starts fast.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: typer reads each command's annotations at every
+# start, and strings it would compile and evaluate twice (inspect.signature, get_type_hints).
 
 import functools
 import logging

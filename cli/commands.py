@@ -1,6 +1,7 @@
 """The commands. Each parses its options and calls the library."""
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: typer reads each command's annotations at every
+# start, and strings it would compile and evaluate twice (inspect.signature, get_type_hints).
 
 import json
 import logging
@@ -42,7 +43,7 @@ ModelOption = Annotated[
 ]
 
 
-def _classifier(model: Optional[Path], threads: Optional[int] = None) -> Classifier:
+def _classifier(model: Optional[Path], threads: Optional[int] = None) -> "Classifier":
     from edgelstm import Classifier
 
     return Classifier.load(model, threads=threads) if model else Classifier.default(threads=threads)
@@ -208,7 +209,7 @@ def _recipe(recipe: Optional[str], activation_int8: bool) -> str:
         raise typer.BadParameter(str(exc), param_hint="--recipe") from exc
 
 
-def _print_recipes(table: Sequence[BenchResult], winner: str) -> None:
+def _print_recipes(table: "Sequence[BenchResult]", winner: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -311,7 +312,7 @@ def evaluate(
     typer.echo(format_report(result))
 
 
-def _format(prediction: Prediction, output_format: OutputFormat) -> str:
+def _format(prediction: "Prediction", output_format: OutputFormat) -> str:
     if output_format is OutputFormat.jsonl:
         return json.dumps(prediction.to_dict(), ensure_ascii=False)
     return TEXT_LINE.format(prediction.label, prediction.probability)
@@ -384,7 +385,7 @@ def predict(
         raise typer.Exit(InputError.exit_code)
 
 
-def _predict_stream(classifier: Classifier, source: str, output_format: OutputFormat, force: bool) -> None:
+def _predict_stream(classifier: "Classifier", source: str, output_format: OutputFormat, force: bool) -> None:
     """After each line, the running prediction of the text so far (its lines joined by newlines)."""
     from edgelstm.documents import read_documents
 

@@ -4,7 +4,8 @@ Kept apart from ``commands.py``: only this command imports ``edgelstm.ray``, and
 loads Ray only when it runs.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: typer reads each command's annotations at every
+# start, and strings it would compile and evaluate twice (inspect.signature, get_type_hints).
 
 from enum import Enum
 from pathlib import Path

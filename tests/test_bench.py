@@ -15,13 +15,15 @@ def test_benchmark_script_writes_its_table(trained, tmp_path):
     quantize(fp32, int8, RECIPES_BY_NAME[DEFAULT_RECIPE])
     out = tmp_path / "RESULTS.md"
     result = run_python(REPO / "benchmarks/bench_runtime.py", checkpoint, fp32, int8,
-                        "--data", IMDB, "--limit", 100, "--train-limit", 500, "--graphs", "--out", out)
+                        "--data", IMDB, "--limit", 100, "--large-file", 300, "--train-limit", 500, "--graphs",
+                        "--out", out)
     assert result.returncode == 0, result.stderr
     report = out.read_text()
     for row in ["PyTorch eager (.pt)", "onnxruntime fp32", f"onnxruntime int8 ({DEFAULT_RECIPE})",
                 "OpenVINO f32", "tract", "fastText (.ftz", "`Tokenizer.encode_many`", "Hugging Face `tokenizers`",
                 "a backend that sleeps", "matmul peak", "past its start-up",
                 "LSTM `lstm`", "`Classifier.predict`", "`edgelstm predict FILE`", "Cold start of", "import torch",
+                "`edgelstm predict FILE`, 100 lines (process", "`edgelstm predict FILE`, 300 lines (process",
                 "portable (format 2)", "sequence_lens (format 1)"]:
         assert row in report
 
