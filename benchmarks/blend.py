@@ -5,6 +5,7 @@
     python benchmarks/blend.py --sets cr mpqa --archs bilstm
     python benchmarks/blend.py --holdout                         # validation cut in two (run_holdout)
     python benchmarks/blend.py --holdout --refit --sets cr mpqa  # plus refits on train + A (refit)
+    python benchmarks/blend.py --holdout --refit --seeds 0 1 2    # each model trained with 3 seeds (seeds_table)
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
 what ``edgelstm train NAME.train.jsonl --arch ARCH --threads 1`` runs), rebuilds the run's own
@@ -29,7 +30,11 @@ fixed, as a check (``--test``). ``--holdout`` instead: early stopping, the linea
 ``a`` on half of the validation split, the default and the blend scored on the other half, which
 nothing touched (``run_holdout``). ``--holdout --refit`` adds, per model, a refit on the training
 split plus A with what A chose (the default's best epoch, the linear model's L2 and bigrams), also
-scored on B (``refit``). Prints markdown tables; ``--out`` writes JSON lines.
+scored on B (``refit``). ``--seeds S ...`` (with ``--holdout``): every training above run once per
+training seed (``TrainOptions.seed``: initial weights, batch order, dropout), the split, the cut
+and the linear model unchanged, so the rows of one set and architecture differ only in the seed;
+``seeds_table`` gives per set and architecture the mean and min..max on B of each model and the
+paired difference blend - default per seed. Prints markdown tables; ``--out`` writes JSON lines.
 """
 
 from __future__ import annotations
@@ -210,12 +215,15 @@ def refit(part, config, options, epochs: int, output: Path):
     return model
 
 
-def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_refit: bool = False) -> list[dict]:
+def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_refit: bool = False,
+                train_seeds: tuple[int, ...] = (0,)) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
     ``with_refit``: also both models refit on train + A (refit; the linear one with A's L2 and
-    bigrams) and their blend with the ``a`` the train-only models chose on A, scored on B."""
+    bigrams) and their blend with the ``a`` the train-only models chose on A, scored on B.
+    ``train_seeds``: each architecture trained (and refit) once per training seed, one row each;
+    the linear model does not depend on it and is fitted once per set."""
     dataset = load_dataset(DATA / f"{name}.train.jsonl")
     texts = dataset.train
     groups = similar_text_groups(texts.texts)
@@ -224,13 +232,13 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     train_part, a_part, b_part = texts.subset(train_rows), texts.subset(a_rows), texts.subset(b_rows)
     train_a_part = texts.subset(np.concatenate([train_rows, a_rows]))
     rows, fit, refit_fit = [], None, None
-    for arch in archs:
-        settings: dict = {"arch": arch, "threads": 1}
+    for arch, train_seed in ((arch, s) for arch in archs for s in train_seeds):
+        settings: dict = {"arch": arch, "threads": 1, "seed": train_seed}
         settings.update(adapt(texts.texts, texts.labels, ADAPTIVE_PRESET, arch)["chosen"])
         config, options = resolve(ADAPTIVE_PRESET, **settings)
         recipe_config = config
         start = time.perf_counter()
-        model, _ = train(Dataset(train_part), config, options, folder / f"{name}-{arch}-a.pt",
+        model, _ = train(Dataset(train_part), config, options, folder / f"{name}-{arch}-{train_seed}-a.pt",
                          show_progress=False, validation=a_part)
         train_seconds = time.perf_counter() - start
         config = model.config
@@ -241,7 +249,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                               config.vocab_size, config.num_outputs)
         deep_a, wide_a = model_logits(model, a_enc), linear_logits(fit, a_enc, config.vocab_size)
         deep_b, wide_b = model_logits(model, b_enc), linear_logits(fit, b_enc, config.vocab_size)
-        row = {"set": name, "arch": arch, "a_texts": len(a_part), "b_texts": len(b_part),
+        row = {"set": name, "arch": arch, "seed": train_seed, "a_texts": len(a_part), "b_texts": len(b_part),
                "train_seconds": round(train_seconds, 1), "default_a": accuracy(deep_a, a_enc.targets),
                "default_b": accuracy(deep_b, b_enc.targets), "linear_b": accuracy(wide_b, b_enc.targets)}
         for rule in ("accuracy", "logloss"):
@@ -250,7 +258,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
         if with_refit:
             epochs = model.config.metrics["best_epoch"]
             start = time.perf_counter()
-            again = refit(train_a_part, recipe_config, options, epochs, folder / f"{name}-{arch}-refit.pt")
+            again = refit(train_a_part, recipe_config, options, epochs, folder / f"{name}-{arch}-{train_seed}-refit.pt")
             refit_seconds = time.perf_counter() - start
             refit_tokenizer = Tokenizer(again.config.vocabulary, again.config.max_len)
             train_a_enc, b_refit_enc = (Encoded.of(part, refit_tokenizer, again.config.labels)
@@ -298,6 +306,31 @@ def refit_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def seeds_table(rows: list[dict]) -> str:
+    """Per set and architecture over its training seeds, on B: each model's mean (min..max), and
+    the paired differences of each other model - default per seed, in texts of B."""
+    models = {"default": lambda r: r["default_b"], "blend": lambda r: r["blend_logloss"]["b"]}
+    if "refit_b" in rows[0]:
+        models.update({"refit": lambda r: r["refit_b"], "refit blend": lambda r: r["refit_blend_logloss"]["b"]})
+    paired = [name for name in models if name != "default"]
+    lines = ["| set | arch | seeds | B texts | " + " | ".join(f"{m} on B: mean (min..max)" for m in models)
+             + " | " + " | ".join(f"{m} - default per seed (texts)" for m in paired) + " |",
+             "| --- | --- | --- | ---: | " + " | ".join("---:" for _ in models) + " | "
+             + " | ".join("---" for _ in paired) + " |"]
+    for key in dict.fromkeys((r["set"], r["arch"]) for r in rows):
+        group = [r for r in rows if (r["set"], r["arch"]) == key]
+        n_b = group[0]["b_texts"]
+        cells = []
+        for score in models.values():
+            values = [score(r) for r in group]
+            cells.append(f"{np.mean(values):.2%} ({min(values):.2%}..{max(values):.2%})")
+        for name in paired:
+            cells.append(", ".join(f"{round((models[name](r) - r['default_b']) * n_b):+d}" for r in group))
+        lines.append(f"| {key[0]} | {key[1]} | {' '.join(str(r['seed']) for r in group)} | {n_b} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def tables(rows: list[dict], with_test: bool) -> str:
     lines = ["| set | arch | default | linear alone | blend, a by accuracy | blend, a by log-loss "
              "| half-split: default / by accuracy / by log-loss | linear L2, bigrams |",
@@ -330,6 +363,8 @@ def main() -> None:
     parser.add_argument("--refit", action="store_true", help="with --holdout: also refit both models on "
                         "train + A (the default for its best epoch on A), scored on B")
     parser.add_argument("--holdout-seed", type=int, default=1, help="the seed of --holdout's cut")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0], help="with --holdout: the training "
+                        "seeds, each model trained once per seed on the same split and cut (seeds_table)")
     parser.add_argument("--out", type=Path, help="also write every result as JSON lines")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -337,13 +372,16 @@ def main() -> None:
     if args.holdout:
         with tempfile.TemporaryDirectory() as tmp:
             for name in args.sets:
-                rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit)
+                rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds))
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
         if args.refit:
             print()
             print(refit_table(rows))
+        if len(args.seeds) > 1:
+            print()
+            print(seeds_table(rows))
         return
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets:

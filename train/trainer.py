@@ -87,6 +87,9 @@ class TrainOptions:
     # on validation), then train the LSTM on top from a zero contribution, the linear model alone
     # being "epoch 0" that early stopping may keep
     wide_fit: bool = False
+    # With a wide term trained jointly: after early stopping, blend the model with the linear
+    # model fitted alone, ``a`` chosen by validation log-loss, folded into the weights (blend.py)
+    blend: bool = False
 
 
 @dataclass
@@ -460,6 +463,11 @@ def train(
                 best = {"epoch": epoch, "val_accuracy": val_acc, "state": copy.deepcopy(model.state_dict())}
             _save_progress(output, model, optimizer, scheduler, best, history, options, epoch)
     model.load_state_dict(best["state"])
+    blended = _blend(model, data, options) if options.blend and config.wide and fitted is None else None
+    if blended is not None:
+        config = model.config  # the fold may add the fit's bigram rows
+        if blended["a"] > 0:
+            best["val_accuracy"] = evaluate(model, data["val"], options.device)[1]
     config.metrics = _final_metrics(model, data, options, history, best)
     if coverage is not None:
         config.metrics["vectors_coverage"] = coverage
@@ -474,6 +482,8 @@ def train(
         config.metrics["recipe"] = options.recipe
     if fitted is not None:
         _record_fit(config.metrics, fitted, best["epoch"])
+    if blended is not None:
+        _record_blend(config.metrics, blended)
     save_checkpoint(output, model, history, held_out=held_out if options.keep_validation_texts else None)
     history_json, history_png = history_paths(output)
     atomic_write(history_json, lambda tmp: tmp.write_text(json.dumps(history, indent=1)))
@@ -506,6 +516,47 @@ def _fit_wide(config: ModelConfig, data: dict[str, Any], options: TrainOptions) 
              time.perf_counter() - start, fitted.l2, fitted.bigrams, fitted.val_accuracy,
              ", ".join(f"{key}: {value:.4f}" for key, value in fitted.scores.items()))
     return fitted
+
+
+def _blend(model: TextClassifier, data: dict[str, Any], options: TrainOptions) -> dict[str, Any] | None:
+    """The kept model blended with the linear model fitted alone (blend.py), ``a`` by validation
+    log-loss; what was chosen, or None without validation data."""
+    from .blend import choose_a, fold
+    from .linear import wide_features
+
+    config = model.config
+    fitted = _fit_wide(config, data, options)
+    if fitted is None:
+        return None
+    val = data["val"]
+    model.eval()
+    deep = np.zeros((len(val.sequences), config.num_outputs))
+    with torch.no_grad():
+        for rows in _batches(val.lengths, 256, None):
+            ids, lengths, _ = _tensors(val, rows, options.device)
+            deep[rows] = forward_padded(model, ids, lengths).double().cpu().numpy()
+    wide = (torch.sparse.mm(wide_features(val.sequences, config.vocab_size, fitted.bigrams), fitted.table)
+            + fitted.bias).numpy()
+    a, losses = choose_a(deep, wide, val.targets)
+    fold(model, fitted, a)
+    log.info("blended with the linear model fitted alone: a %.1f (validation log-loss %.4f, %.4f without)",
+             a, losses[f"{a:.1f}"], losses["0.0"])
+    return {"a": a, "losses": losses, "l2": fitted.l2, "bigrams": fitted.bigrams, "scores": fitted.scores}
+
+
+def _record_blend(metrics: dict[str, Any], blended: dict[str, Any]) -> None:
+    """The blend's choice in the recipe (``info`` shows it)."""
+    recipe = metrics.setdefault("recipe", {"preset": None, "data": {}, "chosen": {}, "why": {}})
+    a, losses = blended["a"], blended["losses"]
+    recipe["chosen"]["blend_a"] = a
+    recipe["why"]["blend_a"] = (f"(1 - a) * model + a * linear model: the lowest validation log-loss "
+                                f"({losses[f'{a:.1f}']:.4f}; {losses['0.0']:.4f} without)")
+    recipe["chosen"]["blend_l2"] = blended["l2"]
+    recipe["why"]["blend_l2"] = "the linear model's L2 strength: the best validation accuracy of its fits"
+    recipe["chosen"]["blend_bigrams"] = blended["bigrams"]
+    recipe["why"]["blend_bigrams"] = "the linear model's hashed pair rows (or none): chosen with blend_l2"
+    recipe["blend_losses"] = losses
+    recipe["blend_scores"] = blended["scores"]
 
 
 @torch.no_grad()
