@@ -55,6 +55,7 @@ from edgelstm.data import Dataset, load_dataset
 from edgelstm.metrics import classification_report
 from edgelstm.tokenizer import Tokenizer
 from edgelstm.train import trainer as trainer_module
+from edgelstm.train.blend import BLEND_GRID, log_loss
 from edgelstm.train.groups import similar_text_groups
 from edgelstm.train.linear import choose_wide, wide_features
 from edgelstm.train.presets import ADAPTIVE_PRESET, adapt, resolve
@@ -63,7 +64,7 @@ from edgelstm.train.trainer import Encoded, _batches, _prepare, _split, _tensors
 
 SETS = ("cr", "mpqa", "sms-spam", "subj", "pros-cons", "ag-news-7600")
 DATA = Path(__file__).resolve().parent.parent.parent / "shared/datasets/text-classification"
-GRID = tuple(round(0.1 * i, 1) for i in range(11))
+GRID = BLEND_GRID  # the default recipe's (train/blend.py)
 HALVINGS = 10  # seeded random halvings of validation for the stability check, averaged
 
 
@@ -94,15 +95,6 @@ def linear_logits(fit, encoded, vocab_size: int) -> np.ndarray:
 
 def predict(logits: np.ndarray) -> np.ndarray:
     return (logits[:, 0] > 0).astype(np.int64) if logits.shape[1] == 1 else logits.argmax(axis=1)
-
-
-def log_loss(logits: np.ndarray, targets: np.ndarray) -> float:
-    if logits.shape[1] == 1:
-        z = logits[:, 0]
-        return float(np.mean(np.logaddexp(0, z) - targets * z))
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return float(-log_p[np.arange(len(targets)), targets].mean())
 
 
 def accuracy(logits: np.ndarray, targets: np.ndarray) -> float:
