@@ -96,3 +96,18 @@ def cli_defaults(command: str) -> dict[str, object]:
 
     group = typer.main.get_command(app)
     return {p.name: p.default for p in group.commands[command].params if p.name}  # type: ignore[attr-defined]
+
+
+def write_long_texts(path: Path) -> Path:
+    """60 labeled lines of 160 random tokens each: texts long enough that the adaptive recipe
+    gives them no wide term."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vocabulary = [f"w{i}" for i in range(40)]
+
+    def text() -> str:
+        return " ".join(rng.choice(vocabulary, 160))
+
+    path.write_text("".join(f"__label__pos good {text()}\n__label__neg bad {text()}\n" for _ in range(30)))
+    return path

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgelstm import Classifier
-from tests.helpers import needs_text_set, run_cli
+from tests.helpers import needs_text_set, run_cli, write_long_texts
 
 torch = pytest.importorskip("torch")
 
@@ -138,14 +138,7 @@ def test_long_texts_get_no_wide_term_and_no_blend(tmp_path):
     """IMDB-like long texts: the recipe has no wide term, so nothing is blended."""
     from edgelstm.train.run import train_files
 
-    data = tmp_path / "long.txt"
-    rng = np.random.default_rng(0)
-    vocabulary = [f"w{i}" for i in range(40)]
-
-    def text() -> str:  # 160 tokens: the adaptive recipe gives long texts no wide term
-        return " ".join(rng.choice(vocabulary, 160))
-
-    data.write_text("".join(f"__label__pos good {text()}\n__label__neg bad {text()}\n" for _ in range(30)))
+    data = write_long_texts(tmp_path / "long.txt")  # no wide term for these
     settings = {"epochs": 1, "hidden": 4, "embed_dim": 4, "dense": 0, "vocab_size": 50, "arch": "lstm"}
     model = train_files(data, tmp_path / "m.pt", settings=settings, show_progress=False)
     assert model.wide is None and "blend_a" not in model.config.metrics["recipe"]["chosen"]

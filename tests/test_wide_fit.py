@@ -9,7 +9,7 @@ import pytest
 
 from edgelstm import Classifier
 from edgelstm.data import Dataset, LabeledTexts
-from tests.helpers import needs_text_set, run_cli
+from tests.helpers import needs_text_set, run_cli, write_long_texts
 
 torch = pytest.importorskip("torch")
 
@@ -166,14 +166,7 @@ def test_wide_fit_asks_for_the_wide_term(tmp_path):
     not, and is refused with ``--no-wide`` before any work, never silently ignored."""
     from edgelstm.train.run import train_files
 
-    data = tmp_path / "long.txt"
-    rng = np.random.default_rng(0)
-    vocabulary = [f"w{i}" for i in range(40)]
-
-    def text() -> str:  # 160 tokens: the adaptive recipe gives long texts no wide term
-        return " ".join(rng.choice(vocabulary, 160))
-
-    data.write_text("".join(f"__label__pos good {text()}\n__label__neg bad {text()}\n" for _ in range(30)))
+    data = write_long_texts(tmp_path / "long.txt")  # no wide term for these
     with pytest.raises(ValueError, match="not with wide off"):
         train_files(data, tmp_path / "m.pt", settings={"wide": False, "wide_fit": True})
     assert not (tmp_path / "m.pt").exists()
