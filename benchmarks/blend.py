@@ -65,12 +65,14 @@ from edgelstm.train.trainer import Encoded, _batches, _prepare, _split, _tensors
 SETS = ("cr", "mpqa", "sms-spam", "subj", "pros-cons", "ag-news-7600")
 DATA = Path(__file__).resolve().parent.parent.parent / "shared/datasets/text-classification"
 GRID = BLEND_GRID  # the default recipe's (train/blend.py)
+# "default" here is the model before the default recipe's own blend: this script blends it itself
+BEFORE_BLEND = {"blend": False}
 HALVINGS = 10  # seeded random halvings of validation for the stability check, averaged
 
 
 def split_of(dataset, arch: str):
     """The encoded train/val/test splits of the default run for ``arch`` (as train_files builds them)."""
-    settings: dict = {"arch": arch, "threads": 1}
+    settings: dict = {"arch": arch, "threads": 1, **BEFORE_BLEND}
     recipe = adapt(dataset.train.texts, dataset.train.labels, ADAPTIVE_PRESET, arch)
     settings.update(recipe["chosen"])
     config, options = resolve(ADAPTIVE_PRESET, **settings)
@@ -144,8 +146,9 @@ def run_set(name: str, archs: list[str], folder: Path, with_test: bool) -> list[
                               config.vocab_size, config.num_outputs)
             fit_seconds = time.perf_counter() - start
         start = time.perf_counter()
-        model = train_files(DATA / f"{name}.train.jsonl", folder / f"{name}-{arch}.pt", settings={"arch": arch},
-                            test=DATA / f"{name}.test.jsonl", show_progress=False)
+        model = train_files(DATA / f"{name}.train.jsonl", folder / f"{name}-{arch}.pt",
+                            settings={"arch": arch, **BEFORE_BLEND}, test=DATA / f"{name}.test.jsonl",
+                            show_progress=False)
         train_seconds = time.perf_counter() - start
         assert model.config.vocabulary == config.vocabulary, "the rebuilt split differs from the run's"
         labels = config.labels
@@ -225,7 +228,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     train_a_part = texts.subset(np.concatenate([train_rows, a_rows]))
     rows, fit, refit_fit = [], None, None
     for arch, train_seed in ((arch, s) for arch in archs for s in train_seeds):
-        settings: dict = {"arch": arch, "threads": 1, "seed": train_seed}
+        settings: dict = {"arch": arch, "threads": 1, "seed": train_seed, **BEFORE_BLEND}
         settings.update(adapt(texts.texts, texts.labels, ADAPTIVE_PRESET, arch)["chosen"])
         config, options = resolve(ADAPTIVE_PRESET, **settings)
         recipe_config = config

@@ -99,3 +99,13 @@ def test_blend_refit_runs_exactly_the_epochs_on_the_recipes_schedule(tmp_path):
     assert model.config.metrics["epochs_run"] == 3 and model.config.metrics["best_epoch"] == 3
     assert model.config.metrics["train_examples"] == 40  # no validation split taken off
     assert trainer_module._optimizer is real
+
+
+def test_blend_script_trains_the_model_before_the_blend():
+    """benchmarks/blend.py blends the model itself: the "default" it trains must be the recipe's
+    model before the recipe's own blend (else it would blend a blended model)."""
+    from edgelstm.train.presets import ADAPTIVE_PRESET, resolve
+
+    blend = _blend_script()
+    assert resolve(ADAPTIVE_PRESET)[1].blend
+    assert not resolve(ADAPTIVE_PRESET, **blend.BEFORE_BLEND)[1].blend
