@@ -57,10 +57,10 @@ from edgelstm.tokenizer import Tokenizer
 from edgelstm.train import trainer as trainer_module
 from edgelstm.train.blend import BLEND_GRID, log_loss
 from edgelstm.train.groups import similar_text_groups
-from edgelstm.train.linear import choose_wide, wide_features
+from edgelstm.train.linear import choose_wide
 from edgelstm.train.presets import ADAPTIVE_PRESET, adapt, resolve
 from edgelstm.train.run import train_files
-from edgelstm.train.trainer import Encoded, _batches, _prepare, _split, _tensors, forward_padded, train
+from edgelstm.train.trainer import Encoded, _prepare, _split, model_logits, train
 
 SETS = ("cr", "mpqa", "sms-spam", "subj", "pros-cons", "ag-news-7600")
 DATA = Path(__file__).resolve().parent.parent.parent / "shared/datasets/text-classification"
@@ -78,21 +78,6 @@ def split_of(dataset, arch: str):
     config, options = resolve(ADAPTIVE_PRESET, **settings)
     config, data, _ = _prepare(dataset, config, options, None, None)
     return config, data
-
-
-@torch.no_grad()
-def model_logits(model, encoded) -> np.ndarray:
-    model.eval()
-    out = np.zeros((len(encoded.sequences), model.config.num_outputs))
-    for rows in _batches(encoded.lengths, 256, None):
-        ids, lengths, _ = _tensors(encoded, rows, "cpu")
-        out[rows] = forward_padded(model, ids, lengths).double().numpy()
-    return out
-
-
-def linear_logits(fit, encoded, vocab_size: int) -> np.ndarray:
-    features = wide_features(encoded.sequences, vocab_size, fit.bigrams)
-    return (torch.sparse.mm(features, fit.table) + fit.bias).numpy()
 
 
 def predict(logits: np.ndarray) -> np.ndarray:
@@ -156,7 +141,7 @@ def run_set(name: str, archs: list[str], folder: Path, with_test: bool) -> list[
                "linear_bigrams": fit.bigrams, "fit_seconds": round(fit_seconds, 1),
                "train_seconds": round(train_seconds, 1),
                "model_val_accuracy": model.config.metrics["val_accuracy"]}
-        deep_val, wide_val = model_logits(model, val), linear_logits(fit, val, config.vocab_size)
+        deep_val, wide_val = model_logits(model, val, "cpu"), fit.logits(val.sequences, config.vocab_size)
         by = {"default": 0.0, "linear": 1.0,
               "blend_accuracy": choose(deep_val, wide_val, val.targets, "accuracy"),
               "blend_logloss": choose(deep_val, wide_val, val.targets, "logloss")}
@@ -172,7 +157,7 @@ def run_set(name: str, archs: list[str], folder: Path, with_test: bool) -> list[
                                      "default": float(np.mean([r[1] for r in runs])) / len(val.targets),
                                      "a": [a for r in runs for a in r[2]]}
         if with_test:
-            deep_test, wide_test = model_logits(model, test), linear_logits(fit, test, config.vocab_size)
+            deep_test, wide_test = model_logits(model, test, "cpu"), fit.logits(test.sequences, config.vocab_size)
             for key, a in by.items():
                 blend = (1 - a) * deep_test + a * wide_test
                 row[key].update(test_accuracy=accuracy(blend, test.targets),
@@ -242,8 +227,8 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
         if fit is None:
             fit = choose_wide(train_enc.sequences, train_enc.targets, a_enc.sequences, a_enc.targets,
                               config.vocab_size, config.num_outputs)
-        deep_a, wide_a = model_logits(model, a_enc), linear_logits(fit, a_enc, config.vocab_size)
-        deep_b, wide_b = model_logits(model, b_enc), linear_logits(fit, b_enc, config.vocab_size)
+        deep_a, wide_a = model_logits(model, a_enc, "cpu"), fit.logits(a_enc.sequences, config.vocab_size)
+        deep_b, wide_b = model_logits(model, b_enc, "cpu"), fit.logits(b_enc.sequences, config.vocab_size)
         row = {"set": name, "arch": arch, "seed": train_seed, "a_texts": len(a_part), "b_texts": len(b_part),
                "train_seconds": round(train_seconds, 1), "default_a": accuracy(deep_a, a_enc.targets),
                "default_b": accuracy(deep_b, b_enc.targets), "linear_b": accuracy(wide_b, b_enc.targets)}
@@ -262,8 +247,8 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                 refit_fit = choose_wide(train_a_enc.sequences, train_a_enc.targets, b_refit_enc.sequences,
                                         b_refit_enc.targets, again.config.vocab_size, again.config.num_outputs,
                                         l2_grid=(fit.l2,), bigram_rows=(fit.bigrams,))
-            deep_rb = model_logits(again, b_refit_enc)
-            wide_rb = linear_logits(refit_fit, b_refit_enc, again.config.vocab_size)
+            deep_rb = model_logits(again, b_refit_enc, "cpu")
+            wide_rb = refit_fit.logits(b_refit_enc.sequences, again.config.vocab_size)
             row.update(best_epoch=epochs, refit_seconds=round(refit_seconds, 1),
                        refit_b=accuracy(deep_rb, b_refit_enc.targets),
                        linear_refit_b=accuracy(wide_rb, b_refit_enc.targets),

@@ -44,6 +44,11 @@ class WideFit:
     val_accuracy: float
     scores: dict[str, float] = field(default_factory=dict)  # "l2 bigrams" -> validation accuracy
 
+    def logits(self, sequences: Sequence[Sequence[int]], vocab_size: int) -> np.ndarray:
+        """(N, outputs) float64 logits of the fitted term alone on id ``sequences``."""
+        features = wide_features(sequences, vocab_size, self.bigrams)  # (N, rows)
+        return np.asarray((torch.sparse.mm(features, self.table) + self.bias).numpy())
+
 
 def wide_features(sequences: Sequence[Sequence[int]], vocab_size: int, bigrams: int = 0) -> torch.Tensor:
     """(N, vocab_size + bigrams) sparse float64: row i holds the graph's wide-term weights of text i

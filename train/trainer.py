@@ -38,7 +38,7 @@ from .presets import KEEP_EPOCHS, LR_SCHEDULES
 
 __all__ = [
     "CLASS_WEIGHTS", "Encoded", "KEEP_EPOCHS", "LR_SCHEDULES", "TrainOptions",
-    "WIDE_LR_SCALE", "evaluate", "forward_padded", "train",
+    "WIDE_LR_SCALE", "evaluate", "forward_padded", "model_logits", "train",
 ]
 
 # How much each label's texts weigh in the loss: all alike, or inversely to the label's share of
@@ -206,6 +206,17 @@ def evaluate(model: TextClassifier, data: Encoded, device: str, batch_size: int 
     """(mean loss, accuracy) over encoded data, in eval mode."""
     loss, accuracy, _ = _evaluate(model, data, device, batch_size)
     return loss, accuracy
+
+
+@torch.no_grad()
+def model_logits(model: TextClassifier, data: Encoded, device: str, batch_size: int = 256) -> np.ndarray:
+    """(N, outputs) float64 logits of ``model`` on encoded data in row order, in eval mode."""
+    model.eval()
+    logits = np.zeros((len(data.sequences), model.config.num_outputs))
+    for rows in _batches(data.lengths, batch_size, None):
+        input_ids, lengths, _ = _tensors(data, rows, device)
+        logits[rows] = forward_padded(model, input_ids, lengths).double().cpu().numpy()
+    return logits
 
 
 @torch.no_grad()
@@ -522,21 +533,13 @@ def _blend(model: TextClassifier, data: dict[str, Any], options: TrainOptions) -
     """The kept model blended with the linear model fitted alone (blend.py), ``a`` by validation
     log-loss; what was chosen, or None without validation data."""
     from .blend import choose_a, fold
-    from .linear import wide_features
 
     config = model.config
     fitted = _fit_wide(config, data, options)
     if fitted is None:
         return None
     val = data["val"]
-    model.eval()
-    deep = np.zeros((len(val.sequences), config.num_outputs))
-    with torch.no_grad():
-        for rows in _batches(val.lengths, 256, None):
-            ids, lengths, _ = _tensors(val, rows, options.device)
-            deep[rows] = forward_padded(model, ids, lengths).double().cpu().numpy()
-    wide = (torch.sparse.mm(wide_features(val.sequences, config.vocab_size, fitted.bigrams), fitted.table)
-            + fitted.bias).numpy()
+    deep, wide = model_logits(model, val, options.device), fitted.logits(val.sequences, config.vocab_size)
     a, losses = choose_a(deep, wide, val.targets)
     fold(model, fitted, a)
     log.info("blended with the linear model fitted alone: a %.1f (validation log-loss %.4f, %.4f without)",
