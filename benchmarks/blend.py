@@ -6,6 +6,7 @@
     python benchmarks/blend.py --holdout                         # validation cut in two (run_holdout)
     python benchmarks/blend.py --holdout --refit --sets cr mpqa  # plus refits on train + A (refit)
     python benchmarks/blend.py --holdout --refit --seeds 0 1 2    # each model trained with 3 seeds (seeds_table)
+    python benchmarks/blend.py --holdout --plain-too --seeds 0 1 2 # idf against plain features (idf_table)
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
 what ``edgelstm train NAME.train.jsonl --arch ARCH --threads 1`` runs), rebuilds the run's own
@@ -196,14 +197,16 @@ def refit(part, config, options, epochs: int, output: Path):
 
 
 def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_refit: bool = False,
-                train_seeds: tuple[int, ...] = (0,)) -> list[dict]:
+                train_seeds: tuple[int, ...] = (0,), plain_too: bool = False) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
     ``with_refit``: also both models refit on train + A (refit; the linear one with A's L2 and
     bigrams) and their blend with the ``a`` the train-only models chose on A, scored on B.
     ``train_seeds``: each architecture trained (and refit) once per training seed, one row each;
-    the linear model does not depend on it and is fitted once per set."""
+    the linear model does not depend on it and is fitted once per set. ``plain_too``: also the
+    linear model without idf (``idf_options=(False,)``, the fourth to sixth rounds' features) and
+    its blend, ``a`` chosen on A the same way (idf_table)."""
     dataset = load_dataset(DATA / f"{name}.train.jsonl")
     texts = dataset.train
     groups = similar_text_groups(texts.texts)
@@ -211,7 +214,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     b_rows, a_rows = _split(val_rows[np.random.default_rng(seed).permutation(len(val_rows))], 0.5, groups)
     train_part, a_part, b_part = texts.subset(train_rows), texts.subset(a_rows), texts.subset(b_rows)
     train_a_part = texts.subset(np.concatenate([train_rows, a_rows]))
-    rows, fit, refit_fit = [], None, None
+    rows, fit, refit_fit, plain_fit = [], None, None, None
     for arch, train_seed in ((arch, s) for arch in archs for s in train_seeds):
         settings: dict = {"arch": arch, "threads": 1, "seed": train_seed, **BEFORE_BLEND}
         settings.update(adapt(texts.texts, texts.labels, ADAPTIVE_PRESET, arch)["chosen"])
@@ -227,6 +230,9 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
         if fit is None:
             fit = choose_wide(train_enc.sequences, train_enc.targets, a_enc.sequences, a_enc.targets,
                               config.vocab_size, config.num_outputs)
+        if plain_too and plain_fit is None:
+            plain_fit = choose_wide(train_enc.sequences, train_enc.targets, a_enc.sequences, a_enc.targets,
+                                    config.vocab_size, config.num_outputs, idf_options=(False,))
         deep_a, wide_a = model_logits(model, a_enc, "cpu"), fit.logits(a_enc.sequences, config.vocab_size)
         deep_b, wide_b = model_logits(model, b_enc, "cpu"), fit.logits(b_enc.sequences, config.vocab_size)
         row = {"set": name, "arch": arch, "seed": train_seed, "a_texts": len(a_part), "b_texts": len(b_part),
@@ -235,6 +241,14 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
         for rule in ("accuracy", "logloss"):
             a = choose(deep_a, wide_a, a_enc.targets, rule)
             row[f"blend_{rule}"] = {"a": a, "b": accuracy((1 - a) * deep_b + a * wide_b, b_enc.targets)}
+        row.update(linear_l2=fit.l2, linear_bigrams=fit.bigrams, linear_idf=fit.idf)
+        if plain_fit is not None:
+            plain_a = plain_fit.logits(a_enc.sequences, config.vocab_size)
+            plain_b = plain_fit.logits(b_enc.sequences, config.vocab_size)
+            a = choose(deep_a, plain_a, a_enc.targets, "logloss")
+            row.update(plain_linear_b=accuracy(plain_b, b_enc.targets), plain_l2=plain_fit.l2,
+                       plain_bigrams=plain_fit.bigrams,
+                       plain_blend_logloss={"a": a, "b": accuracy((1 - a) * deep_b + a * plain_b, b_enc.targets)})
         if with_refit:
             epochs = model.config.metrics["best_epoch"]
             start = time.perf_counter()
@@ -246,13 +260,13 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
             if refit_fit is None:  # A's L2 and bigrams, the only candidate: nothing is chosen here
                 refit_fit = choose_wide(train_a_enc.sequences, train_a_enc.targets, b_refit_enc.sequences,
                                         b_refit_enc.targets, again.config.vocab_size, again.config.num_outputs,
-                                        l2_grid=(fit.l2,), bigram_rows=(fit.bigrams,))
+                                        l2_grid=(fit.l2,), bigram_rows=(fit.bigrams,),
+                                        idf_options=(fit.idf,))
             deep_rb = model_logits(again, b_refit_enc, "cpu")
             wide_rb = refit_fit.logits(b_refit_enc.sequences, again.config.vocab_size)
             row.update(best_epoch=epochs, refit_seconds=round(refit_seconds, 1),
                        refit_b=accuracy(deep_rb, b_refit_enc.targets),
-                       linear_refit_b=accuracy(wide_rb, b_refit_enc.targets),
-                       linear_l2=fit.l2, linear_bigrams=fit.bigrams)
+                       linear_refit_b=accuracy(wide_rb, b_refit_enc.targets))
             for rule in ("accuracy", "logloss"):
                 a = row[f"blend_{rule}"]["a"]
                 row[f"refit_blend_{rule}"] = {"a": a, "b": accuracy((1 - a) * deep_rb + a * wide_rb,
@@ -311,6 +325,27 @@ def seeds_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def idf_table(rows: list[dict]) -> str:
+    """``--plain-too``: per set and architecture over its training seeds, on B: the linear model
+    without and with idf, their log-loss blends' mean (min..max), and idf blend - plain blend per
+    seed in texts of B."""
+    lines = ["| set | arch | seeds | B texts | default on B: mean | linear plain on B | linear idf on B "
+             "| plain blend on B: mean (min..max) | idf blend on B: mean (min..max) "
+             "| idf blend - plain blend per seed (texts) |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for key in dict.fromkeys((r["set"], r["arch"]) for r in rows):
+        group = [r for r in rows if (r["set"], r["arch"]) == key]
+        n_b = group[0]["b_texts"]
+        plain = [r["plain_blend_logloss"]["b"] for r in group]
+        idf = [r["blend_logloss"]["b"] for r in group]
+        lines.append(f"| {key[0]} | {key[1]} | {' '.join(str(r['seed']) for r in group)} | {n_b} | "
+                     f"{np.mean([r['default_b'] for r in group]):.2%} | {group[0]['plain_linear_b']:.2%} | "
+                     f"{group[0]['linear_b']:.2%} | {np.mean(plain):.2%} ({min(plain):.2%}..{max(plain):.2%}) | "
+                     f"{np.mean(idf):.2%} ({min(idf):.2%}..{max(idf):.2%}) | "
+                     + ", ".join(f"{round((i - p) * n_b):+d}" for i, p in zip(idf, plain)) + " |")
+    return "\n".join(lines)
+
+
 def tables(rows: list[dict], with_test: bool) -> str:
     lines = ["| set | arch | default | linear alone | blend, a by accuracy | blend, a by log-loss "
              "| half-split: default / by accuracy / by log-loss | linear L2, bigrams |",
@@ -345,6 +380,8 @@ def main() -> None:
     parser.add_argument("--holdout-seed", type=int, default=1, help="the seed of --holdout's cut")
     parser.add_argument("--seeds", nargs="*", type=int, default=[0], help="with --holdout: the training "
                         "seeds, each model trained once per seed on the same split and cut (seeds_table)")
+    parser.add_argument("--plain-too", action="store_true", help="with --holdout: also the linear model "
+                        "without idf and its blend (idf_table)")
     parser.add_argument("--out", type=Path, help="also write every result as JSON lines")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -352,7 +389,8 @@ def main() -> None:
     if args.holdout:
         with tempfile.TemporaryDirectory() as tmp:
             for name in args.sets:
-                rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds))
+                rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds),
+                                    args.plain_too)
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
@@ -362,6 +400,9 @@ def main() -> None:
         if len(args.seeds) > 1:
             print()
             print(seeds_table(rows))
+        if args.plain_too:
+            print()
+            print(idf_table(rows))
         return
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets:

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 from edgelstm.config import ModelConfig  # noqa: E402
 from edgelstm.train import TextClassifier  # noqa: E402
 from edgelstm.train.blend import BLEND_GRID, choose_a, fold  # noqa: E402
-from edgelstm.train.linear import L2_GRID, choose_wide, wide_features  # noqa: E402
+from edgelstm.train.linear import IDF_L2_GRID, choose_wide, wide_features  # noqa: E402
 from edgelstm.train.trainer import forward_padded  # noqa: E402
 
 
@@ -120,7 +120,8 @@ def test_the_default_recipe_blends_records_and_reproduces_it(tmp_path):
     recipe = config.metrics["recipe"]
     a = recipe["chosen"]["blend_a"]
     assert a in BLEND_GRID and a > 0  # MPQA's phrases: the linear model helps (it did on validation)
-    assert recipe["chosen"]["blend_l2"] in L2_GRID and recipe["chosen"]["blend_bigrams"] == config.wide_bigrams
+    assert recipe["chosen"]["blend_l2"] in IDF_L2_GRID and recipe["chosen"]["blend_idf"] is True
+    assert recipe["chosen"]["blend_bigrams"] == config.wide_bigrams
     assert min(recipe["blend_losses"].values()) == recipe["blend_losses"][f"{a:.1f}"]
     assert set(recipe["why"]) == set(recipe["chosen"])
     shown = run_cli("info", tmp_path / "a" / "model.onnx")

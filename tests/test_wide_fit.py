@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 from edgelstm.config import ModelConfig  # noqa: E402
 from edgelstm.train import TextClassifier, TrainOptions, train  # noqa: E402
-from edgelstm.train.linear import L2_GRID, choose_wide, fit_wide, wide_features  # noqa: E402
+from edgelstm.train.linear import IDF_L2_GRID, WideFit, choose_wide, fit_wide, idf_of, wide_features  # noqa: E402
 
 
 def _sequences(n: int, seed: int, vocab: int = 60) -> tuple[list[list[int]], np.ndarray]:
@@ -95,8 +95,34 @@ def test_choose_wide_keeps_the_best_validation_accuracy():
     fitted = choose_wide(sequences[:500], labels[:500], sequences[500:], labels[500:], 60, 1,
                          l2_grid=(1e-1, 1e-3), bigram_rows=(0, 16))
     assert len(fitted.scores) == 4 and fitted.val_accuracy == max(fitted.scores.values())
-    assert fitted.scores[f"{fitted.l2:g} {fitted.bigrams}"] == round(fitted.val_accuracy, 4)
+    assert fitted.scores[WideFit.score_key(fitted.l2, fitted.bigrams, fitted.idf)] == round(fitted.val_accuracy, 4)
     assert fitted.table.shape == (60 + fitted.bigrams, 1)
+
+
+def test_idf_of_counts_texts_not_tokens():
+    """scikit-learn's smoothed idf, ln((1 + N) / (1 + df)) + 1, df counting a text once however
+    often it repeats the word."""
+    features = wide_features([[1, 2], [2, 2, 3], [3]], 5)
+    df = torch.tensor([0.0, 1.0, 2.0, 2.0, 0.0], dtype=torch.float64)
+    assert torch.allclose(idf_of(features), torch.log(4.0 / (1.0 + df)) + 1.0)
+
+
+def test_idf_fit_is_folded_into_the_graph_table():
+    """The weights are fitted on idf-scaled features and the table carries weights times idf: the
+    graph's features times the table give the fitted model's logits, and each column's penalty is
+    its idf-scaled weight's (the plain fit's table differs)."""
+    sequences, labels = _sequences(600, 3)
+    train, val = sequences[:500], sequences[500:]
+    fitted = choose_wide(train, labels[:500], val, labels[500:], 60, 1, l2_grid=(1e-3,), bigram_rows=(16,))
+    assert fitted.idf is True
+    x_train, x_val = (wide_features(part, 60, 16).to_dense() for part in (train, val))
+    idf = idf_of(wide_features(train, 60, 16))
+    weights, bias = fit_wide((x_train * idf).to_sparse(), torch.from_numpy(labels[:500]), 1, 1e-3)
+    expected = ((x_val * idf) @ weights + bias).numpy()
+    assert np.allclose(fitted.logits(val, 60), expected, atol=1e-8)
+    plain = choose_wide(train, labels[:500], val, labels[500:], 60, 1, l2_grid=(1e-3,), bigram_rows=(16,),
+                        idf_options=(False,))
+    assert plain.idf is False and not torch.allclose(plain.table, fitted.table, atol=1e-3)
 
 
 def _separable_dataset() -> Dataset:
@@ -152,7 +178,7 @@ def test_fitted_wide_term_on_real_data_is_recorded_and_reproduced(tmp_path):
     weights = [state["state_dict"] for state in saved]
     assert all(torch.equal(weights[0][name], weights[1][name]) for name in weights[0])
     recipe = first.metrics["recipe"]
-    assert recipe["chosen"]["wide_l2"] in L2_GRID
+    assert recipe["chosen"]["wide_l2"] in IDF_L2_GRID and recipe["chosen"]["wide_idf"] is True
     assert recipe["chosen"]["wide_bigrams"] == first.wide_bigrams
     assert isinstance(recipe["chosen"]["wide_epoch_0"], bool) and set(recipe["why"]) == set(recipe["chosen"])
     epoch_0 = saved[0]["history"][0]

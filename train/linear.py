@@ -8,6 +8,11 @@ which the encoded sequences already have). The problem is convex: full-batch L-B
 reaches its optimum in seconds, where the wide term trained jointly with the LSTM (Adam, dropout,
 early stopping after a few epochs) stops far from it. The L2 strength and bigrams on/off are
 chosen by validation accuracy, as the baselines choose C.
+
+With ``idf`` each feature column is first scaled by its inverse document frequency over the
+training texts (scikit-learn's smoothed idf), as TF-IDF does: the penalty then weighs a rare
+word's weight less than a common one's. The fitted weights times the idf are the graph's table,
+so the graph is the same either way.
 """
 
 from __future__ import annotations
@@ -22,12 +27,14 @@ import torch
 
 from edgelstm.config import BIGRAM_HASH
 
-__all__ = ["L2_GRID", "BIGRAM_ROWS", "WideFit", "choose_wide", "fit_wide", "wide_features"]
+__all__ = ["L2_GRID", "IDF_L2_GRID", "BIGRAM_ROWS", "WideFit", "choose_wide", "fit_wide", "idf_of", "wide_features"]
 
 log = logging.getLogger(__name__)
 
 # L2 strengths tried (the penalty is l2 / 2 * the table's squared norm, beside the mean loss per text)
 L2_GRID = (3e-7, 1e-6, 3e-6, 1e-5, 3e-5)
+# ... on idf-scaled features: their columns grow by the idf (1 to ~10), so the optimum moves up
+IDF_L2_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
 # hashed rows for neighbouring pairs when bigrams are tried (ModelConfig.wide_bigrams' limit)
 BIGRAM_ROWS = 65536
 MAX_ITERATIONS = 300
@@ -42,7 +49,12 @@ class WideFit:
     l2: float
     bigrams: int
     val_accuracy: float
-    scores: dict[str, float] = field(default_factory=dict)  # "l2 bigrams" -> validation accuracy
+    idf: bool = False  # fitted on idf-scaled features (the table has the idf folded in)
+    scores: dict[str, float] = field(default_factory=dict)  # score_key(...) -> validation accuracy
+
+    @staticmethod
+    def score_key(l2: float, bigrams: int, idf: bool) -> str:
+        return f"{l2:g} {bigrams} {'idf' if idf else 'plain'}"
 
     def logits(self, sequences: Sequence[Sequence[int]], vocab_size: int) -> np.ndarray:
         """(N, outputs) float64 logits of the fitted term alone on id ``sequences``."""
@@ -74,6 +86,20 @@ def wide_features(sequences: Sequence[Sequence[int]], vocab_size: int, bigrams: 
     # coalesce sums repeated tokens: a word twice in a text weighs 2 / length, as in the graph
     return torch.sparse_coo_tensor(indices, torch.from_numpy(np.concatenate(values)),
                                    (len(sequences), vocab_size + bigrams), check_invariants=False).coalesce()
+
+
+def idf_of(features: torch.Tensor) -> torch.Tensor:
+    """(columns,) float64 smoothed inverse document frequency of each column of coalesced
+    ``features`` (texts by rows): ln((1 + N) / (1 + df)) + 1, df the texts holding the column."""
+    n_texts, n_columns = features.shape
+    df = torch.bincount(features.indices()[1], minlength=n_columns).to(torch.float64)  # (columns,)
+    return torch.log((1.0 + n_texts) / (1.0 + df)) + 1.0
+
+
+def _scaled(features: torch.Tensor, column_scale: torch.Tensor) -> torch.Tensor:
+    indices = features.indices()
+    return torch.sparse_coo_tensor(indices, features.values() * column_scale[indices[1]], features.shape,
+                                   check_invariants=False).coalesce()
 
 
 def _loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
@@ -133,9 +159,11 @@ def _accuracy(features: torch.Tensor, labels: torch.Tensor, table: torch.Tensor,
 def choose_wide(train_sequences: Sequence[Sequence[int]], train_targets: np.ndarray,
                 val_sequences: Sequence[Sequence[int]], val_labels: np.ndarray, vocab_size: int, outputs: int,
                 *, soft_targets: np.ndarray | None = None, weights: np.ndarray | None = None,
-                l2_grid: Sequence[float] = L2_GRID, bigram_rows: Sequence[int] = (0, BIGRAM_ROWS)) -> WideFit:
-    """Fit the wide term for each L2 strength and bigram setting; keep the best validation accuracy
-    (ties: the first, i.e. fewer rows, then stronger L2 -- the grid is tried strongest first).
+                l2_grid: Sequence[float] | None = None, bigram_rows: Sequence[int] = (0, BIGRAM_ROWS),
+                idf_options: Sequence[bool] = (True,)) -> WideFit:
+    """Fit the wide term for each weighting, bigram setting and L2 strength (``l2_grid``, default
+    IDF_L2_GRID or L2_GRID for the weighting); keep the best validation accuracy (ties: the first,
+    i.e. fewer rows, then stronger L2 -- the grid is tried strongest first).
     ``train_targets``: (N,) label ids; ``soft_targets``: (N, L) probabilities to fit instead;
     ``weights``: (N,) loss weight per training text."""
     targets = torch.from_numpy(soft_targets if soft_targets is not None else train_targets)
@@ -146,15 +174,19 @@ def choose_wide(train_sequences: Sequence[Sequence[int]], train_targets: np.ndar
     for bigrams in bigram_rows:
         x_train = wide_features(train_sequences, vocab_size, bigrams)
         x_val = wide_features(val_sequences, vocab_size, bigrams)
-        previous = None
-        for l2 in sorted(l2_grid, reverse=True):
-            table, bias = previous = fit_wide(x_train, targets, outputs, l2, text_weights, previous)
-            accuracy = _accuracy(x_val, labels, table, bias)
-            scores[f"{l2:g} {bigrams}"] = round(accuracy, 4)
-            log.debug("wide term: l2 %g, bigram rows %d: validation accuracy %.4f", l2, bigrams, accuracy)
-            if best is None or accuracy > best.val_accuracy:
-                best = WideFit(table, bias, l2, bigrams, accuracy)
+        for idf in idf_options:
+            scale = idf_of(x_train) if idf else torch.ones(x_train.shape[1], dtype=torch.float64)  # (rows,)
+            x_fit = _scaled(x_train, scale) if idf else x_train
+            previous = None
+            for l2 in sorted(l2_grid or (IDF_L2_GRID if idf else L2_GRID), reverse=True):
+                weights_fitted, bias = previous = fit_wide(x_fit, targets, outputs, l2, text_weights, previous)
+                table = weights_fitted * scale[:, None]  # (rows, outputs): the graph's table
+                accuracy = _accuracy(x_val, labels, table, bias)
+                scores[WideFit.score_key(l2, bigrams, idf)] = round(accuracy, 4)
+                log.debug("wide term: l2 %g, bigram rows %d, idf %s: validation accuracy %.4f",
+                          l2, bigrams, idf, accuracy)
+                if best is None or accuracy > best.val_accuracy:
+                    best = WideFit(table, bias, l2, bigrams, accuracy, idf)
     assert best is not None, "an empty grid"
     best.scores = scores
     return best
-

@@ -523,8 +523,8 @@ def _fit_wide(config: ModelConfig, data: dict[str, Any], options: TrainOptions) 
                          config.vocab_size, config.num_outputs, soft_targets=train_data.soft_targets,
                          weights=per_text,
                          bigram_rows=(config.wide_bigrams,) if config.wide_bigrams else (0, BIGRAM_ROWS))
-    log.info("wide term fitted alone (%.0f s): L2 %g, bigram rows %d, validation accuracy %.4f (of %s)",
-             time.perf_counter() - start, fitted.l2, fitted.bigrams, fitted.val_accuracy,
+    log.info("wide term fitted alone (%.0f s): L2 %g, bigram rows %d, idf %s, validation accuracy %.4f (of %s)",
+             time.perf_counter() - start, fitted.l2, fitted.bigrams, fitted.idf, fitted.val_accuracy,
              ", ".join(f"{key}: {value:.4f}" for key, value in fitted.scores.items()))
     return fitted
 
@@ -544,7 +544,11 @@ def _blend(model: TextClassifier, data: dict[str, Any], options: TrainOptions) -
     fold(model, fitted, a)
     log.info("blended with the linear model fitted alone: a %.1f (validation log-loss %.4f, %.4f without)",
              a, losses[f"{a:.1f}"], losses["0.0"])
-    return {"a": a, "losses": losses, "l2": fitted.l2, "bigrams": fitted.bigrams, "scores": fitted.scores}
+    return {"a": a, "losses": losses, "l2": fitted.l2, "bigrams": fitted.bigrams, "idf": fitted.idf,
+            "scores": fitted.scores}
+
+
+_IDF_WHY = "the linear model's features scaled by each column's idf on the training split, as TF-IDF (linear.py)"
 
 
 def _record_blend(metrics: dict[str, Any], blended: dict[str, Any]) -> None:
@@ -558,6 +562,8 @@ def _record_blend(metrics: dict[str, Any], blended: dict[str, Any]) -> None:
     recipe["why"]["blend_l2"] = "the linear model's L2 strength: the best validation accuracy of its fits"
     recipe["chosen"]["blend_bigrams"] = blended["bigrams"]
     recipe["why"]["blend_bigrams"] = "the linear model's hashed pair rows (or none): chosen with blend_l2"
+    recipe["chosen"]["blend_idf"] = blended["idf"]
+    recipe["why"]["blend_idf"] = _IDF_WHY
     recipe["blend_losses"] = losses
     recipe["blend_scores"] = blended["scores"]
 
@@ -595,6 +601,8 @@ def _record_fit(metrics: dict[str, Any], fitted: WideFit, best_epoch: int) -> No
     recipe["chosen"]["wide_bigrams"] = fitted.bigrams
     both = len({key.split()[1] for key in fitted.scores}) > 1
     recipe["why"]["wide_bigrams"] = "hashed pair rows, or none: chosen with wide_l2" if both else "set by flags"
+    recipe["chosen"]["wide_idf"] = fitted.idf
+    recipe["why"]["wide_idf"] = _IDF_WHY
     recipe["chosen"]["wide_epoch_0"] = best_epoch == 0
     recipe["why"]["wide_epoch_0"] = ("kept the fitted linear model alone: no LSTM epoch beat it on validation"
                                      if best_epoch == 0 else f"LSTM epoch {best_epoch} beat the linear model alone")
