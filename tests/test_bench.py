@@ -28,10 +28,11 @@ def test_benchmark_script_writes_its_table(trained, tmp_path):
         assert row in report
 
 
-def _blend_script():
+def _load_benchmark(name: str):
+    """A script of benchmarks/ as a module (benchmarks/ is not a package)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("blend_bench", REPO / "benchmarks/blend.py")
+    spec = importlib.util.spec_from_file_location(f"{name}_bench", REPO / f"benchmarks/{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -44,7 +45,7 @@ def test_blend_script_chooses_a_on_the_texts_given():
     import numpy as np
     import torch
 
-    blend = _blend_script()
+    blend = _load_benchmark("blend")
     rng = np.random.default_rng(0)
     binary, targets = rng.normal(size=(50, 1)), rng.integers(0, 2, 50)
     expected = torch.nn.functional.binary_cross_entropy_with_logits(torch.from_numpy(binary[:, 0]),
@@ -80,7 +81,7 @@ def test_blend_refit_runs_exactly_the_epochs_on_the_recipes_schedule(tmp_path):
     from edgelstm.train.model import TextClassifier
     from edgelstm.train.presets import resolve
 
-    blend = _blend_script()
+    blend = _load_benchmark("blend")
     config, options = resolve("default", arch="lstm", threads=1, vocab_size=200, max_len=20, embed_dim=8,
                               hidden=8, dense=8)
     real = trainer_module._optimizer
@@ -106,6 +107,38 @@ def test_blend_script_trains_the_model_before_the_blend():
     model before the recipe's own blend (else it would blend a blended model)."""
     from edgelstm.train.presets import ADAPTIVE_PRESET, resolve
 
-    blend = _blend_script()
+    blend = _load_benchmark("blend")
     assert resolve(ADAPTIVE_PRESET)[1].blend
     assert not resolve(ADAPTIVE_PRESET, **blend.BEFORE_BLEND)[1].blend
+
+
+@pytest.mark.parametrize(("arch", "bigrams"), [("bilstm", 0), ("bilstm", 16), ("lstm", 16)])
+def test_scan_graph_gives_the_exported_graphs_answers(arch, bigrams):
+    """benchmarks/scan_graph.py (the Scan over precomputed gates, timed against the export): the
+    same logits as the exported graph within 1e-5, and as the float64 PyTorch model, on a batch of
+    mixed lengths (one real step to none padded), so its timings compare two equal models."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+
+    from edgelstm.config import ModelConfig
+    from edgelstm.export.graph import build_onnx
+    from edgelstm.train.model import TextClassifier
+
+    scan_graph = _load_benchmark("scan_graph")
+    torch.manual_seed(0)
+    config = ModelConfig(arch=arch, vocab_size=300, max_len=50, embed_dim=12, hidden=8, wide=True,
+                         wide_bigrams=bigrams, labels=["a", "b", "c"])
+    model = TextClassifier(config).eval()
+    with torch.no_grad():
+        for weight in model.parameters():  # the table starts at zero and the forget bias at 1: stir them
+            weight.add_(torch.randn_like(weight) * 0.3)
+    rng = np.random.default_rng(0)
+    lengths = np.array([30, 1, 5, 17, 29, 2], np.int64)
+    ids = rng.integers(2, 300, (6, 30)).astype(np.int64) * (np.arange(30)[None, :] < lengths[:, None])
+    feeds = {"input_ids": ids, "lengths": lengths}
+    exported = ort.InferenceSession(build_onnx(model).SerializeToString()).run(["logits"], feeds)[0]
+    scan = ort.InferenceSession(scan_graph.build_scan_onnx(model).SerializeToString()).run(["logits"], feeds)[0]
+    with torch.no_grad():
+        exact = model.double()(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
+    assert np.abs(scan - exported).max() < 1e-5 and np.abs(scan - exact).max() < 1e-5
