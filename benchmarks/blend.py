@@ -56,7 +56,7 @@ from edgelstm.data import Dataset, load_dataset
 from edgelstm.metrics import classification_report
 from edgelstm.tokenizer import Tokenizer
 from edgelstm.train import trainer as trainer_module
-from edgelstm.train.blend import BLEND_GRID, log_loss
+from edgelstm.train.blend import BLEND_GRID, choose_a, log_loss
 from edgelstm.train.groups import similar_text_groups
 from edgelstm.train.linear import choose_wide
 from edgelstm.train.presets import ADAPTIVE_PRESET, adapt, resolve
@@ -65,7 +65,6 @@ from edgelstm.train.trainer import Encoded, _prepare, _split, model_logits, trai
 
 SETS = ("cr", "mpqa", "sms-spam", "subj", "pros-cons", "ag-news-7600")
 DATA = Path(__file__).resolve().parent.parent.parent / "shared/datasets/text-classification"
-GRID = BLEND_GRID  # the default recipe's (train/blend.py)
 # "default" here is the model before the default recipe's own blend: this script blends it itself
 BEFORE_BLEND = {"blend": False}
 HALVINGS = 10  # seeded random halvings of validation for the stability check, averaged
@@ -90,14 +89,12 @@ def accuracy(logits: np.ndarray, targets: np.ndarray) -> float:
 
 
 def choose(deep: np.ndarray, wide: np.ndarray, targets: np.ndarray, rule: str) -> float:
-    """The grid's ``a`` with the best validation accuracy or log-loss; ties: the smallest."""
-    best_a, best_score = 0.0, -np.inf
-    for a in GRID:
-        blend = (1 - a) * deep + a * wide
-        score = accuracy(blend, targets) if rule == "accuracy" else -log_loss(blend, targets)
-        if score > best_score + 1e-12:
-            best_a, best_score = a, score
-    return best_a
+    """The grid's ``a`` with the best accuracy, or by log-loss the recipe's own choice
+    (``choose_a``); ties: the smallest."""
+    if rule == "logloss":
+        return choose_a(deep, wide, targets)[0]
+    scores = {a: accuracy((1 - a) * deep + a * wide, targets) for a in BLEND_GRID}
+    return min(BLEND_GRID, key=lambda a: (-scores[a], a))
 
 
 def halves(deep: np.ndarray, wide: np.ndarray, targets: np.ndarray, rule: str, seed: int = 0):
@@ -146,7 +143,8 @@ def run_set(name: str, archs: list[str], folder: Path, with_test: bool) -> list[
         by = {"default": 0.0, "linear": 1.0,
               "blend_accuracy": choose(deep_val, wide_val, val.targets, "accuracy"),
               "blend_logloss": choose(deep_val, wide_val, val.targets, "logloss")}
-        row["curve"] = {f"{a:.1f}": round(accuracy((1 - a) * deep_val + a * wide_val, val.targets), 4) for a in GRID}
+        row["curve"] = {f"{a:.1f}": round(accuracy((1 - a) * deep_val + a * wide_val, val.targets), 4)
+                        for a in BLEND_GRID}
         for key, a in by.items():
             blend = (1 - a) * deep_val + a * wide_val
             row[key] = {"a": a, "val_accuracy": accuracy(blend, val.targets),
@@ -300,6 +298,12 @@ def refit_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _by_model(rows: list[dict]) -> list[tuple[tuple[str, str], list[dict]]]:
+    """The rows of each (set, architecture), in first-seen order: one per training seed."""
+    keys = dict.fromkeys((r["set"], r["arch"]) for r in rows)
+    return [(key, [r for r in rows if (r["set"], r["arch"]) == key]) for key in keys]
+
+
 def seeds_table(rows: list[dict]) -> str:
     """Per set and architecture over its training seeds, on B: each model's mean (min..max), and
     the paired differences of each other model - default per seed, in texts of B."""
@@ -311,8 +315,7 @@ def seeds_table(rows: list[dict]) -> str:
              + " | " + " | ".join(f"{m} - default per seed (texts)" for m in paired) + " |",
              "| --- | --- | --- | ---: | " + " | ".join("---:" for _ in models) + " | "
              + " | ".join("---" for _ in paired) + " |"]
-    for key in dict.fromkeys((r["set"], r["arch"]) for r in rows):
-        group = [r for r in rows if (r["set"], r["arch"]) == key]
+    for key, group in _by_model(rows):
         n_b = group[0]["b_texts"]
         cells = []
         for score in models.values():
@@ -333,8 +336,7 @@ def idf_table(rows: list[dict]) -> str:
              "| plain blend on B: mean (min..max) | idf blend on B: mean (min..max) "
              "| idf blend - plain blend per seed (texts) |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for key in dict.fromkeys((r["set"], r["arch"]) for r in rows):
-        group = [r for r in rows if (r["set"], r["arch"]) == key]
+    for key, group in _by_model(rows):
         n_b = group[0]["b_texts"]
         plain = [r["plain_blend_logloss"]["b"] for r in group]
         idf = [r["blend_logloss"]["b"] for r in group]
