@@ -306,15 +306,17 @@ def _by_model(rows: list[dict]) -> list[tuple[tuple[str, str], list[dict]]]:
 
 def seeds_table(rows: list[dict]) -> str:
     """Per set and architecture over its training seeds, on B: each model's mean (min..max), and
-    the paired differences of each other model - default per seed, in texts of B."""
+    the paired differences of each other model - default per seed, in texts of B (with refits
+    also refit blend - blend)."""
     models = {"default": lambda r: r["default_b"], "blend": lambda r: r["blend_logloss"]["b"]}
     if "refit_b" in rows[0]:
         models.update({"refit": lambda r: r["refit_b"], "refit blend": lambda r: r["refit_blend_logloss"]["b"]})
     paired = [name for name in models if name != "default"]
     lines = ["| set | arch | seeds | B texts | " + " | ".join(f"{m} on B: mean (min..max)" for m in models)
-             + " | " + " | ".join(f"{m} - default per seed (texts)" for m in paired) + " |",
+             + " | " + " | ".join(f"{m} - default per seed (texts)" for m in paired)
+             + (" | refit blend - blend per seed (texts)" if "refit blend" in models else "") + " |",
              "| --- | --- | --- | ---: | " + " | ".join("---:" for _ in models) + " | "
-             + " | ".join("---" for _ in paired) + " |"]
+             + " | ".join("---" for _ in paired) + (" | ---" if "refit blend" in models else "") + " |"]
     for key, group in _by_model(rows):
         n_b = group[0]["b_texts"]
         cells = []
@@ -323,6 +325,9 @@ def seeds_table(rows: list[dict]) -> str:
             cells.append(f"{np.mean(values):.2%} ({min(values):.2%}..{max(values):.2%})")
         for name in paired:
             cells.append(", ".join(f"{round((models[name](r) - r['default_b']) * n_b):+d}" for r in group))
+        if "refit blend" in models:  # the ninth round's question: the refit against today's blend
+            cells.append(", ".join(f"{round((models['refit blend'](r) - models['blend'](r)) * n_b):+d}"
+                                   for r in group))
         lines.append(f"| {key[0]} | {key[1]} | {' '.join(str(r['seed']) for r in group)} | {n_b} | "
                      + " | ".join(cells) + " |")
     return "\n".join(lines)
