@@ -45,7 +45,6 @@ import json
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -55,7 +54,6 @@ import torch
 from edgelstm.data import Dataset, load_dataset
 from edgelstm.metrics import classification_report
 from edgelstm.tokenizer import Tokenizer
-from edgelstm.train import trainer as trainer_module
 from edgelstm.train.blend import BLEND_GRID, choose_a, log_loss
 from edgelstm.train.groups import similar_text_groups
 from edgelstm.train.linear import choose_wide
@@ -166,31 +164,13 @@ def run_set(name: str, archs: list[str], folder: Path, with_test: bool) -> list[
     return rows
 
 
-@contextmanager
-def schedule_of(epochs: int):
-    """The trainer's learning-rate schedule laid out over ``epochs`` whatever ``options.epochs``
-    is: a refit run for the best epoch E only follows the first E epochs of the recipe's cosine,
-    not a cosine squeezed into E epochs. The trainer has no option for this (issue 17's fifth
-    round: no change to train/), so its optimizer factory is wrapped here, for this run only."""
-    real = trainer_module._optimizer
-
-    def full_schedule(model, options, n_train):
-        return real(model, replace(options, epochs=epochs), n_train)
-
-    trainer_module._optimizer = full_schedule
-    try:
-        yield
-    finally:
-        trainer_module._optimizer = real
-
-
 def refit(part, config, options, epochs: int, output: Path):
     """The recipe trained from scratch on ``part`` (train + A) for exactly ``epochs`` epochs, same
     seed: no validation split (``val_split`` 0), the last epoch kept (``keep="last"``: no early
-    stopping), the cosine schedule of the full recipe (schedule_of)."""
-    fixed = replace(options, epochs=epochs, val_split=0.0, keep="last")
-    with schedule_of(options.epochs):
-        model, _ = train(Dataset(part), config, fixed, output, show_progress=False)
+    stopping), on the first ``epochs`` of the full recipe's cosine (``schedule_epochs``), as the
+    trainer's own refit (which this round measured before it was built)."""
+    fixed = replace(options, epochs=epochs, val_split=0.0, keep="last", schedule_epochs=options.epochs)
+    model, _ = train(Dataset(part), config, fixed, output, show_progress=False)
     return model
 
 

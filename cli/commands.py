@@ -102,6 +102,7 @@ def train(
     wide_bigrams: Annotated[Optional[int], typer.Option(min=0, help=f"With --wide: also pairs of neighbouring words, hashed into this many rows (a power of two up to 65536; 0: none). {PRESET_HELP}")] = None,
     wide_fit: Annotated[Optional[bool], typer.Option("--wide-fit/--no-wide-fit", help=f"Fit the wide term alone first (logistic regression, L2 and bigrams chosen on validation; turns the term on, not with --no-wide), then train the LSTM on top from a zero contribution; else train both together. {PRESET_HELP}", show_default=False)] = None,
     blend: Annotated[Optional[bool], typer.Option("--blend/--no-blend", help=f"With the wide term trained with the LSTM: after early stopping, blend the model with the linear model fitted alone ((1 - a) * model + a * linear, a by validation log-loss), folded into the same weights. {PRESET_HELP}", show_default=False)] = None,
+    refit: Annotated[Optional[bool], typer.Option("--refit/--no-refit", help=f"With the blend and a validation split of the training file: once validation has chosen (the epochs, the blend), train both models again on all the training texts, validation included. {PRESET_HELP}", show_default=False)] = None,
     vectors: Annotated[Optional[Path], typer.Option(help="Word vectors to start the embedding from (word2vec/GloVe/fastText text format, e.g. from `edgelstm pretrain`).")] = None,
     freeze_vectors: Annotated[bool, typer.Option(help="Keep the embedding as --vectors set it.")] = False,
     unlabeled: Annotated[Optional[list[Path]], typer.Option(metavar="<path>", help="Unlabeled texts to learn from as well, labeled by --teacher (aclImdb folders or .tar.gz: their train split; or one text per line). Repeatable.")] = None,
@@ -147,7 +148,7 @@ def train(
     settings = {  # None: the preset's (edgelstm.train.presets.resolve)
         "arch": arch.value if arch is not None else None, "vocab_size": vocab_size, "min_count": min_count,
         "max_len": max_len, "embed_dim": embed_dim, "hidden": hidden, "dense": dense, "dropout": dropout,
-        "wide": wide, "wide_bigrams": wide_bigrams, "wide_fit": wide_fit, "blend": blend, "word_dropout": word_dropout, "epochs": epochs, "batch_size": batch_size, "val_split": val_split,
+        "wide": wide, "wide_bigrams": wide_bigrams, "wide_fit": wide_fit, "blend": blend, "refit": refit, "word_dropout": word_dropout, "epochs": epochs, "batch_size": batch_size, "val_split": val_split,
         "patience": patience, "lr": lr, "lr_schedule": lr_schedule.value if lr_schedule is not None else None,
         "weight_decay": weight_decay, "keep": keep.value, "seed": seed, "device": device, "threads": threads,
         "limit": limit, "vectors": vectors, "freeze_vectors": freeze_vectors,

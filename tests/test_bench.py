@@ -68,28 +68,25 @@ def test_blend_script_chooses_a_on_the_texts_given():
     assert (correct, default_correct) == (0, 25) and chosen[0] == 0.0 and chosen[1] >= 0.6
 
 
-def test_blend_refit_runs_exactly_the_epochs_on_the_recipes_schedule(tmp_path):
-    """benchmarks/blend.py --refit: the refit trains for exactly E epochs, keeps the last (no
-    validation, no early stopping), and follows the first E epochs of the full recipe's cosine
-    schedule, not a cosine squeezed into E epochs; the trainer is left as it was."""
+def test_refit_runs_exactly_the_epochs_on_the_recipes_schedule(tmp_path):
+    """A refit (the trainer's, and benchmarks/blend.py --refit) trains for exactly E epochs, keeps
+    the last (no validation, no early stopping), and follows the first E epochs of the full
+    recipe's cosine schedule (``schedule_epochs``), not a cosine squeezed into E epochs."""
     from dataclasses import replace
 
     import numpy as np
 
     from edgelstm.data import LabeledTexts
-    from edgelstm.train import trainer as trainer_module
     from edgelstm.train.model import TextClassifier
     from edgelstm.train.presets import resolve
+    from edgelstm.train.trainer import _optimizer
 
     blend = _load_benchmark("blend")
     config, options = resolve("default", arch="lstm", threads=1, vocab_size=200, max_len=20, embed_dim=8,
                               hidden=8, dense=8)
-    real = trainer_module._optimizer
     short = replace(options, epochs=2)
-    _, squeezed = real(TextClassifier(replace(config, labels=["a", "b"])), short, 64)
-    with blend.schedule_of(10):
-        _, full = trainer_module._optimizer(TextClassifier(replace(config, labels=["a", "b"])), short, 64)
-    assert trainer_module._optimizer is real
+    _, squeezed = _optimizer(TextClassifier(replace(config, labels=["a", "b"])), short, 64)
+    _, full = _optimizer(TextClassifier(replace(config, labels=["a", "b"])), replace(short, schedule_epochs=10), 64)
     # the learning rate's share after two epochs of one batch (64 texts) each
     assert squeezed.lr_lambdas[0](2) == 0.0  # the end of a 2-epoch cosine
     assert abs(full.lr_lambdas[0](2) - 0.5 * (1 + np.cos(np.pi * 2 / 10))) < 1e-12  # 2 of 10 epochs
@@ -99,7 +96,6 @@ def test_blend_refit_runs_exactly_the_epochs_on_the_recipes_schedule(tmp_path):
     model = blend.refit(part, config, options, 3, tmp_path / "refit.pt")
     assert model.config.metrics["epochs_run"] == 3 and model.config.metrics["best_epoch"] == 3
     assert model.config.metrics["train_examples"] == 40  # no validation split taken off
-    assert trainer_module._optimizer is real
 
 
 def test_blend_script_trains_the_model_before_the_blend():

@@ -4,6 +4,8 @@ recipe's ``blend``): folded into the same weights it gives exactly ``(1 - a) * m
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -143,3 +145,38 @@ def test_long_texts_get_no_wide_term_and_no_blend(tmp_path):
     settings = {"epochs": 1, "hidden": 4, "embed_dim": 4, "dense": 0, "vocab_size": 50, "arch": "lstm"}
     model = train_files(data, tmp_path / "m.pt", settings=settings, show_progress=False)
     assert model.wide is None and "blend_a" not in model.config.metrics["recipe"]["chosen"]
+
+
+def test_refit_trains_again_on_all_training_texts_with_validations_choices(tmp_path):
+    """On a small real set: with ``--refit``, after validation has chosen, the recipe trains
+    again on the training texts plus the validation split, for exactly the kept epoch count, with
+    the same blend; the choices and validation scores are the choosing run's (the default, which
+    stops there), the weights and the test score the refit's, and two refits give the same file;
+    ``--no-blend`` has nothing to refit."""
+    data = needs_text_set("mpqa")
+    test = data.with_name("mpqa.test.jsonl")
+    result = _train(data, tmp_path / "refit.pt", "--epochs", "2", "--test", test, "--refit")
+    split_result = _train(data, tmp_path / "split.pt", "--epochs", "2", "--test", test)
+    _train(data, tmp_path / "again.pt", "--epochs", "2", "--test", test, "--refit")
+    first, second = (torch.load(tmp_path / name, weights_only=False) for name in ("refit.pt", "again.pt"))
+    assert first["config"] == second["config"]  # the metrics hold no wall time
+    assert all(torch.equal(first["state_dict"][key], second["state_dict"][key]) for key in first["state_dict"])
+    refit = torch.load(tmp_path / "refit.pt", weights_only=False)["config"]["metrics"]
+    split = torch.load(tmp_path / "split.pt", weights_only=False)["config"]["metrics"]
+    chosen, split_chosen = refit["recipe"]["chosen"], split["recipe"]["chosen"]
+    assert chosen.pop("refit") is True and "refit" not in split_chosen
+    assert chosen == split_chosen  # the same choices: made before the refit
+    assert "all 1500 training texts" in refit["recipe"]["why"]["refit"]
+    for key in ("best_epoch", "epochs_run", "val_accuracy", "val_macro_f1"):
+        assert refit[key] == split[key], key
+    assert refit["train_examples"] == 1500 and refit["split_train_examples"] == split["train_examples"] < 1500
+    epochs = refit["best_epoch"]
+    assert f"refit: the recipe again on training + validation texts, {epochs} epochs" in result.stderr
+    assert "refit:" not in split_result.stderr
+    assert len(re.findall(r"epoch \d+: loss", result.stderr)) == split["epochs_run"] + epochs
+    weights = torch.load(tmp_path / "refit.pt", weights_only=False)["state_dict"]
+    split_weights = torch.load(tmp_path / "split.pt", weights_only=False)["state_dict"]
+    assert not torch.equal(weights["embedding.weight"], split_weights["embedding.weight"])
+    assert refit["test_loss"] != split["test_loss"]  # scored: the refit model, not the one that chose
+    plain = _train(data, tmp_path / "plain.pt", "--epochs", "2", "--no-blend", "--refit")
+    assert "refit:" not in plain.stderr

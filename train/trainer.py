@@ -90,6 +90,15 @@ class TrainOptions:
     # With a wide term trained jointly: after early stopping, blend the model with the linear
     # model fitted alone, ``a`` chosen by validation log-loss, folded into the weights (blend.py)
     blend: bool = False
+    # With the blend and a validation split of the training file: once early stopping, the linear
+    # model and ``a`` have chosen on it, train both again on all the training texts (validation
+    # included) with those choices, as the baselines refit after choosing C (_refit)
+    refit: bool = False
+    # The blend's choices given, not made: (a, L2, bigram rows, idf); the refit's run (_refit)
+    blend_choice: tuple[float, float, int, bool] | None = None
+    # The cosine schedule's length in epochs when it is not ``epochs`` (None: ``epochs``): the
+    # refit's run follows the first epochs of the recipe's schedule, not one squeezed into them
+    schedule_epochs: int | None = None
 
 
 @dataclass
@@ -432,6 +441,7 @@ def train(
         raise ValueError(f"keep must be one of {KEEP_EPOCHS}")
     if options.class_weight not in CLASS_WEIGHTS:
         raise ValueError(f"class_weight must be one of {CLASS_WEIGHTS}")
+    recipe_config = config  # before _prepare adds the vocabulary and labels: what a refit starts from
     config, data, held_out = _prepare(dataset, config, options, validation, groups, unlabeled)
     fitted = _fit_wide(config, data, options) if options.wide_fit and config.wide else None
     if fitted is not None:
@@ -477,9 +487,17 @@ def train(
     blended = _blend(model, data, options) if options.blend and config.wide and fitted is None else None
     if blended is not None:
         config = model.config  # the fold may add the fit's bigram rows
-        if blended["a"] > 0:
+        if blended["a"] > 0 and data["val"] is not None:
             best["val_accuracy"] = evaluate(model, data["val"], options.device)[1]
     config.metrics = _final_metrics(model, data, options, history, best)
+    refitted = (blended is not None and options.refit and validation is None and groups is None
+                and data["val"] is not None)
+    if refitted:
+        assert blended is not None
+        split_metrics = config.metrics
+        model = _refit(dataset, recipe_config, options, best["epoch"], blended, unlabeled, show_progress)
+        config = model.config
+        config.metrics = _merge_refit(split_metrics, config.metrics)
     if coverage is not None:
         config.metrics["vectors_coverage"] = coverage
     if unlabeled:
@@ -493,8 +511,10 @@ def train(
         config.metrics["recipe"] = options.recipe
     if fitted is not None:
         _record_fit(config.metrics, fitted, best["epoch"])
-    if blended is not None:
+    if blended is not None and options.blend_choice is None:  # a refit's run: its caller records the choice
         _record_blend(config.metrics, blended)
+    if refitted:
+        _record_refit(config.metrics, best["epoch"])
     save_checkpoint(output, model, history, held_out=held_out if options.keep_validation_texts else None)
     history_json, history_png = history_paths(output)
     atomic_write(history_json, lambda tmp: tmp.write_text(json.dumps(history, indent=1)))
@@ -503,16 +523,22 @@ def train(
     return model.eval(), history
 
 
-def _fit_wide(config: ModelConfig, data: dict[str, Any], options: TrainOptions) -> WideFit | None:
+def _fit_wide(config: ModelConfig, data: dict[str, Any], options: TrainOptions,
+              given: tuple[float, int, bool] | None = None) -> WideFit | None:
     """Stage 1: the wide term fitted alone on the training split (linear.py), or None without
     validation data to choose its L2 strength on. A ``wide_bigrams`` set by the user is the only
-    bigram setting tried; otherwise none and BIGRAM_ROWS."""
+    bigram setting tried; otherwise none and BIGRAM_ROWS. ``given`` (L2, bigram rows, idf; a
+    refit's): the only candidate, so nothing is chosen and no validation data is needed."""
     from .linear import BIGRAM_ROWS, choose_wide
 
     train_data, val_data = data["train"], data["val"]
-    if val_data is None:
+    if given is None and val_data is None:
         log.warning("no validation data: the wide term is trained with the LSTM, not fitted first")
         return None
+    grids: dict[str, Any] = {"bigram_rows": (config.wide_bigrams,) if config.wide_bigrams else (0, BIGRAM_ROWS)}
+    if given is not None:  # one candidate: its score (on the training texts) decides nothing
+        val_data = train_data
+        grids = {"l2_grid": (given[0],), "bigram_rows": (given[1],), "idf_options": (given[2],)}
     weights = _class_weights(train_data, len(config.labels), options.class_weight)
     per_text = None
     if weights is not None:
@@ -521,8 +547,11 @@ def _fit_wide(config: ModelConfig, data: dict[str, Any], options: TrainOptions) 
     start = time.perf_counter()
     fitted = choose_wide(train_data.sequences, train_data.targets, val_data.sequences, val_data.targets,
                          config.vocab_size, config.num_outputs, soft_targets=train_data.soft_targets,
-                         weights=per_text,
-                         bigram_rows=(config.wide_bigrams,) if config.wide_bigrams else (0, BIGRAM_ROWS))
+                         weights=per_text, **grids)
+    if given is not None:
+        log.info("linear model refitted (%.0f s): L2 %g, bigram rows %d, idf %s", time.perf_counter() - start,
+                 fitted.l2, fitted.bigrams, fitted.idf)
+        return fitted
     log.info("wide term fitted alone (%.0f s): L2 %g, bigram rows %d, idf %s, validation accuracy %.4f (of %s)",
              time.perf_counter() - start, fitted.l2, fitted.bigrams, fitted.idf, fitted.val_accuracy,
              ", ".join(f"{key}: {value:.4f}" for key, value in fitted.scores.items()))
@@ -531,10 +560,18 @@ def _fit_wide(config: ModelConfig, data: dict[str, Any], options: TrainOptions) 
 
 def _blend(model: TextClassifier, data: dict[str, Any], options: TrainOptions) -> dict[str, Any] | None:
     """The kept model blended with the linear model fitted alone (blend.py), ``a`` by validation
-    log-loss; what was chosen, or None without validation data."""
+    log-loss; what was chosen, or None without validation data. With ``options.blend_choice``
+    (a refit) nothing is chosen: the linear model is fitted with the given L2, bigrams and idf
+    and folded in with the given ``a``."""
     from .blend import choose_a, fold
 
     config = model.config
+    if options.blend_choice is not None:
+        a, l2, bigrams, idf = options.blend_choice
+        given = _fit_wide(config, data, options, (l2, bigrams, idf))
+        assert given is not None
+        fold(model, given, a)
+        return {"a": a, "losses": {}, "l2": l2, "bigrams": bigrams, "idf": idf, "scores": {}}
     fitted = _fit_wide(config, data, options)
     if fitted is None:
         return None
@@ -546,6 +583,47 @@ def _blend(model: TextClassifier, data: dict[str, Any], options: TrainOptions) -
              a, losses[f"{a:.1f}"], losses["0.0"])
     return {"a": a, "losses": losses, "l2": fitted.l2, "bigrams": fitted.bigrams, "idf": fitted.idf,
             "scores": fitted.scores}
+
+
+def _refit(dataset: Dataset, recipe_config: ModelConfig, options: TrainOptions, epochs: int,
+           blended: dict[str, Any], unlabeled: Sequence[str] | None, show_progress: bool) -> TextClassifier:
+    """The recipe trained again from scratch on all the training texts, validation split
+    included, with what validation chose: ``epochs`` epochs (the one early stopping kept; all of
+    them run, the last kept, the learning rate on the first ``epochs`` of the recipe's schedule),
+    the vocabulary built on all the texts, the linear model refitted with its L2, bigrams and idf
+    and blended with the same ``a``. Same seed and limit: the same texts and test sample, and the
+    same data gives the same model."""
+    import tempfile
+
+    again = replace(options, refit=False, val_split=0.0, keep="last", epochs=epochs,
+                    schedule_epochs=options.schedule_epochs or options.epochs, keep_validation_texts=False,
+                    blend_choice=(blended["a"], blended["l2"], blended["bigrams"], blended["idf"]), recipe=None)
+    log.info("refit: the recipe again on training + validation texts, %d epochs, blend a %.1f", epochs, blended["a"])
+    with tempfile.TemporaryDirectory() as folder:
+        model, _ = train(dataset, recipe_config, again, Path(folder) / "refit.pt", show_progress=show_progress,
+                         unlabeled=unlabeled)
+    return model
+
+
+# from the run that chose (on validation); the rest (test scores, training texts) are the refit's
+_CHOICE_METRICS = ("best_epoch", "epochs_run", "val_accuracy", "val_macro_f1")
+
+
+def _merge_refit(split: dict[str, Any], refit: dict[str, Any]) -> dict[str, Any]:
+    """The refit model's metrics, with validation's and the epochs from the run that chose."""
+    merged = {key: value for key, value in refit.items() if key not in _CHOICE_METRICS}
+    merged.update({key: split[key] for key in _CHOICE_METRICS if key in split})
+    merged["split_train_examples"] = split["train_examples"]
+    return merged
+
+
+def _record_refit(metrics: dict[str, Any], epochs: int) -> None:
+    """That the model was refitted, in the recipe (``info`` shows it)."""
+    recipe = metrics.setdefault("recipe", {"preset": None, "data": {}, "chosen": {}, "why": {}})
+    recipe["chosen"]["refit"] = True
+    recipe["why"]["refit"] = (f"after validation chose ({epochs} epochs, the blend), both models trained again on "
+                              f"all {metrics['train_examples']} training texts "
+                              f"({metrics['split_train_examples']} without validation), as the baselines refit")
 
 
 _IDF_WHY = "the linear model's features scaled by each column's idf on the training split, as TF-IDF (linear.py)"
@@ -670,7 +748,7 @@ def _optimizer(model: TextClassifier, options: TrainOptions, n_train: int):
         optimizer = torch.optim.Adam(groups, lr=options.learning_rate)
     if options.lr_schedule == "constant":
         return optimizer, None
-    steps = options.epochs * -(-n_train // options.batch_size)
+    steps = (options.schedule_epochs or options.epochs) * -(-n_train // options.batch_size)
 
     def cosine(step: int) -> float:  # the share of the learning rate at this step: 1 -> 0
         return 0.5 * (1 + float(np.cos(np.pi * min(step, steps) / steps)))
