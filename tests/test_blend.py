@@ -137,14 +137,18 @@ def test_the_default_recipe_blends_records_and_reproduces_it(tmp_path):
     assert torch.equal(blended["state_dict"][name], plain["state_dict"][name] * (1 - a))
 
 
-def test_long_texts_get_no_wide_term_and_no_blend(tmp_path):
-    """IMDB-like long texts: the recipe has no wide term, so nothing is blended."""
+def test_long_texts_get_no_wide_term_and_no_blend(tmp_path, caplog):
+    """IMDB-like long texts: the recipe has no wide term, so nothing is blended, and a refit asked
+    for is skipped with a warning."""
     from edgelstm.train.run import train_files
 
     data = write_long_texts(tmp_path / "long.txt")  # no wide term for these
-    settings = {"epochs": 1, "hidden": 4, "embed_dim": 4, "dense": 0, "vocab_size": 50, "arch": "lstm"}
-    model = train_files(data, tmp_path / "m.pt", settings=settings, show_progress=False)
+    settings = {"epochs": 1, "hidden": 4, "embed_dim": 4, "dense": 0, "vocab_size": 50, "arch": "lstm", "refit": True}
+    with caplog.at_level("WARNING", logger="edgelstm"):
+        model = train_files(data, tmp_path / "m.pt", settings=settings, show_progress=False)
     assert model.wide is None and "blend_a" not in model.config.metrics["recipe"]["chosen"]
+    assert "refit" not in model.config.metrics["recipe"]["chosen"]
+    assert "refit skipped: it needs the blend" in caplog.text
 
 
 def test_refit_trains_again_on_all_training_texts_with_validations_choices(tmp_path):

@@ -492,6 +492,9 @@ def train(
     config.metrics = _final_metrics(model, data, options, history, best)
     refitted = (blended is not None and options.refit and validation is None and groups is None
                 and data["val"] is not None)
+    if options.refit and not refitted:
+        log.warning("refit skipped: it needs the blend (short texts, the wide term) and a validation split "
+                    "of the training file (not --val or --val-groups)")
     if refitted:
         assert blended is not None
         split_metrics = config.metrics
