@@ -298,6 +298,20 @@ def _by_model(rows: list[dict]) -> list[tuple[tuple[str, str], list[dict]]]:
     return [(key, [r for r in rows if (r["set"], r["arch"]) == key]) for key in keys]
 
 
+def _spread(values: list[float]) -> str:
+    """Accuracies over seeds as "mean (min..max)"."""
+    return f"{np.mean(values):.2%} ({min(values):.2%}..{max(values):.2%})"
+
+
+def _paired(new: list[float], old: list[float], n_b: int) -> str:
+    """Per seed, new - old accuracy on B in texts of B: "+1, -2, +0"."""
+    return ", ".join(f"{round((n - o) * n_b):+d}" for n, o in zip(new, old))
+
+
+def _row_start(key: tuple[str, str], group: list[dict]) -> str:
+    return f"| {key[0]} | {key[1]} | {' '.join(str(r['seed']) for r in group)} | {group[0]['b_texts']} | "
+
+
 def seeds_table(rows: list[dict]) -> str:
     """Per set and architecture over its training seeds, on B: each model's mean (min..max), and
     the paired differences of each other model - default per seed, in texts of B (with refits
@@ -313,17 +327,12 @@ def seeds_table(rows: list[dict]) -> str:
              + " | ".join("---" for _ in paired) + (" | ---" if "refit blend" in models else "") + " |"]
     for key, group in _by_model(rows):
         n_b = group[0]["b_texts"]
-        cells = []
-        for score in models.values():
-            values = [score(r) for r in group]
-            cells.append(f"{np.mean(values):.2%} ({min(values):.2%}..{max(values):.2%})")
-        for name in paired:
-            cells.append(", ".join(f"{round((models[name](r) - r['default_b']) * n_b):+d}" for r in group))
+        scores = {name: [score(r) for r in group] for name, score in models.items()}
+        cells = [_spread(values) for values in scores.values()]
+        cells += [_paired(scores[name], scores["default"], n_b) for name in paired]
         if "refit blend" in models:  # the ninth round's question: the refit against today's blend
-            cells.append(", ".join(f"{round((models['refit blend'](r) - models['blend'](r)) * n_b):+d}"
-                                   for r in group))
-        lines.append(f"| {key[0]} | {key[1]} | {' '.join(str(r['seed']) for r in group)} | {n_b} | "
-                     + " | ".join(cells) + " |")
+            cells.append(_paired(scores["refit blend"], scores["blend"], n_b))
+        lines.append(_row_start(key, group) + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -339,11 +348,9 @@ def idf_table(rows: list[dict]) -> str:
         n_b = group[0]["b_texts"]
         plain = [r["plain_blend_logloss"]["b"] for r in group]
         idf = [r["blend_logloss"]["b"] for r in group]
-        lines.append(f"| {key[0]} | {key[1]} | {' '.join(str(r['seed']) for r in group)} | {n_b} | "
-                     f"{np.mean([r['default_b'] for r in group]):.2%} | {group[0]['plain_linear_b']:.2%} | "
-                     f"{group[0]['linear_b']:.2%} | {np.mean(plain):.2%} ({min(plain):.2%}..{max(plain):.2%}) | "
-                     f"{np.mean(idf):.2%} ({min(idf):.2%}..{max(idf):.2%}) | "
-                     + ", ".join(f"{round((i - p) * n_b):+d}" for i, p in zip(idf, plain)) + " |")
+        lines.append(_row_start(key, group) + f"{np.mean([r['default_b'] for r in group]):.2%} | "
+                     f"{group[0]['plain_linear_b']:.2%} | {group[0]['linear_b']:.2%} | {_spread(plain)} | "
+                     f"{_spread(idf)} | {_paired(idf, plain, n_b)} |")
     return "\n".join(lines)
 
 
@@ -359,12 +366,10 @@ def vectors_table(rows: list[dict]) -> str:
         n_b = group[0]["b_texts"]
         blend = [r["blend_logloss"]["b"] for r in group]
         started = [r["vectors_blend_logloss"]["b"] for r in group]
-        lines.append(f"| {key[0]} | {key[1]} | {' '.join(str(r['seed']) for r in group)} | {n_b} | "
-                     f"{group[0]['vectors_coverage']:.1%} | {np.mean([r['default_b'] for r in group]):.2%} | "
-                     f"{np.mean(blend):.2%} ({min(blend):.2%}..{max(blend):.2%}) | "
-                     f"{np.mean([r['vectors_default_b'] for r in group]):.2%} | "
-                     f"{np.mean(started):.2%} ({min(started):.2%}..{max(started):.2%}) | "
-                     + ", ".join(f"{round((v - b) * n_b):+d}" for v, b in zip(started, blend)) + " |")
+        lines.append(_row_start(key, group) + f"{group[0]['vectors_coverage']:.1%} | "
+                     f"{np.mean([r['default_b'] for r in group]):.2%} | {_spread(blend)} | "
+                     f"{np.mean([r['vectors_default_b'] for r in group]):.2%} | {_spread(started)} | "
+                     f"{_paired(started, blend, n_b)} |")
     return "\n".join(lines)
 
 
