@@ -155,8 +155,8 @@ def test_refit_trains_again_on_all_training_texts_with_validations_choices(tmp_p
     """On a small real set: with ``--refit``, after validation has chosen, the recipe trains
     again on the training texts plus the validation split, for exactly the kept epoch count, with
     the same blend; the choices and validation scores are the choosing run's (the default, which
-    stops there), the weights and the test score the refit's, and two refits give the same file;
-    ``--no-blend`` has nothing to refit."""
+    stops there), the weights and the test score the refit's, and two refits give the same weights
+    and metadata; with ``--no-blend`` the refit is skipped with a warning."""
     data = needs_text_set("mpqa")
     test = data.with_name("mpqa.test.jsonl")
     result = _train(data, tmp_path / "refit.pt", "--epochs", "2", "--test", test, "--refit")
@@ -183,4 +183,4 @@ def test_refit_trains_again_on_all_training_texts_with_validations_choices(tmp_p
     assert not torch.equal(weights["embedding.weight"], split_weights["embedding.weight"])
     assert refit["test_loss"] != split["test_loss"]  # scored: the refit model, not the one that chose
     plain = _train(data, tmp_path / "plain.pt", "--epochs", "2", "--no-blend", "--refit")
-    assert "refit:" not in plain.stderr
+    assert "refit:" not in plain.stderr and "refit skipped: it needs the blend" in plain.stderr
