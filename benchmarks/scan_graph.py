@@ -22,7 +22,6 @@ without state inputs; the streaming form (``initial_h``/``final_h``) is not writ
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -30,18 +29,19 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from edgelstm.config import FORMAT_VERSION, INPUTS, METADATA_KEY, OUTPUTS
+from edgelstm.config import INPUTS, OUTPUTS
 from edgelstm.export.graph import (  # what this graph shares with the exported one
-    OPSET,
     _at_last_real_step,
+    _gates,
     _Graph,
     _masked_pooling,
+    _model_proto,
     _outputs,
     _real_steps,
     _reversal_index,
     _steps,
-    _value_info,
     _wide_term,
+    _zero_state_from,
 )
 from edgelstm.train.checkpoint import load_model
 from edgelstm.train.model import TextClassifier
@@ -55,8 +55,7 @@ _TORCH_TO_SCAN_GATES = [0, 1, 3, 2]
 
 def _reordered(weight: torch.Tensor) -> np.ndarray:
     """(4H, ...) PyTorch gate rows -> (4H, ...) float64 in (i, f, o, g) order."""
-    chunks = weight.detach().cpu().double().numpy().reshape(4, -1, *weight.shape[1:])
-    return np.concatenate([chunks[i] for i in _TORCH_TO_SCAN_GATES])
+    return _gates(weight, _TORCH_TO_SCAN_GATES, np.float64)
 
 
 def _gate_table(model: TextClassifier, suffix: str) -> np.ndarray:
@@ -123,9 +122,7 @@ def build_scan_onnx(model: TextClassifier) -> onnx.ModelProto:
     axis_1 = g.const("axis_1", np.array([1], np.int64))
     count = g.op("Cast", [g.op("Unsqueeze", [lengths, axis_1], "lengths.col")], "lengths.f",
                  to=TensorProto.FLOAT)  # (B, 1)
-    count_1b1 = g.op("Unsqueeze", [count, g.const("axis.0", np.array([0], np.int64))], "lengths.f.1b1")
-    # zeros (D, B, H) shaped from the batch in one node (export/graph.py's _zero_state_from)
-    zeros = g.op("Mul", [count_1b1, g.const("zeros.d1h", np.zeros((directions, 1, hidden), np.float32))], "zero_state")
+    zeros = _zero_state_from(g, count, hidden, directions)  # (D, B, H)
     positions, mask = _real_steps(g, _steps(g, ids_tb), lengths)
     gate_ids = g.op("Unsqueeze", [ids_tb, axis_1], "gate_ids.forward")  # (T, 1, B)
     if directions == 2:  # the backward direction reads each row's real steps reversed, rows V.. of the table
@@ -145,14 +142,7 @@ def build_scan_onnx(model: TextClassifier) -> onnx.ModelProto:
         features = _at_last_real_step(g, y, lengths, hidden)  # (B, H)
     wide = _wide_term(g, model, ids_tb, lengths) if model.wide is not None else None
     _outputs(g, model, features, wide)
-    graph = helper.make_graph(g.nodes, "edgelstm-scan", [_value_info(s, hidden) for s in INPUTS],
-                              [_value_info(s, hidden) for s in OUTPUTS], g.initializers)
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edgelstm")
-    proto.ir_version = 8
-    written = dataclasses.replace(config, format_version=FORMAT_VERSION)
-    helper.set_model_props(proto, {METADATA_KEY: written.to_json()})
-    onnx.checker.check_model(proto, full_check=True)
-    return proto
+    return _model_proto(g, config, list(INPUTS), list(OUTPUTS), "edgelstm-scan")
 
 
 def main() -> None:

@@ -18,7 +18,17 @@ import onnx
 import torch
 from onnx import TensorProto, helper, numpy_helper
 
-from edgelstm.config import BIGRAM_HASH, FORMAT_VERSION, INPUTS, METADATA_KEY, OUTPUTS, STATE_INPUTS, STATE_OUTPUTS
+from edgelstm.config import (
+    BIGRAM_HASH,
+    FORMAT_VERSION,
+    INPUTS,
+    METADATA_KEY,
+    OUTPUTS,
+    STATE_INPUTS,
+    STATE_OUTPUTS,
+    ModelConfig,
+    TensorSpec,
+)
 from edgelstm.train.model import TextClassifier
 
 __all__ = ["build_onnx", "OPSET"]
@@ -34,9 +44,10 @@ def _value_info(spec, hidden: int):
     return helper.make_tensor_value_info(spec.name, _DTYPES[spec.dtype], axes)
 
 
-def _gates(weight: torch.Tensor) -> np.ndarray:
-    chunks = weight.detach().cpu().float().numpy().reshape(4, -1, *weight.shape[1:])
-    return np.concatenate([chunks[i] for i in _TORCH_TO_ONNX_GATES])
+def _gates(weight: torch.Tensor, order: list[int] = _TORCH_TO_ONNX_GATES, dtype: type = np.float32) -> np.ndarray:
+    """(4H, ...) PyTorch gate rows in ``order`` (ONNX's by default), as ``dtype``."""
+    chunks: np.ndarray = weight.detach().cpu().double().numpy().astype(dtype).reshape(4, -1, *weight.shape[1:])
+    return np.concatenate([chunks[i] for i in order])
 
 
 class _Graph:
@@ -81,12 +92,13 @@ def _zero_state(g: _Graph, input_ids: str, hidden: int) -> str:
     return g.op("ConstantOfShape", [shape], "zero_state", value=numpy_helper.from_array(np.zeros(1, np.float32)))
 
 
-def _zero_state_from(g: _Graph, lengths_f: str, hidden: int) -> str:
-    """Zeros (1, B, H) as the float lengths (B, 1) x zeros (1, 1, H): one node where _zero_state
+def _zero_state_from(g: _Graph, lengths_f: str, hidden: int, directions: int = 1) -> str:
+    """Zeros (D, B, H) as the float lengths (B, 1) x zeros (D, 1, H): one node where _zero_state
     takes four (Shape, Gather, Concat, ConstantOfShape), for the BiLSTM, which has that column
     anyway (the mean's divisor); a length is finite, so every product is exactly +0. Not for the
     plain LSTM: tract (0.23) fails on it in that graph ("Clashing resolution for expression")."""
-    return g.op("Mul", [lengths_f, g.const("zeros.11h", np.zeros((1, 1, hidden), np.float32))], "zero_state")
+    zeros = g.const(f"zeros.{'1' if directions == 1 else directions}1h", np.zeros((directions, 1, hidden), np.float32))
+    return g.op("Mul", [lengths_f, zeros], "zero_state")
 
 
 def _at_last_real_step(g: _Graph, y: str, lengths: str, hidden: int) -> str:
@@ -281,10 +293,14 @@ def build_onnx(model: TextClassifier) -> onnx.ModelProto:
         features = _bilstm_features(g, model, ids_tb, x, lengths)  # (B, 4H)
     wide = _wide_term(g, model, ids_tb, lengths) if model.wide is not None else None
     _outputs(g, model, features, wide)
-    graph = helper.make_graph(
-        g.nodes, "edgelstm", [_value_info(s, hidden) for s in inputs], [_value_info(s, hidden) for s in outputs],
-        g.initializers,
-    )
+    return _model_proto(g, config, inputs, outputs)
+
+
+def _model_proto(g: _Graph, config: ModelConfig, inputs: list[TensorSpec], outputs: list[TensorSpec],
+                 name: str = "edgelstm") -> onnx.ModelProto:
+    """``g`` as a checked model file: the inputs and outputs, the opset, and ``config`` as metadata."""
+    graph = helper.make_graph(g.nodes, name, [_value_info(s, config.hidden) for s in inputs],
+                              [_value_info(s, config.hidden) for s in outputs], g.initializers)
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="edgelstm")
     proto.ir_version = 8  # readable by onnxruntime >= 1.14
