@@ -177,6 +177,8 @@ def test_refit_trains_again_on_all_training_texts_with_validations_choices(tmp_p
     epochs = refit["best_epoch"]
     assert f"refit: the recipe again on training + validation texts, {epochs} epochs" in result.stderr
     assert "refit:" not in split_result.stderr
+    # the test text shared with training is reported once, by the run that chose, not again by the refit
+    assert result.stderr.count("test texts") == split_result.stderr.count("test texts") == 1
     assert len(re.findall(r"epoch \d+: loss", result.stderr)) == split["epochs_run"] + epochs
     weights = torch.load(tmp_path / "refit.pt", weights_only=False)["state_dict"]
     split_weights = torch.load(tmp_path / "split.pt", weights_only=False)["state_dict"]

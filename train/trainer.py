@@ -298,7 +298,8 @@ def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions,
     if test is not None and options.limit:
         test = test.subset(rng.permutation(len(test))[: options.limit])
     train_encoded = Encoded.of(train_part, tokenizer, labels)
-    _warn_shared(test, [train_part, val_part])
+    if options.blend_choice is None:  # a refit's run: the run that chose has warned about the same texts
+        _warn_shared(test, [train_part, val_part])
     if options.distill_weight > 0:
         from .distill import crossfit_probabilities
 
@@ -489,9 +490,10 @@ def train(
         config = model.config  # the fold may add the fit's bigram rows
         if blended["a"] > 0 and data["val"] is not None:
             best["val_accuracy"] = evaluate(model, data["val"], options.device)[1]
-    config.metrics = _final_metrics(model, data, options, history, best)
     refitted = (blended is not None and options.refit and validation is None and groups is None
                 and data["val"] is not None)
+    # a refit scores the test split with the model it trains (_merge_refit), not this one
+    config.metrics = _final_metrics(model, {**data, "test": None} if refitted else data, options, history, best)
     if options.refit and not refitted:
         log.warning("refit skipped: it needs the blend (short texts, the wide term) and a validation split "
                     "of the training file (not --val or --val-groups)")
