@@ -361,16 +361,17 @@ def variant_table(rows: list[dict]) -> str:
     """``--vectors-too`` / ``--ema-too``: per set and architecture over its training seeds, on B: the
     default and its blend, the same with the variant, means (min..max), and variant blend - blend
     per seed in texts of B (with vectors: also the share of the vocabulary they cover)."""
-    coverage = "vectors_coverage" in rows[0]
-    lines = ["| set | arch | seeds | B texts | " + ("vocabulary with vectors | " if coverage else "")
-             + "default on B: mean | blend on B: mean (min..max) | variant on B: mean "
-             "| variant blend on B: mean (min..max) | variant blend - blend per seed (texts) |",
-             "| --- | --- | --- | ---: | " + ("---: | " if coverage else "") + "---: | ---: | ---: | ---: | --- |"]
+    vectors = "vectors_coverage" in rows[0]
+    model, blended = ("with vectors", "vectors blend") if vectors else ("weight average", "average's blend")
+    lines = ["| set | arch | seeds | B texts | " + ("vocabulary with vectors | " if vectors else "")
+             + f"default on B: mean | blend on B: mean (min..max) | {model} on B: mean "
+             f"| {blended} on B: mean (min..max) | {blended} - blend per seed (texts) |",
+             "| --- | --- | --- | ---: | " + ("---: | " if vectors else "") + "---: | ---: | ---: | ---: | --- |"]
     for key, group in _by_model(rows):
         n_b = group[0]["b_texts"]
         blend = [r["blend_logloss"]["b"] for r in group]
         changed = [r["variant_blend_logloss"]["b"] for r in group]
-        lines.append(_row_start(key, group) + (f"{group[0]['vectors_coverage']:.1%} | " if coverage else "")
+        lines.append(_row_start(key, group) + (f"{group[0]['vectors_coverage']:.1%} | " if vectors else "")
                      + f"{np.mean([r['default_b'] for r in group]):.2%} | {_spread(blend)} | "
                      f"{np.mean([r['variant_default_b'] for r in group]):.2%} | {_spread(changed)} | "
                      f"{_paired(changed, blend, n_b)} |")

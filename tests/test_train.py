@@ -114,6 +114,11 @@ def test_a_weight_average_is_what_validation_judges_and_training_keeps(tmp_path)
     config, data, _ = _prepare(toy_dataset(), small_config(), one_step, None, None)
     assert config.vocabulary == averaged.config.vocabulary
     assert history[-1]["val_accuracy"] == evaluate(averaged, data["val"], "cpu")[1]
+    from edgelstm.errors import DataError
+
+    with pytest.raises(DataError, match="weight average"):  # the resume state does not hold the average
+        train(toy_dataset(), small_config(), TrainOptions(**{**one_step.__dict__, "ema_decay": 0.25}),
+              tmp_path / "2.pt", resume=True, show_progress=False)
 
 
 def test_more_than_two_labels_get_a_softmax(tmp_path):
