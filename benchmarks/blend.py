@@ -7,7 +7,8 @@
     python benchmarks/blend.py --holdout --refit --sets cr mpqa  # plus refits on train + A (refit)
     python benchmarks/blend.py --holdout --refit --seeds 0 1 2    # each model trained with 3 seeds (seeds_table)
     python benchmarks/blend.py --holdout --plain-too --seeds 0 1 2 # idf against plain features (idf_table)
-    python benchmarks/blend.py --holdout --vectors-too imdb.vec --seeds 0 1 2  # with word vectors too (vectors_table)
+    python benchmarks/blend.py --holdout --vectors-too imdb.vec --seeds 0 1 2  # with word vectors too (variant_table)
+    python benchmarks/blend.py --holdout --ema-too 0.99 --seeds 0 1 2        # with a weight average too (variant_table)
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
 what ``edgelstm train NAME.train.jsonl --arch ARCH --threads 1`` runs), rebuilds the run's own
@@ -177,7 +178,7 @@ def refit(part, config, options, epochs: int, output: Path):
 
 def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_refit: bool = False,
                 train_seeds: tuple[int, ...] = (0,), plain_too: bool = False,
-                vectors_too: str | None = None) -> list[dict]:
+                variant: dict | None = None) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
@@ -186,9 +187,10 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     ``train_seeds``: each architecture trained (and refit) once per training seed, one row each;
     the linear model does not depend on it and is fitted once per set. ``plain_too``: also the
     linear model without idf (``idf_options=(False,)``, the fourth to sixth rounds' features) and
-    its blend, ``a`` chosen on A the same way (idf_table). ``vectors_too``: also the same model
-    started from these word vectors (``--vectors``; the same split, seed and linear model), its
-    blend's ``a`` chosen on A the same way (vectors_table)."""
+    its blend, ``a`` chosen on A the same way (idf_table). ``variant``: also the same model trained
+    with these TrainOptions changed (``{"vectors": FILE}``: started from word vectors;
+    ``{"ema_decay": D}``: judged and kept as a weight average; the same split, seed and linear
+    model), its blend's ``a`` chosen on A the same way (variant_table)."""
     dataset = load_dataset(DATA / f"{name}.train.jsonl")
     texts = dataset.train
     groups = similar_text_groups(texts.texts)
@@ -231,16 +233,17 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
             row.update(plain_linear_b=accuracy(plain_b, b_enc.targets), plain_l2=plain_fit.l2,
                        plain_bigrams=plain_fit.bigrams,
                        plain_blend_logloss={"a": a, "b": accuracy((1 - a) * deep_b + a * plain_b, b_enc.targets)})
-        if vectors_too is not None:
-            started, _ = train(Dataset(train_part), recipe_config, replace(options, vectors=vectors_too),
-                               folder / f"{name}-{arch}-{train_seed}-vectors.pt", show_progress=False,
+        if variant is not None:
+            changed, _ = train(Dataset(train_part), recipe_config, replace(options, **variant),
+                               folder / f"{name}-{arch}-{train_seed}-variant.pt", show_progress=False,
                                validation=a_part)
-            assert started.config.vocabulary == config.vocabulary, "vectors do not change the vocabulary"
-            vec_a, vec_b = model_logits(started, a_enc, "cpu"), model_logits(started, b_enc, "cpu")
-            a = choose(vec_a, wide_a, a_enc.targets, "logloss")
-            row.update(vectors_default_b=accuracy(vec_b, b_enc.targets),
-                       vectors_coverage=started.config.metrics["vectors_coverage"],
-                       vectors_blend_logloss={"a": a, "b": accuracy((1 - a) * vec_b + a * wide_b, b_enc.targets)})
+            assert changed.config.vocabulary == config.vocabulary, "a variant does not change the vocabulary"
+            var_a, var_b = model_logits(changed, a_enc, "cpu"), model_logits(changed, b_enc, "cpu")
+            a = choose(var_a, wide_a, a_enc.targets, "logloss")
+            row.update(variant=variant, variant_default_b=accuracy(var_b, b_enc.targets),
+                       variant_blend_logloss={"a": a, "b": accuracy((1 - a) * var_b + a * wide_b, b_enc.targets)})
+            if "vectors_coverage" in changed.config.metrics:
+                row["vectors_coverage"] = changed.config.metrics["vectors_coverage"]
         if with_refit:
             epochs = model.config.metrics["best_epoch"]
             start = time.perf_counter()
@@ -354,22 +357,24 @@ def idf_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def vectors_table(rows: list[dict]) -> str:
-    """``--vectors-too``: per set and architecture over its training seeds, on B: the default and
-    its blend, the same from the word vectors, means (min..max), and vectors blend - blend per seed
-    in texts of B."""
-    lines = ["| set | arch | seeds | B texts | vocabulary with vectors | default on B: mean "
-             "| blend on B: mean (min..max) | with vectors on B: mean | vectors blend on B: mean (min..max) "
-             "| vectors blend - blend per seed (texts) |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+def variant_table(rows: list[dict]) -> str:
+    """``--vectors-too`` / ``--ema-too``: per set and architecture over its training seeds, on B: the
+    default and its blend, the same with the variant, means (min..max), and variant blend - blend
+    per seed in texts of B (with vectors: also the share of the vocabulary they cover)."""
+    vectors = "vectors_coverage" in rows[0]
+    model, blended = ("with vectors", "vectors blend") if vectors else ("weight average", "average's blend")
+    lines = ["| set | arch | seeds | B texts | " + ("vocabulary with vectors | " if vectors else "")
+             + f"default on B: mean | blend on B: mean (min..max) | {model} on B: mean "
+             f"| {blended} on B: mean (min..max) | {blended} - blend per seed (texts) |",
+             "| --- | --- | --- | ---: | " + ("---: | " if vectors else "") + "---: | ---: | ---: | ---: | --- |"]
     for key, group in _by_model(rows):
         n_b = group[0]["b_texts"]
         blend = [r["blend_logloss"]["b"] for r in group]
-        started = [r["vectors_blend_logloss"]["b"] for r in group]
-        lines.append(_row_start(key, group) + f"{group[0]['vectors_coverage']:.1%} | "
-                     f"{np.mean([r['default_b'] for r in group]):.2%} | {_spread(blend)} | "
-                     f"{np.mean([r['vectors_default_b'] for r in group]):.2%} | {_spread(started)} | "
-                     f"{_paired(started, blend, n_b)} |")
+        changed = [r["variant_blend_logloss"]["b"] for r in group]
+        lines.append(_row_start(key, group) + (f"{group[0]['vectors_coverage']:.1%} | " if vectors else "")
+                     + f"{np.mean([r['default_b'] for r in group]):.2%} | {_spread(blend)} | "
+                     f"{np.mean([r['variant_default_b'] for r in group]):.2%} | {_spread(changed)} | "
+                     f"{_paired(changed, blend, n_b)} |")
     return "\n".join(lines)
 
 
@@ -410,16 +415,22 @@ def main() -> None:
     parser.add_argument("--plain-too", action="store_true", help="with --holdout: also the linear model "
                         "without idf and its blend (idf_table)")
     parser.add_argument("--vectors-too", metavar="VECTORS", help="with --holdout: also each model started from "
-                        "these word vectors (edgelstm pretrain's format) and its blend (vectors_table)")
+                        "these word vectors (edgelstm pretrain's format) and its blend (variant_table)")
+    parser.add_argument("--ema-too", metavar="DECAY", type=float, help="with --holdout: also each model "
+                        "judged and kept as an exponential moving average of its weights (variant_table)")
     parser.add_argument("--out", type=Path, help="also write every result as JSON lines")
     args = parser.parse_args()
+    if args.vectors_too and args.ema_too:
+        parser.error("one variant at a time: --vectors-too or --ema-too")
     torch.set_num_threads(1)
     rows: list[dict] = []
+    variant = ({"vectors": args.vectors_too} if args.vectors_too else
+               {"ema_decay": args.ema_too} if args.ema_too else None)
     if args.holdout:
         with tempfile.TemporaryDirectory() as tmp:
             for name in args.sets:
                 rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds),
-                                    args.plain_too, args.vectors_too)
+                                    args.plain_too, variant)
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
@@ -432,9 +443,9 @@ def main() -> None:
         if args.plain_too:
             print()
             print(idf_table(rows))
-        if args.vectors_too:
+        if variant is not None:
             print()
-            print(vectors_table(rows))
+            print(variant_table(rows))
         return
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets:

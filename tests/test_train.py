@@ -93,6 +93,34 @@ def test_early_stopping_keeps_the_best_epoch(tmp_path):
     assert max(h["val_accuracy"] for h in history) == history[best - 1]["val_accuracy"]
 
 
+def test_a_weight_average_is_what_validation_judges_and_training_keeps(tmp_path):
+    """ema_decay: the kept weights are the moving average of the trained ones (one step per epoch
+    here: after two steps d * w1 + (1 - d) * w2, w1 and w2 from runs without it, whose training it
+    does not change), and the validation accuracy recorded is the average's."""
+    from edgelstm.train.trainer import _prepare, evaluate
+
+    one_step = TrainOptions(epochs=1, batch_size=256, learning_rate=0.05, keep="last")
+    w1, _ = train(toy_dataset(), small_config(), one_step, tmp_path / "1.pt", show_progress=False)
+    w2, _ = train(toy_dataset(), small_config(), TrainOptions(**{**one_step.__dict__, "epochs": 2}),
+                  tmp_path / "2.pt", show_progress=False)
+    averaged, history = train(toy_dataset(), small_config(),
+                              TrainOptions(**{**one_step.__dict__, "epochs": 2, "ema_decay": 0.25}),
+                              tmp_path / "avg.pt", show_progress=False)
+    first, last, kept = w1.state_dict(), w2.state_dict(), averaged.state_dict()
+    assert not torch.allclose(first["embedding.weight"], last["embedding.weight"])
+    for name, value in kept.items():
+        assert torch.allclose(value, 0.25 * first[name] + 0.75 * last[name], atol=1e-6), name
+    # validation: the same seeded split as the run's (144 training texts, 16 validation)
+    config, data, _ = _prepare(toy_dataset(), small_config(), one_step, None, None)
+    assert config.vocabulary == averaged.config.vocabulary
+    assert history[-1]["val_accuracy"] == evaluate(averaged, data["val"], "cpu")[1]
+    from edgelstm.errors import DataError
+
+    with pytest.raises(DataError, match="weight average"):  # the resume state does not hold the average
+        train(toy_dataset(), small_config(), TrainOptions(**{**one_step.__dict__, "ema_decay": 0.25}),
+              tmp_path / "2.pt", resume=True, show_progress=False)
+
+
 def test_more_than_two_labels_get_a_softmax(tmp_path):
     data = LabeledTexts()
     for i in range(90):

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -99,6 +99,12 @@ class TrainOptions:
     # The cosine schedule's length in epochs when it is not ``epochs`` (None: ``epochs``): the
     # refit's run follows the first epochs of the recipe's schedule, not one squeezed into them
     schedule_epochs: int | None = None
+    # > 0: an exponential moving average of the weights (this decay per step) is what validation
+    # judges and early stopping keeps; the trained weights only move it. Not the default: with the
+    # blend it gained +0.05 points on held-out data and lost 3 to 4 texts on two rows (README,
+    # "Accuracy on your own data", the twelfth round); --resume refuses it (the resume state
+    # does not hold the average)
+    ema_decay: float = 0.0
 
 
 @dataclass
@@ -379,7 +385,7 @@ def _weighted_loss(model, logits: torch.Tensor, targets: torch.Tensor, weights: 
 
 
 def _train_epoch(
-    model, optimizer, scheduler, data: Encoded, options: TrainOptions, epoch: int, bar
+    model, optimizer, scheduler, data: Encoded, options: TrainOptions, epoch: int, bar, averaged=None
 ) -> tuple[float, float]:
     model.train()
     generator = torch.Generator().manual_seed(options.seed * 1000 + epoch)
@@ -396,6 +402,8 @@ def _train_epoch(
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
+        if averaged is not None:
+            averaged.update_parameters(model)
         total_loss += loss.item() * len(rows)
         labels = targets if targets.ndim == 1 else targets.argmax(dim=1)  # (B,)
         correct += (model.probabilities(logits).argmax(dim=1) == labels).sum().item()
@@ -464,16 +472,27 @@ def train(
     if fitted is not None:  # epoch 0: the fitted linear model alone, a candidate like any epoch
         history.append(_epoch_zero(model, data, options.device))
         best["val_accuracy"] = history[0]["val_accuracy"]
+    averaged = None
+    if options.ema_decay > 0:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(options.ema_decay), use_buffers=True)
+    # what validation scores and best keeps
+    judged: TextClassifier = model if averaged is None else cast(TextClassifier, averaged.module)
     first_epoch = 1
     if resume and output.exists():
+        if averaged is not None:
+            raise DataError("--resume with a weight average is not supported")
         first_epoch, history, best = _restore(output, model, optimizer, scheduler, config, options)
     with _progress(show_progress) as bar:
         for epoch in range(first_epoch, options.epochs + 1):
             if epoch - best["epoch"] > options.patience and best["val_accuracy"] >= 0 and options.keep == "best":
                 break
             epoch_start = time.perf_counter()
-            train_loss, train_acc = _train_epoch(model, optimizer, scheduler, data["train"], options, epoch, bar)
-            val_loss, val_acc = evaluate(model, data["val"], options.device) if data["val"] else (train_loss, train_acc)
+            train_loss, train_acc = _train_epoch(model, optimizer, scheduler, data["train"], options, epoch, bar,
+                                                 averaged)
+            val_loss, val_acc = (evaluate(judged, data["val"], options.device) if data["val"]
+                                 else (train_loss, train_acc))
             history.append({
                 "epoch": epoch, "train_loss": train_loss, "train_accuracy": train_acc,
                 "val_loss": val_loss, "val_accuracy": val_acc,
@@ -482,7 +501,7 @@ def train(
             log.info("epoch %d: loss %.4f acc %.4f, val_loss %.4f val_acc %.4f",
                      epoch, train_loss, train_acc, val_loss, val_acc)
             if val_acc > best["val_accuracy"] or options.keep == "last":
-                best = {"epoch": epoch, "val_accuracy": val_acc, "state": copy.deepcopy(model.state_dict())}
+                best = {"epoch": epoch, "val_accuracy": val_acc, "state": copy.deepcopy(judged.state_dict())}
             _save_progress(output, model, optimizer, scheduler, best, history, options, epoch)
     model.load_state_dict(best["state"])
     blended = _blend(model, data, options) if options.blend and config.wide and fitted is None else None
