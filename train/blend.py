@@ -7,8 +7,8 @@ smaller ``a``, nearest the trained model). Both terms read the same features, so
 same graph with other weights, no new node: the head's last Linear times ``1 - a``, the wide table
 ``(1 - a) * joint + a * fitted`` (the joint table padded with zero pair rows when the fit chose
 bigrams and the model had none: its ``wide_bigrams`` then says so), the output bias plus ``a``
-times the fitted bias. Measured against seed spread before it became the default: README,
-"Accuracy on your own data", the sixth round (benchmarks/blend.py).
+times the fitted bias. Measured against seed spread before it became the default:
+docs/recipe-rounds.md, the sixth round (benchmarks/blend.py).
 """
 
 from __future__ import annotations

@@ -47,15 +47,15 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 10, "batch_size": 64, "val_split": 0.1, "patience": 3, "lr": 1e-3, "min_count": 2,
         "dropout": 0.3, "word_dropout": 0.25, "weight_decay": 0.01, "lr_schedule": "cosine",
         # wide_fit: an option, not the default: on the six sets' validation splits it won on CR and
-        # Pros/Cons, lost on AG News and MPQA and on the SMS and SUBJ BiLSTMs (README, "Accuracy on your own data")
+        # Pros/Cons, lost on AG News and MPQA and on the SMS and SUBJ BiLSTMs (docs/recipe-rounds.md, the third round)
         "class_weight": "none", "distill_weight": 0.0, "wide_fit": False,
         # with the wide term (trained jointly): blended after early stopping with the linear model
-        # fitted alone, a by validation log-loss (blend.py; README, "Accuracy on your own data": the
+        # fitted alone, a by validation log-loss (blend.py; docs/recipe-rounds.md: the
         # sixth round measured it against the spread between training seeds)
         "blend": True,
         # refit: an option, not the default: after the blend's choices, both models trained again on
         # all the training texts scored higher on 8 of 12 rows but lower on one by more than a text
-        # (README, "Accuracy on your own data": the ninth round)
+        # (docs/recipe-rounds.md: the ninth round)
         "refit": False,
     },
     "keras-imdb": {
@@ -77,7 +77,7 @@ MAX_LEN_STEP = 10
 
 # Short texts get the wide bag-of-words term (ModelConfig.wide) beside the LSTM: on the validation
 # splits of CR, MPQA and AG News (median 16, 3 and 38 tokens) it scored higher with both
-# architectures (README, "Accuracy on your own data"). Long reviews (IMDB, median 174) keep the
+# architectures (docs/recipe-rounds.md, the second round). Long reviews (IMDB, median 174) keep the
 # recipe tuned there: the term was not measured on them.
 WIDE_MEDIAN_TOKENS = 100
 # Little training text (fewer tokens in all): smaller batches, so the schedule takes more steps.

@@ -101,9 +101,9 @@ class TrainOptions:
     schedule_epochs: int | None = None
     # > 0: an exponential moving average of the weights (this decay per step) is what validation
     # judges and early stopping keeps; the trained weights only move it. Not the default: with the
-    # blend it gained +0.05 points on held-out data and lost 3 to 4 texts on two rows (README,
-    # "Accuracy on your own data", the twelfth round); --resume refuses it (the resume state
-    # does not hold the average)
+    # blend it gained +0.05 points on held-out data and lost 3 to 4 texts on two rows
+    # (docs/recipe-rounds.md, the twelfth round); --resume refuses it (the resume state does not
+    # hold the average)
     ema_decay: float = 0.0
 
 
