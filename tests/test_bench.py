@@ -98,6 +98,25 @@ def test_refit_runs_exactly_the_epochs_on_the_recipes_schedule(tmp_path):
     assert model.config.metrics["train_examples"] == 40  # no validation split taken off
 
 
+def test_recipes_pairs_each_model_with_the_best_baseline_text_by_text():
+    """benchmarks/recipes.py's paired table: against the most accurate baseline of the set, the
+    texts only one of the two gets right, and McNemar's exact p (here 1 against 4 such texts:
+    2 * (1 + 5) / 32)."""
+    pytest.importorskip("scipy")
+    recipes = _load_benchmark("recipes")
+    labels = list("aaaaaabbbb")
+    rows = [
+        {"set": "x", "model": "edgelstm lstm", "int8_accuracy": 0.6, "test_predicted": list("aaaaabbaaa")},
+        {"set": "x", "model": "weak", "test_accuracy": 0.3, "test_predicted": list("bbbbbbbbba")},
+        {"set": "x", "model": "strong", "test_accuracy": 0.8, "test_predicted": list("abbaaabbbb")},
+    ]
+    # edgelstm right on texts 0 1 2 3 4 6, strong on 0 3 4 5 6 7 8 9: only ours 1 2, only theirs 5 7 8 9
+    table = recipes.paired_table(rows, {"x": labels}).splitlines()
+    assert table[2] == "| x | edgelstm lstm | strong | 2 | 4 | -2 | 0.69 |"
+    rows[0]["test_predicted"] = list("aabbbbbbbb")  # right on 0 1 6 7 8 9: only ours 1, only theirs 3 4 5
+    assert recipes.paired_table(rows, {"x": labels}).splitlines()[2].endswith("| 1 | 3 | -2 | 0.62 |")
+
+
 def test_blend_script_trains_the_model_before_the_blend():
     """benchmarks/blend.py blends the model itself: the "default" it trains must be the recipe's
     model before the recipe's own blend (else it would blend a blended model)."""
