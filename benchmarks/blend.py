@@ -9,6 +9,7 @@
     python benchmarks/blend.py --holdout --plain-too --seeds 0 1 2 # idf against plain features (idf_table)
     python benchmarks/blend.py --holdout --vectors-too imdb.vec --seeds 0 1 2  # with word vectors too (variant_table)
     python benchmarks/blend.py --holdout --ema-too 0.99 --seeds 0 1 2        # with a weight average too (variant_table)
+    python benchmarks/blend.py --holdout --sets --imdb aclImdb_v1_labeled.tar.gz --archs bilstm  # IMDB alone
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
 what ``edgelstm train NAME.train.jsonl --arch ARCH --threads 1`` runs), rebuilds the run's own
@@ -178,7 +179,7 @@ def refit(part, config, options, epochs: int, output: Path):
 
 def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_refit: bool = False,
                 train_seeds: tuple[int, ...] = (0,), plain_too: bool = False,
-                variant: dict | None = None) -> list[dict]:
+                variant: dict | None = None, path: Path | None = None) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
@@ -190,8 +191,9 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     its blend, ``a`` chosen on A the same way (idf_table). ``variant``: also the same model trained
     with these TrainOptions changed (``{"vectors": FILE}``: started from word vectors;
     ``{"ema_decay": D}``: judged and kept as a weight average; the same split, seed and linear
-    model), its blend's ``a`` chosen on A the same way (variant_table)."""
-    dataset = load_dataset(DATA / f"{name}.train.jsonl")
+    model), its blend's ``a`` chosen on A the same way (variant_table). ``path``: the training data
+    (default: the set ``name``'s training file; IMDB's archive: its training reviews)."""
+    dataset = load_dataset(path or DATA / f"{name}.train.jsonl")
     texts = dataset.train
     groups = similar_text_groups(texts.texts)
     train_rows, val_rows = _split(np.random.default_rng(0).permutation(len(texts)), 0.1, groups)
@@ -418,6 +420,8 @@ def main() -> None:
                         "these word vectors (edgelstm pretrain's format) and its blend (variant_table)")
     parser.add_argument("--ema-too", metavar="DECAY", type=float, help="with --holdout: also each model "
                         "judged and kept as an exponential moving average of its weights (variant_table)")
+    parser.add_argument("--imdb", type=Path, help="with --holdout: also IMDB's training reviews (aclImdb folder "
+                        "or .tar.gz; its recipe has no wide term, so the blend is of the model as trained)")
     parser.add_argument("--out", type=Path, help="also write every result as JSON lines")
     args = parser.parse_args()
     if args.vectors_too and args.ema_too:
@@ -428,9 +432,10 @@ def main() -> None:
                {"ema_decay": args.ema_too} if args.ema_too else None)
     if args.holdout:
         with tempfile.TemporaryDirectory() as tmp:
-            for name in args.sets:
+            runs = [(name, None) for name in args.sets] + ([("imdb", args.imdb)] if args.imdb else [])
+            for name, path in runs:
                 rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds),
-                                    args.plain_too, variant)
+                                    args.plain_too, variant, path)
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
