@@ -137,22 +137,28 @@ def test_crossfit_teacher_never_labels_a_text_it_was_fitted_on(monkeypatch):
 def test_adapt_on_short_texts_and_keeps_long_review_values():
     short = adapt(["a b c"] * 196 + ["a " * 40] * 3 + ["a " * 300], ["x", "y"] * 100)
     # 99% have at most 40 tokens; short texts: the wide term; few texts: small batches
-    assert short["chosen"] == {"max_len": 40, "wide": True, "batch_size": SMALL_DATA_BATCH}
+    assert short["chosen"] == {"max_len": 40, "wide": True, "batch_size": SMALL_DATA_BATCH,
+                               "blend_without_wide": False}
     assert short["why"]["max_len"] == "99% of the texts have at most 40 tokens"
     assert short["why"]["wide"].startswith("median 3 tokens: short texts")
     lstm = adapt(["a b c"] * 196 + ["a " * 40] * 3 + ["a " * 300], ["x", "y"] * 100, arch="lstm")
-    assert lstm["chosen"] == {"max_len": 40, "wide": True, "batch_size": PRESETS["default"]["batch_size"]}
+    assert lstm["chosen"] == {"max_len": 40, "wide": True, "batch_size": PRESETS["default"]["batch_size"],
+                              "blend_without_wide": False}
     assert short["data"] == {"texts": 200, "labels": 2, "tokens": 196 * 3 + 3 * 40 + 300, "median_tokens": 3,
                              "p99_tokens": 40, "smallest_label_share": 0.5}
     n = 2 * (SMALL_DATA_TOKENS // 1200 + 1)  # reviews of 600 tokens: more tokens than SMALL_DATA_TOKENS
     long = adapt(["word " * 600] * n, ["x", "y"] * (n // 2))
-    assert long["chosen"] == {name: PRESETS["default"][name] for name in ("max_len", "wide", "batch_size")}
+    assert long["chosen"] == {**{name: PRESETS["default"][name] for name in ("max_len", "wide", "batch_size")},
+                              "blend_without_wide": True}  # a BiLSTM on long texts: blended all the same
     assert long["why"]["max_len"] == "99% of the texts have at most 600 tokens; at most 500"
+    long_lstm = adapt(["word " * 600] * n, ["x", "y"] * (n // 2), arch="lstm")
+    assert long_lstm["chosen"]["blend_without_wide"] is False  # an LSTM keeps its state inputs
 
 
 def test_adapt_on_imdb_keeps_the_tuned_values(imdb):
     texts = imdb.train.texts[::5]
     chosen = adapt(texts, imdb.train.labels[::5])["chosen"]
+    assert chosen.pop("blend_without_wide") is True  # the default BiLSTM: the blend adds the linear term
     assert chosen == {name: PRESETS["default"][name] for name in chosen}
 
 
@@ -191,7 +197,8 @@ def test_flags_and_keras_preset_win_over_the_adaptive_recipe(tmp_path):
     config = Classifier.load(tmp_path / "m.pt").config
     assert config.max_len == 33 and config.wide is False
     recipe = config.metrics["recipe"]
-    assert recipe["overridden"] == ["batch_size", "max_len", "wide"] and recipe["chosen"] == {}
+    # --no-wide: no bag-of-words term at all, so the blend adds none either
+    assert recipe["overridden"] == ["batch_size", "blend_without_wide", "max_len", "wide"] and recipe["chosen"] == {}
     result = run_cli("train", data, "-o", tmp_path / "k.pt", "--limit", "200", "--epochs", "1", "--preset",
                      "keras-imdb", "--no-progress")
     assert result.returncode == 0, result.stderr

@@ -72,6 +72,30 @@ def test_the_folded_model_gives_the_blend(arch, outputs, model_bigrams, fit_bigr
     assert float((_logits(model, sequences) - linear).abs().max()) < 1e-6
 
 
+@pytest.mark.parametrize("fit_bigrams", [0, 16])
+def test_a_model_without_a_wide_term_gets_one_from_the_fold(fit_bigrams):
+    """Long texts (a BiLSTM, no wide term trained): the fold adds the term, the joint part zero,
+    and the logits are the blend's, within 1e-6; a = 0 adds nothing."""
+    sequences, labels = _data(300, 2, 1)
+    fitted = choose_wide(sequences[:200], labels[:200], sequences[200:], labels[200:], 60, 1,
+                         l2_grid=(1e-3,), bigram_rows=(fit_bigrams,))
+    config = ModelConfig(arch="bilstm", vocab_size=60, max_len=12, embed_dim=4, hidden=4, dense=8, labels=["a", "b"])
+    torch.manual_seed(0)
+    model = TextClassifier(config).eval()
+    assert model.wide is None
+    fold(model, fitted, 0.0)
+    assert model.wide is None and model.config == config
+    deep = _logits(model, sequences)
+    linear = torch.sparse.mm(wide_features(sequences, 60, fit_bigrams), fitted.table) + fitted.bias
+    fold(model, fitted, 0.4)
+    assert model.config.wide and model.config.wide_bigrams == fit_bigrams
+    assert model.wide is not None and model.wide.weight.shape == (60 + fit_bigrams, 1)
+    assert float((_logits(model, sequences) - (0.6 * deep + 0.4 * linear)).abs().max()) < 1e-6
+    reloaded = TextClassifier(model.config)  # what a checkpoint of it loads into
+    reloaded.load_state_dict(model.state_dict())
+    assert float((_logits(reloaded.eval(), sequences) - _logits(model, sequences)).abs().max()) == 0.0
+
+
 def test_a_of_0_is_the_model_bit_for_bit():
     """a = 0 changes no weight and no setting, even where the fit chose bigram rows."""
     sequences, labels = _data(300, 1, 1)
@@ -137,9 +161,9 @@ def test_the_default_recipe_blends_records_and_reproduces_it(tmp_path):
     assert torch.equal(blended["state_dict"][name], plain["state_dict"][name] * (1 - a))
 
 
-def test_long_texts_get_no_wide_term_and_no_blend(tmp_path, caplog):
-    """IMDB-like long texts: the recipe has no wide term, so nothing is blended, and a refit asked
-    for is skipped with a warning."""
+def test_long_texts_get_no_wide_term_and_no_blend_for_an_lstm(tmp_path, caplog):
+    """IMDB-like long texts and an LSTM: the recipe has no wide term and adds none (the LSTM keeps
+    its state inputs), so nothing is blended, and a refit asked for is skipped with a warning."""
     from edgelstm.train.run import train_files
 
     data = write_long_texts(tmp_path / "long.txt")  # no wide term for these
@@ -149,6 +173,27 @@ def test_long_texts_get_no_wide_term_and_no_blend(tmp_path, caplog):
     assert model.wide is None and "blend_a" not in model.config.metrics["recipe"]["chosen"]
     assert "refit" not in model.config.metrics["recipe"]["chosen"]
     assert "refit skipped: it needs the blend" in caplog.text
+    assert model.config.metrics["recipe"]["chosen"]["blend_without_wide"] is False
+
+
+def test_long_texts_blend_a_bilstm_all_the_same(tmp_path, caplog):
+    """IMDB's long reviews and a BiLSTM: no wide term is trained, but the blend is chosen and
+    recorded as on short texts; a small, briefly trained model leans on the linear model (a > 0),
+    so it carries the term the fold added, and it exports with parity checked."""
+    pytest.importorskip("onnx")
+    from edgelstm.train.run import train_files
+    from tests.helpers import IMDB, needs_imdb
+
+    needs_imdb()
+    settings = {"epochs": 1, "hidden": 4, "embed_dim": 4, "dense": 8, "arch": "bilstm", "limit": 1500}
+    with caplog.at_level("INFO", logger="edgelstm"):
+        model = train_files(IMDB, tmp_path / "m.pt", settings=settings, show_progress=False)
+    recipe = model.config.metrics["recipe"]
+    assert recipe["chosen"]["wide"] is False and recipe["chosen"]["blend_without_wide"] is True
+    assert "blended with the linear model fitted alone" in caplog.text
+    assert recipe["chosen"]["blend_a"] > 0 and model.wide is not None and model.config.wide
+    result = run_cli("export", tmp_path / "m.pt", "-o", tmp_path / "out")  # validates parity
+    assert result.returncode == 0, result.stderr
 
 
 def test_refit_trains_again_on_all_training_texts_with_validations_choices(tmp_path):

@@ -53,12 +53,17 @@ def choose_a(deep: np.ndarray, wide: np.ndarray, targets: np.ndarray) -> tuple[f
 @torch.no_grad()
 def fold(model: TextClassifier, fitted: WideFit, a: float) -> None:
     """Make ``model``'s logits ``(1 - a) * its own + a * fitted``'s, in place; a = 0 changes
-    nothing. ``fitted``'s bigram rows are the model's, or the model has none (they are added)."""
+    nothing. ``fitted``'s bigram rows are the model's, or the model has none (they are added); a
+    model without a wide term gets one (its joint part zero)."""
     if a == 0:
         return
-    config = model.config
     if model.wide is None:
-        raise ValueError("the blend folds into the wide term: the model has none")
+        device = next(model.parameters()).device
+        model.config = replace(model.config, wide=True, wide_bigrams=0)
+        model.wide = torch.nn.Embedding(model.config.vocab_size, model.config.num_outputs,
+                                        padding_idx=PAD_ID).to(device)
+        torch.nn.init.zeros_(model.wide.weight)
+    config = model.config
     if config.wide_bigrams and fitted.bigrams != config.wide_bigrams:
         raise ValueError(f"the fitted term has {fitted.bigrams} bigram rows, the model {config.wide_bigrams}")
     last = [layer for layer in model.head.modules() if isinstance(layer, torch.nn.Linear)][-1]

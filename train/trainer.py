@@ -94,6 +94,9 @@ class TrainOptions:
     # model and ``a`` have chosen on it, train both again on all the training texts (validation
     # included) with those choices, as the baselines refit after choosing C (_refit)
     refit: bool = False
+    # With the blend and no wide term (long texts): blend anyway, the fold adding the fitted term
+    # (blend.fold); otherwise the blend needs the wide term trained jointly
+    blend_without_wide: bool = False
     # The blend's choices given, not made: (a, L2, bigram rows, idf); the refit's run (_refit)
     blend_choice: tuple[float, float, int, bool] | None = None
     # The cosine schedule's length in epochs when it is not ``epochs`` (None: ``epochs``): the
@@ -504,9 +507,10 @@ def train(
                 best = {"epoch": epoch, "val_accuracy": val_acc, "state": copy.deepcopy(judged.state_dict())}
             _save_progress(output, model, optimizer, scheduler, best, history, options, epoch)
     model.load_state_dict(best["state"])
-    blended = _blend(model, data, options) if options.blend and config.wide and fitted is None else None
+    blended = (_blend(model, data, options) if options.blend and fitted is None
+               and (config.wide or options.blend_without_wide) else None)
     if blended is not None:
-        config = model.config  # the fold may add the fit's bigram rows
+        config = model.config  # the fold may add the fit's bigram rows, or the term itself
         if blended["a"] > 0 and data["val"] is not None:
             best["val_accuracy"] = evaluate(model, data["val"], options.device)[1]
     refitted = (blended is not None and options.refit and validation is None and groups is None
