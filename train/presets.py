@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADAPTIVE_PRESET", "DEFAULT_PRESET", "KEEP_EPOCHS", "LONG_TEXT_BLEND_ARCHS", "LR_SCHEDULES", "PRESETS",
-    "SMALL_DATA_BATCH",
-    "SMALL_DATA_BATCH_ARCHS", "SMALL_DATA_TOKENS", "WIDE_MEDIAN_TOKENS", "adapt", "describe_recipe", "resolve",
+    "SMALL_DATA_BATCH", "SMALL_DATA_BATCH_ARCHS", "SMALL_DATA_TOKENS", "WIDE_MEDIAN_TOKENS", "adapt",
+    "describe_recipe", "resolve",
 ]
 
 DEFAULT_PRESET = "default"
