@@ -77,12 +77,12 @@ def baseline(train, test, ngrams: int, seed: int = 0, same_words: bool = False) 
     start = time.perf_counter()
     vectorizer, model = _fit(train.texts, train.labels, ngrams, best_c, same_words)
     seconds = time.perf_counter() - start
+    predicted = [str(label) for label in model.predict(vectorizer.transform(test.texts))]
     return {
         "name": f"TF-IDF + logistic regression, {'unigrams' if ngrams == 1 else 'unigrams+bigrams'}",
         "C": best_c, "val_accuracy": scores[best_c], "features": len(vectorizer.vocabulary_),
         "test_accuracy": _accuracy(vectorizer, model, test.texts, test.labels), "train_seconds": round(seconds, 1),
-        "test_macro_f1": _macro_f1(list(model.predict(vectorizer.transform(test.texts))), test.labels),
-        "test_predicted": [str(label) for label in model.predict(vectorizer.transform(test.texts))],
+        "test_macro_f1": _macro_f1(predicted, test.labels), "test_predicted": predicted,
     }
 
 
@@ -115,11 +115,12 @@ def fasttext_baseline(train, test, ngrams: int) -> dict:
         model = fasttext.train_supervised(str(train_file), wordNgrams=ngrams, **FASTTEXT)
         seconds = time.perf_counter() - start
         model.save_model(str(Path(tmp) / "model.bin"))
+        predicted = predicted_labels(model)
         result = {
             "name": f"fastText, {'unigrams' if ngrams == 1 else 'unigrams+bigrams'}",
             "settings": f"dim {FASTTEXT['dim']}, {FASTTEXT['epoch']} epochs, word n-grams {ngrams}",
-            "test_accuracy": accuracy(model), "test_macro_f1": _macro_f1(predicted_labels(model), test.labels),
-            "test_predicted": predicted_labels(model), "train_seconds": round(seconds, 1),
+            "test_accuracy": accuracy(model), "test_macro_f1": _macro_f1(predicted, test.labels),
+            "test_predicted": predicted, "train_seconds": round(seconds, 1),
             "bytes": (Path(tmp) / "model.bin").stat().st_size,
         }
         if ngrams > 1:

@@ -100,8 +100,8 @@ def test_refit_runs_exactly_the_epochs_on_the_recipes_schedule(tmp_path):
 
 def test_recipes_pairs_each_model_with_the_best_baseline_text_by_text():
     """benchmarks/recipes.py's paired table: against the most accurate baseline of the set, the
-    texts only one of the two gets right, and McNemar's exact p (here 1 against 4 such texts:
-    2 * (1 + 5) / 32)."""
+    texts only one of the two gets right, and McNemar's exact p (2 against 4 such texts: twice
+    P(X <= 2) for X ~ Binomial(6, 1/2), 2 * 22 / 64 = 0.69)."""
     pytest.importorskip("scipy")
     recipes = _load_benchmark("recipes")
     labels = list("aaaaaabbbb")
