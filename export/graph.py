@@ -46,7 +46,7 @@ def _value_info(spec, hidden: int):
 
 def _gates(weight: torch.Tensor, order: list[int] = _TORCH_TO_ONNX_GATES, dtype: type = np.float32) -> np.ndarray:
     """(4H, ...) PyTorch gate rows in ``order`` (ONNX's by default), as ``dtype``."""
-    chunks: np.ndarray = weight.detach().cpu().double().numpy().astype(dtype).reshape(4, -1, *weight.shape[1:])
+    chunks: np.ndarray = weight.detach().cpu().numpy().astype(dtype).reshape(4, -1, *weight.shape[1:])
     return np.concatenate([chunks[i] for i in order])
 
 

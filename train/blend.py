@@ -57,24 +57,21 @@ def fold(model: TextClassifier, fitted: WideFit, a: float) -> None:
     model without a wide term gets one (its joint part zero)."""
     if a == 0:
         return
-    if model.wide is None:
-        device = next(model.parameters()).device
-        model.config = replace(model.config, wide=True, wide_bigrams=0)
-        model.wide = torch.nn.Embedding(model.config.vocab_size, model.config.num_outputs,
-                                        padding_idx=PAD_ID).to(device)
-        torch.nn.init.zeros_(model.wide.weight)
     config = model.config
     if config.wide_bigrams and fitted.bigrams != config.wide_bigrams:
         raise ValueError(f"the fitted term has {fitted.bigrams} bigram rows, the model {config.wide_bigrams}")
     last = [layer for layer in model.head.modules() if isinstance(layer, torch.nn.Linear)][-1]
     last.weight.mul_(1 - a)
     last.bias.mul_(1 - a).add_(a * fitted.bias.to(last.bias.dtype))
-    joint = model.wide.weight
+    # a model without the term (a BiLSTM on long texts): its joint part is zero
+    joint = model.wide.weight if model.wide is not None else last.weight.new_zeros((config.vocab_size,
+                                                                                    config.num_outputs))
     table = torch.zeros((config.vocab_size + fitted.bigrams, joint.shape[1]), dtype=joint.dtype, device=joint.device)
     table[: joint.shape[0]] = (1 - a) * joint
     table += a * fitted.table.to(joint.dtype).to(joint.device)
-    if table.shape[0] != joint.shape[0]:  # the fit chose bigrams: the model's term gets their rows
-        model.config = replace(config, wide_bigrams=fitted.bigrams)
+    if model.wide is None or table.shape[0] != joint.shape[0]:  # the term, or the fit's bigram rows, added
+        trainable = model.wide is None or joint.requires_grad
+        model.config = replace(config, wide=True, wide_bigrams=fitted.bigrams)
         model.wide = torch.nn.Embedding(table.shape[0], joint.shape[1], padding_idx=PAD_ID).to(joint.device)
-        model.wide.weight.requires_grad_(joint.requires_grad)
+        model.wide.weight.requires_grad_(trainable)
     model.wide.weight.copy_(table)
