@@ -9,6 +9,7 @@
     python benchmarks/blend.py --holdout --plain-too --seeds 0 1 2 # idf against plain features (idf_table)
     python benchmarks/blend.py --holdout --vectors-too imdb.vec --seeds 0 1 2  # with word vectors too (variant_table)
     python benchmarks/blend.py --holdout --ema-too 0.99 --seeds 0 1 2        # with a weight average too (variant_table)
+    python benchmarks/blend.py --holdout --l2-too --seeds 0 1 2  # linear model L2-normed too (l2norm_table)
     python benchmarks/blend.py --holdout --sets --imdb aclImdb_v1_labeled.tar.gz --archs bilstm  # IMDB alone
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
@@ -179,7 +180,7 @@ def refit(part, config, options, epochs: int, output: Path):
 
 def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_refit: bool = False,
                 train_seeds: tuple[int, ...] = (0,), plain_too: bool = False,
-                variant: dict | None = None, path: Path | None = None) -> list[dict]:
+                variant: dict | None = None, path: Path | None = None, l2_too: bool = False) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
@@ -188,7 +189,8 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     ``train_seeds``: each architecture trained (and refit) once per training seed, one row each;
     the linear model does not depend on it and is fitted once per set. ``plain_too``: also the
     linear model without idf (``idf_options=(False,)``, the fourth to sixth rounds' features) and
-    its blend, ``a`` chosen on A the same way (idf_table). ``variant``: also the same model trained
+    its blend, ``a`` chosen on A the same way (idf_table); ``l2_too`` the same with each text's row
+    L2-normed instead of divided by its length (``norm="l2"``, l2norm_table). ``variant``: also the same model trained
     with these TrainOptions changed (``{"vectors": FILE}``: started from word vectors;
     ``{"ema_decay": D}``: judged and kept as a weight average; the same split, seed and linear
     model), its blend's ``a`` chosen on A the same way (variant_table). ``path``: the training data
@@ -200,7 +202,10 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     b_rows, a_rows = _split(val_rows[np.random.default_rng(seed).permutation(len(val_rows))], 0.5, groups)
     train_part, a_part, b_part = texts.subset(train_rows), texts.subset(a_rows), texts.subset(b_rows)
     train_a_part = texts.subset(np.concatenate([train_rows, a_rows]))
-    rows, fit, refit_fit, plain_fit = [], None, None, None
+    rows, fit, refit_fit = [], None, None
+    other_linear = {**({"plain": {"idf_options": (False,)}} if plain_too else {}),
+                    **({"l2norm": {"norm": "l2"}} if l2_too else {})}
+    other_fits: dict = {}
     for arch, train_seed in ((arch, s) for arch in archs for s in train_seeds):
         settings: dict = {"arch": arch, "threads": 1, "seed": train_seed, **BEFORE_BLEND}
         settings.update(adapt(texts.texts, texts.labels, ADAPTIVE_PRESET, arch)["chosen"])
@@ -216,9 +221,10 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
         if fit is None:
             fit = choose_wide(train_enc.sequences, train_enc.targets, a_enc.sequences, a_enc.targets,
                               config.vocab_size, config.num_outputs)
-        if plain_too and plain_fit is None:
-            plain_fit = choose_wide(train_enc.sequences, train_enc.targets, a_enc.sequences, a_enc.targets,
-                                    config.vocab_size, config.num_outputs, idf_options=(False,))
+        for prefix, changes in other_linear.items():  # plain: without idf; l2norm: L2-normed rows
+            if prefix not in other_fits:
+                other_fits[prefix] = choose_wide(train_enc.sequences, train_enc.targets, a_enc.sequences,
+                                                 a_enc.targets, config.vocab_size, config.num_outputs, **changes)
         deep_a, wide_a = model_logits(model, a_enc, "cpu"), fit.logits(a_enc.sequences, config.vocab_size)
         deep_b, wide_b = model_logits(model, b_enc, "cpu"), fit.logits(b_enc.sequences, config.vocab_size)
         row = {"set": name, "arch": arch, "seed": train_seed, "a_texts": len(a_part), "b_texts": len(b_part),
@@ -228,13 +234,14 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
             a = choose(deep_a, wide_a, a_enc.targets, rule)
             row[f"blend_{rule}"] = {"a": a, "b": accuracy((1 - a) * deep_b + a * wide_b, b_enc.targets)}
         row.update(linear_l2=fit.l2, linear_bigrams=fit.bigrams, linear_idf=fit.idf)
-        if plain_fit is not None:
-            plain_a = plain_fit.logits(a_enc.sequences, config.vocab_size)
-            plain_b = plain_fit.logits(b_enc.sequences, config.vocab_size)
-            a = choose(deep_a, plain_a, a_enc.targets, "logloss")
-            row.update(plain_linear_b=accuracy(plain_b, b_enc.targets), plain_l2=plain_fit.l2,
-                       plain_bigrams=plain_fit.bigrams,
-                       plain_blend_logloss={"a": a, "b": accuracy((1 - a) * deep_b + a * plain_b, b_enc.targets)})
+        for prefix, other in other_fits.items():
+            other_a = other.logits(a_enc.sequences, config.vocab_size)
+            other_b = other.logits(b_enc.sequences, config.vocab_size)
+            a = choose(deep_a, other_a, a_enc.targets, "logloss")
+            row.update({f"{prefix}_linear_b": accuracy(other_b, b_enc.targets), f"{prefix}_l2": other.l2,
+                        f"{prefix}_bigrams": other.bigrams,
+                        f"{prefix}_blend_logloss": {"a": a, "b": accuracy((1 - a) * deep_b + a * other_b,
+                                                                         b_enc.targets)}})
         if variant is not None:
             changed, _ = train(Dataset(train_part), recipe_config, replace(options, **variant),
                                folder / f"{name}-{arch}-{train_seed}-variant.pt", show_progress=False,
@@ -359,6 +366,25 @@ def idf_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def l2norm_table(rows: list[dict]) -> str:
+    """``--l2-too``: per set and architecture over its training seeds, on B: the linear model with
+    rows divided by their length (the default) and L2-normed, their log-loss blends' mean
+    (min..max), and l2 blend - blend per seed in texts of B."""
+    lines = ["| set | arch | seeds | B texts | default on B: mean | linear on B | linear L2-normed on B "
+             "| its L2, bigrams | blend on B: mean (min..max) | L2-normed blend on B: mean (min..max) "
+             "| L2-normed blend - blend per seed (texts) |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
+    for key, group in _by_model(rows):
+        n_b = group[0]["b_texts"]
+        blend = [r["blend_logloss"]["b"] for r in group]
+        normed = [r["l2norm_blend_logloss"]["b"] for r in group]
+        lines.append(_row_start(key, group) + f"{np.mean([r['default_b'] for r in group]):.2%} | "
+                     f"{group[0]['linear_b']:.2%} | {group[0]['l2norm_linear_b']:.2%} | "
+                     f"{group[0]['l2norm_l2']:g}, {group[0]['l2norm_bigrams']} | {_spread(blend)} | "
+                     f"{_spread(normed)} | {_paired(normed, blend, n_b)} |")
+    return "\n".join(lines)
+
+
 def variant_table(rows: list[dict]) -> str:
     """``--vectors-too`` / ``--ema-too``: per set and architecture over its training seeds, on B: the
     default and its blend, the same with the variant, means (min..max), and variant blend - blend
@@ -416,6 +442,8 @@ def main() -> None:
                         "seeds, each model trained once per seed on the same split and cut (seeds_table)")
     parser.add_argument("--plain-too", action="store_true", help="with --holdout: also the linear model "
                         "without idf and its blend (idf_table)")
+    parser.add_argument("--l2-too", action="store_true", help="with --holdout: also the linear model with "
+                        "each text's row L2-normed instead of divided by its length, and its blend (l2norm_table)")
     parser.add_argument("--vectors-too", metavar="VECTORS", help="with --holdout: also each model started from "
                         "these word vectors (edgelstm pretrain's format) and its blend (variant_table)")
     parser.add_argument("--ema-too", metavar="DECAY", type=float, help="with --holdout: also each model "
@@ -435,7 +463,7 @@ def main() -> None:
             runs = [(name, None) for name in args.sets] + ([("imdb", args.imdb)] if args.imdb else [])
             for name, path in runs:
                 rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds),
-                                    args.plain_too, variant, path)
+                                    args.plain_too, variant, path, args.l2_too)
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
@@ -448,6 +476,9 @@ def main() -> None:
         if args.plain_too:
             print()
             print(idf_table(rows))
+        if args.l2_too:
+            print()
+            print(l2norm_table(rows))
         if variant is not None:
             print()
             print(variant_table(rows))

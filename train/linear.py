@@ -13,6 +13,11 @@ With ``idf`` each feature column is first scaled by its inverse document frequen
 training texts (scikit-learn's smoothed idf), as TF-IDF does: the penalty then weighs a rare
 word's weight less than a common one's. The fitted weights times the idf are the graph's table,
 so the graph is the same either way.
+
+With ``norm="l2"`` (measured in the fourteenth round, docs/recipe-rounds.md; no graph computes it)
+each text's idf-weighted row is divided by the square root of its occurrences' summed squared
+idf instead of by its token count, as TF-IDF's L2 normalization does (the same where no word
+repeats): ``WideFit.idf_values`` then holds each row's idf for that norm.
 """
 
 from __future__ import annotations
@@ -51,6 +56,8 @@ class WideFit:
     val_accuracy: float
     idf: bool = False  # fitted on idf-scaled features (the table has the idf folded in)
     scores: dict[str, float] = field(default_factory=dict)  # score_key(...) -> validation accuracy
+    norm: str = "mean"  # each text's row divided by its token count, or "l2" (see the module)
+    idf_values: torch.Tensor | None = None  # (rows,) with norm "l2": each row's idf
 
     @staticmethod
     def score_key(l2: float, bigrams: int, idf: bool) -> str:
@@ -59,6 +66,9 @@ class WideFit:
     def logits(self, sequences: Sequence[Sequence[int]], vocab_size: int) -> np.ndarray:
         """(N, outputs) float64 logits of the fitted term alone on id ``sequences``."""
         features = wide_features(sequences, vocab_size, self.bigrams)  # (N, rows)
+        if self.norm == "l2":
+            assert self.idf_values is not None, "an l2-normed fit keeps its idf"
+            features = _l2_normed(features, self.idf_values, sequences)
         return np.asarray((torch.sparse.mm(features, self.table) + self.bias).numpy())
 
 
@@ -99,6 +109,20 @@ def idf_of(features: torch.Tensor) -> torch.Tensor:
 def _scaled(features: torch.Tensor, column_scale: torch.Tensor) -> torch.Tensor:
     indices = features.indices()
     return torch.sparse_coo_tensor(indices, features.values() * column_scale[indices[1]], features.shape,
+                                   check_invariants=False).coalesce()
+
+
+def _l2_normed(features: torch.Tensor, idf: torch.Tensor, sequences: Sequence[Sequence[int]]) -> torch.Tensor:
+    """``features`` (1 / length per occurrence) with each text's row times its length divided by
+    sqrt(sum of its occurrences' idf ** 2): the count per column over that norm, unscaled by idf
+    (the fit scales columns by idf as for the mean norm)."""
+    indices, values = features.indices(), features.values()
+    lengths = torch.tensor([max(len(s), 1) for s in sequences], dtype=torch.float64)  # (N,)
+    counts = values * lengths[indices[0]]  # each column's occurrences in its text
+    squared = torch.zeros(features.shape[0], dtype=torch.float64).index_add_(
+        0, indices[0], counts * idf[indices[1]] ** 2)  # (N,) summed over occurrences
+    scale = torch.where(squared > 0, squared.rsqrt(), torch.zeros_like(squared))
+    return torch.sparse_coo_tensor(indices, counts * scale[indices[0]], features.shape,
                                    check_invariants=False).coalesce()
 
 
@@ -160,12 +184,15 @@ def choose_wide(train_sequences: Sequence[Sequence[int]], train_targets: np.ndar
                 val_sequences: Sequence[Sequence[int]], val_labels: np.ndarray, vocab_size: int, outputs: int,
                 *, soft_targets: np.ndarray | None = None, weights: np.ndarray | None = None,
                 l2_grid: Sequence[float] | None = None, bigram_rows: Sequence[int] = (0, BIGRAM_ROWS),
-                idf_options: Sequence[bool] = (True,)) -> WideFit:
+                idf_options: Sequence[bool] = (True,), norm: str = "mean") -> WideFit:
     """Fit the wide term for each weighting, bigram setting and L2 strength (``l2_grid``, default
     IDF_L2_GRID or L2_GRID for the weighting); keep the best validation accuracy (ties: the first,
     i.e. fewer rows, then stronger L2 -- the grid is tried strongest first).
     ``train_targets``: (N,) label ids; ``soft_targets``: (N, L) probabilities to fit instead;
-    ``weights``: (N,) loss weight per training text."""
+    ``weights``: (N,) loss weight per training text. ``norm``: "mean" (the graph's) or "l2"
+    (with idf only; measuring, see the module)."""
+    if norm not in ("mean", "l2") or (norm == "l2" and False in idf_options):
+        raise ValueError(f"norm {norm!r}: 'mean', or 'l2' with idf")
     targets = torch.from_numpy(soft_targets if soft_targets is not None else train_targets)
     labels = torch.from_numpy(np.asarray(val_labels, np.int64))
     text_weights = None if weights is None else torch.from_numpy(np.asarray(weights, np.float64))
@@ -176,17 +203,21 @@ def choose_wide(train_sequences: Sequence[Sequence[int]], train_targets: np.ndar
         x_val = wide_features(val_sequences, vocab_size, bigrams)
         for idf in idf_options:
             scale = idf_of(x_train) if idf else torch.ones(x_train.shape[1], dtype=torch.float64)  # (rows,)
-            x_fit = _scaled(x_train, scale) if idf else x_train
+            if norm == "l2":
+                x_train_normed = _l2_normed(x_train, scale, train_sequences)
+                x_val_normed = _l2_normed(x_val, scale, val_sequences)
+            x_fit = _scaled(x_train_normed if norm == "l2" else x_train, scale) if idf else x_train
             previous = None
             for l2 in sorted(l2_grid or (IDF_L2_GRID if idf else L2_GRID), reverse=True):
                 weights_fitted, bias = previous = fit_wide(x_fit, targets, outputs, l2, text_weights, previous)
                 table = weights_fitted * scale[:, None]  # (rows, outputs): the graph's table
-                accuracy = _accuracy(x_val, labels, table, bias)
+                accuracy = _accuracy(x_val_normed if norm == "l2" else x_val, labels, table, bias)
                 scores[WideFit.score_key(l2, bigrams, idf)] = round(accuracy, 4)
                 log.debug("wide term: l2 %g, bigram rows %d, idf %s: validation accuracy %.4f",
                           l2, bigrams, idf, accuracy)
                 if best is None or accuracy > best.val_accuracy:
-                    best = WideFit(table, bias, l2, bigrams, accuracy, idf)
+                    best = WideFit(table, bias, l2, bigrams, accuracy, idf, norm=norm,
+                                   idf_values=scale if norm == "l2" else None)
     assert best is not None, "an empty grid"
     best.scores = scores
     return best
