@@ -32,7 +32,7 @@ import torch
 
 from edgelstm.config import BIGRAM_HASH
 
-__all__ = ["L2_GRID", "IDF_L2_GRID", "BIGRAM_ROWS", "WideFit", "choose_wide", "fit_wide", "idf_of", "wide_features"]
+__all__ = ["L2_GRID", "IDF_L2_GRID", "L2NORM_L2_GRID", "BIGRAM_ROWS", "WideFit", "choose_wide", "fit_wide", "idf_of", "wide_features"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 L2_GRID = (3e-7, 1e-6, 3e-6, 1e-5, 3e-5)
 # ... on idf-scaled features: their columns grow by the idf (1 to ~10), so the optimum moves up
 IDF_L2_GRID = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3)
+# ... on L2-normed rows (norm "l2"): a one- or two-word text's row is several times smaller than
+# its mean-normed one, and MPQA's fit chose the idf grid's weakest 1e-5, so two weaker ones too
+L2NORM_L2_GRID = (1e-6, 3e-6, *IDF_L2_GRID)
 # hashed rows for neighbouring pairs when bigrams are tried (ModelConfig.wide_bigrams' limit)
 BIGRAM_ROWS = 65536
 MAX_ITERATIONS = 300
@@ -208,7 +211,8 @@ def choose_wide(train_sequences: Sequence[Sequence[int]], train_targets: np.ndar
                 x_val_normed = _l2_normed(x_val, scale, val_sequences)
             x_fit = _scaled(x_train_normed if norm == "l2" else x_train, scale) if idf else x_train
             previous = None
-            for l2 in sorted(l2_grid or (IDF_L2_GRID if idf else L2_GRID), reverse=True):
+            default_grid = (L2NORM_L2_GRID if norm == "l2" else IDF_L2_GRID) if idf else L2_GRID
+            for l2 in sorted(l2_grid or default_grid, reverse=True):
                 weights_fitted, bias = previous = fit_wide(x_fit, targets, outputs, l2, text_weights, previous)
                 table = weights_fitted * scale[:, None]  # (rows, outputs): the graph's table
                 accuracy = _accuracy(x_val_normed if norm == "l2" else x_val, labels, table, bias)
