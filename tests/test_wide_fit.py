@@ -125,6 +125,32 @@ def test_idf_fit_is_folded_into_the_graph_table():
     assert plain.idf is False and not torch.allclose(plain.table, fitted.table, atol=1e-3)
 
 
+def test_l2_normed_fit_uses_tfidf_rows():
+    """``norm="l2"`` (the fourteenth round): without repeated words each text's features are
+    scikit-learn's TF-IDF rows (smoothed idf, L2 norm), the fit is fitted and scored on exactly
+    those, and its logits are the rows times the fitted weights."""
+    text_module = pytest.importorskip("sklearn.feature_extraction.text")
+    rng = np.random.default_rng(4)
+    sequences = [list(rng.choice(np.arange(2, 60), rng.integers(1, 12), replace=False)) for _ in range(600)]
+    labels = np.array([int(sum(t < 20 for t in s) * 2 > len(s)) for s in sequences])
+    train, val = sequences[:500], sequences[500:]
+    fitted = choose_wide(train, labels[:500], val, labels[500:], 60, 1, l2_grid=(1e-3,), bigram_rows=(0,),
+                         norm="l2")
+    assert fitted.norm == "l2" and fitted.idf_values is not None
+    transformer = text_module.TfidfTransformer(norm="l2", smooth_idf=True)
+    counts = wide_features(train, 60).to_dense().numpy() * np.array([len(s) for s in train])[:, None]
+    transformer.fit(counts)
+    val_counts = wide_features(val, 60).to_dense().numpy() * np.array([len(s) for s in val])[:, None]
+    rows = transformer.transform(val_counts).toarray()  # (N, 60) unit rows
+    weights, bias = fit_wide(torch.from_numpy(transformer.transform(counts).toarray()).to_sparse(),
+                             torch.from_numpy(labels[:500]), 1, 1e-3)
+    expected = rows @ weights.numpy() + bias.numpy()
+    assert np.allclose(fitted.logits(val, 60), expected, atol=1e-8)
+    assert fitted.val_accuracy == np.mean((expected[:, 0] > 0) == labels[500:])
+    with pytest.raises(ValueError, match="norm"):
+        choose_wide(train, labels[:500], val, labels[500:], 60, 1, idf_options=(False,), norm="l2")
+
+
 def _separable_dataset() -> Dataset:
     """Each text holds a word that tells its label: the linear model alone is right on every
     validation text, so no LSTM epoch can beat it."""
