@@ -10,6 +10,7 @@
     python benchmarks/blend.py --holdout --vectors-too imdb.vec --seeds 0 1 2  # with word vectors too (variant_table)
     python benchmarks/blend.py --holdout --ema-too 0.99 --seeds 0 1 2        # with a weight average too (variant_table)
     python benchmarks/blend.py --holdout --l2-too --seeds 0 1 2  # linear model L2-normed too (l2norm_table)
+    python benchmarks/blend.py --holdout --ensemble-too --seeds 0 1 2        # the seeds as one model (ensemble_table)
     python benchmarks/blend.py --holdout --sets --imdb aclImdb_v1_labeled.tar.gz --archs bilstm  # IMDB alone
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
@@ -180,7 +181,8 @@ def refit(part, config, options, epochs: int, output: Path):
 
 def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_refit: bool = False,
                 train_seeds: tuple[int, ...] = (0,), plain_too: bool = False,
-                variant: dict | None = None, path: Path | None = None, l2_too: bool = False) -> list[dict]:
+                variant: dict | None = None, path: Path | None = None, l2_too: bool = False,
+                ensemble_too: bool = False) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
@@ -190,7 +192,9 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     the linear model does not depend on it and is fitted once per set. ``plain_too``: also the
     linear model without idf (``idf_options=(False,)``, the fourth to sixth rounds' features) and
     its blend, ``a`` chosen on A the same way (idf_table); ``l2_too`` the same with each text's row
-    L2-normed instead of divided by its length (``norm="l2"``, l2norm_table). ``variant``: also the same model trained
+    L2-normed instead of divided by its length (``norm="l2"``, l2norm_table); ``ensemble_too``
+    per architecture the mean of its seeds' logits and that mean's blend (ensemble_table).
+    ``variant``: also the same model trained
     with these TrainOptions changed (``{"vectors": FILE}``: started from word vectors;
     ``{"ema_decay": D}``: judged and kept as a weight average; the same split, seed and linear
     model), its blend's ``a`` chosen on A the same way (variant_table). ``path``: the training data
@@ -206,6 +210,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     other_linear = {**({"plain": {"idf_options": (False,)}} if plain_too else {}),
                     **({"l2norm": {"norm": "l2"}} if l2_too else {})}
     other_fits: dict = {}
+    seed_logits: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # arch -> (A, B) logits per seed
     for arch, train_seed in ((arch, s) for arch in archs for s in train_seeds):
         settings: dict = {"arch": arch, "threads": 1, "seed": train_seed, **BEFORE_BLEND}
         settings.update(adapt(texts.texts, texts.labels, ADAPTIVE_PRESET, arch)["chosen"])
@@ -275,8 +280,23 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                 a = row[f"blend_{rule}"]["a"]
                 row[f"refit_blend_{rule}"] = {"a": a, "b": accuracy((1 - a) * deep_rb + a * wide_rb,
                                                                     b_refit_enc.targets)}
+        seed_logits.setdefault(arch, []).append((deep_a, deep_b))
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
+    if ensemble_too:  # the seeds' models as one: their mean logits, blended with a chosen on A
+        assert fit is not None
+        wide_a = fit.logits(a_enc.sequences, config.vocab_size)
+        wide_b = fit.logits(b_enc.sequences, config.vocab_size)
+        for arch, logits in seed_logits.items():
+            mean_a = np.mean([pair[0] for pair in logits], axis=0)
+            mean_b = np.mean([pair[1] for pair in logits], axis=0)
+            a = choose(mean_a, wide_a, a_enc.targets, "logloss")
+            ensemble = {"models": len(logits), "default_b": accuracy(mean_b, b_enc.targets),
+                        "blend_logloss": {"a": a, "b": accuracy((1 - a) * mean_b + a * wide_b, b_enc.targets)}}
+            for row in rows:
+                if row["arch"] == arch:
+                    row["ensemble"] = ensemble
+            print(json.dumps({"set": name, "arch": arch, "ensemble": ensemble}), file=sys.stderr, flush=True)
     return rows
 
 
@@ -385,6 +405,23 @@ def l2norm_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def ensemble_table(rows: list[dict]) -> str:
+    """``--ensemble-too``: per set and architecture, on B: the single models' default and blend,
+    means (min..max) over the seeds, the seeds' mean logits alone and blended, and the ensemble's
+    blend - the single blends' mean in texts of B."""
+    lines = ["| set | arch | seeds | B texts | default on B: mean (min..max) | blend on B: mean (min..max) "
+             "| ensemble on B | ensemble's blend on B (a) | ensemble's blend - mean blend (texts) |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for key, group in _by_model(rows):
+        blend = [r["blend_logloss"]["b"] for r in group]
+        ensemble = group[0]["ensemble"]
+        lines.append(_row_start(key, group) + f"{_spread([r['default_b'] for r in group])} | {_spread(blend)} | "
+                     f"{ensemble['default_b']:.2%} | {ensemble['blend_logloss']['b']:.2%} "
+                     f"(a {ensemble['blend_logloss']['a']:.1f}) | "
+                     f"{(ensemble['blend_logloss']['b'] - np.mean(blend)) * group[0]['b_texts']:+.1f} |")
+    return "\n".join(lines)
+
+
 def variant_table(rows: list[dict]) -> str:
     """``--vectors-too`` / ``--ema-too``: per set and architecture over its training seeds, on B: the
     default and its blend, the same with the variant, means (min..max), and variant blend - blend
@@ -444,6 +481,8 @@ def main() -> None:
                         "without idf and its blend (idf_table)")
     parser.add_argument("--l2-too", action="store_true", help="with --holdout: also the linear model with "
                         "each text's row L2-normed instead of divided by its length, and its blend (l2norm_table)")
+    parser.add_argument("--ensemble-too", action="store_true", help="with --holdout and several --seeds: also "
+                        "each architecture's seeds as one model (mean logits) and its blend (ensemble_table)")
     parser.add_argument("--vectors-too", metavar="VECTORS", help="with --holdout: also each model started from "
                         "these word vectors (edgelstm pretrain's format) and its blend (variant_table)")
     parser.add_argument("--ema-too", metavar="DECAY", type=float, help="with --holdout: also each model "
@@ -452,6 +491,8 @@ def main() -> None:
                         "or .tar.gz; its recipe has no wide term, so the blend is of the model as trained)")
     parser.add_argument("--out", type=Path, help="also write every result as JSON lines")
     args = parser.parse_args()
+    if args.ensemble_too and len(args.seeds) < 2:
+        parser.error("--ensemble-too needs two --seeds or more")
     if args.vectors_too and args.ema_too:
         parser.error("one variant at a time: --vectors-too or --ema-too")
     torch.set_num_threads(1)
@@ -463,7 +504,7 @@ def main() -> None:
             runs = [(name, None) for name in args.sets] + ([("imdb", args.imdb)] if args.imdb else [])
             for name, path in runs:
                 rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds),
-                                    args.plain_too, variant, path, args.l2_too)
+                                    args.plain_too, variant, path, args.l2_too, args.ensemble_too)
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
@@ -476,6 +517,9 @@ def main() -> None:
         if args.plain_too:
             print()
             print(idf_table(rows))
+        if args.ensemble_too:
+            print()
+            print(ensemble_table(rows))
         if args.l2_too:
             print()
             print(l2norm_table(rows))
