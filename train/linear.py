@@ -32,7 +32,8 @@ import torch
 
 from edgelstm.config import BIGRAM_HASH
 
-__all__ = ["L2_GRID", "IDF_L2_GRID", "L2NORM_L2_GRID", "BIGRAM_ROWS", "WideFit", "choose_wide", "fit_wide", "idf_of", "wide_features"]
+__all__ = ["L2_GRID", "IDF_L2_GRID", "L2NORM_L2_GRID", "BIGRAM_ROWS", "WideFit", "choose_wide", "fit_wide", "idf_of",
+           "wide_features"]
 
 log = logging.getLogger(__name__)
 
