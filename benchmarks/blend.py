@@ -194,8 +194,8 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     its blend, ``a`` chosen on A the same way (idf_table); ``l2_too`` the same with each text's row
     L2-normed instead of divided by its length (``norm="l2"``, l2norm_table); ``ensemble_too``
     per architecture the mean of its seeds' logits and that mean's blend (ensemble_table).
-    ``variant``: also the same model trained
-    with these TrainOptions changed (``{"vectors": FILE}``: started from word vectors;
+    ``variant``: also the same model trained with these TrainOptions changed (``{"vectors":
+    FILE}``: started from word vectors;
     ``{"ema_decay": D}``: judged and kept as a weight average; the same split, seed and linear
     model), its blend's ``a`` chosen on A the same way (variant_table). ``path``: the training data
     (default: the set ``name``'s training file; IMDB's archive: its training reviews)."""
@@ -284,6 +284,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     if ensemble_too:  # the seeds' models as one: their mean logits, blended with a chosen on A
+        # the last run's encodings serve every architecture: the split's vocabulary is the same
         assert fit is not None
         wide_a = fit.logits(a_enc.sequences, config.vocab_size)
         wide_b = fit.logits(b_enc.sequences, config.vocab_size)

@@ -110,6 +110,16 @@ def test_a_of_0_is_the_model_bit_for_bit():
     assert model.config.to_dict() == config
 
 
+def test_an_l2_normed_fit_does_not_fold():
+    """The graph's term divides by the token count: a fit with linear.py's ``norm="l2"`` (measured,
+    never built) is refused, not folded into weights that would compute something else."""
+    sequences, labels = _data(300, 1, 1)
+    fitted = choose_wide(sequences[:200], labels[:200], sequences[200:], labels[200:], 60, 1,
+                         l2_grid=(1e-3,), bigram_rows=(0,), norm="l2")
+    with pytest.raises(ValueError, match="norm 'l2'"):
+        fold(_model("lstm", 1, 0), fitted, 0.5)
+
+
 def test_choose_a_takes_the_lowest_log_loss_and_the_smaller_a_on_ties():
     targets = np.array([0, 1, 1, 0])
     right = np.array([[-2.0], [2.0], [2.0], [-2.0]])

@@ -55,6 +55,8 @@ def fold(model: TextClassifier, fitted: WideFit, a: float) -> None:
     """Make ``model``'s logits ``(1 - a) * its own + a * fitted``'s, in place; a = 0 changes
     nothing. ``fitted``'s bigram rows are the model's, or the model has none (they are added); a
     model without a wide term gets one (its joint part zero)."""
+    if fitted.norm != "mean":  # the graph's term divides by the token count (linear.py's norm="l2" does not)
+        raise ValueError(f"a fit with norm {fitted.norm!r} has no place in the graph; only 'mean' folds")
     if a == 0:
         return
     config = model.config

@@ -207,16 +207,15 @@ def choose_wide(train_sequences: Sequence[Sequence[int]], train_targets: np.ndar
         x_val = wide_features(val_sequences, vocab_size, bigrams)
         for idf in idf_options:
             scale = idf_of(x_train) if idf else torch.ones(x_train.shape[1], dtype=torch.float64)  # (rows,)
-            if norm == "l2":
-                x_train_normed = _l2_normed(x_train, scale, train_sequences)
-                x_val_normed = _l2_normed(x_val, scale, val_sequences)
-            x_fit = _scaled(x_train_normed if norm == "l2" else x_train, scale) if idf else x_train
+            rows_train = _l2_normed(x_train, scale, train_sequences) if norm == "l2" else x_train
+            rows_val = _l2_normed(x_val, scale, val_sequences) if norm == "l2" else x_val
+            x_fit = _scaled(rows_train, scale) if idf else rows_train
             previous = None
             default_grid = (L2NORM_L2_GRID if norm == "l2" else IDF_L2_GRID) if idf else L2_GRID
             for l2 in sorted(l2_grid or default_grid, reverse=True):
                 weights_fitted, bias = previous = fit_wide(x_fit, targets, outputs, l2, text_weights, previous)
                 table = weights_fitted * scale[:, None]  # (rows, outputs): the graph's table
-                accuracy = _accuracy(x_val_normed if norm == "l2" else x_val, labels, table, bias)
+                accuracy = _accuracy(rows_val, labels, table, bias)
                 scores[WideFit.score_key(l2, bigrams, idf)] = round(accuracy, 4)
                 log.debug("wide term: l2 %g, bigram rows %d, idf %s: validation accuracy %.4f",
                           l2, bigrams, idf, accuracy)
