@@ -369,41 +369,43 @@ def seeds_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def idf_table(rows: list[dict]) -> str:
-    """``--plain-too``: per set and architecture over its training seeds, on B: the linear model
-    without and with idf, their log-loss blends' mean (min..max), and idf blend - plain blend per
-    seed in texts of B."""
-    lines = ["| set | arch | seeds | B texts | default on B: mean | linear plain on B | linear idf on B "
-             "| plain blend on B: mean (min..max) | idf blend on B: mean (min..max) "
-             "| idf blend - plain blend per seed (texts) |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for key, group in _by_model(rows):
+def _linear_pair_table(rows: list[dict], old: tuple[str, str], new: tuple[str, str], chosen: str = "") -> str:
+    """Two linear models' rows per set and architecture over its training seeds, on B: each alone,
+    (with ``chosen``: the new one's L2 and bigrams,) their log-loss blends' mean (min..max), and new
+    blend - old blend per seed in texts of B. ``old``, ``new``: (name in the headers, prefix of its
+    row keys: "" for the default linear model's ``linear_b`` and ``blend_logloss``)."""
+    def key(prefix: str, name: str) -> str:
+        return f"{prefix}_{name}" if prefix else name
+
+    def named(name: str, rest: str) -> str:
+        return f"{name} {rest}" if name else rest
+
+    lines = [f"| set | arch | seeds | B texts | default on B: mean | linear {named(old[0], 'on B')} "
+             f"| linear {named(new[0], 'on B')} | " + ("its L2, bigrams | " if chosen else "")
+             + f"{named(old[0], 'blend on B')}: mean (min..max) | {named(new[0], 'blend on B')}: mean (min..max) "
+             f"| {named(new[0], 'blend')} - {named(old[0], 'blend')} per seed (texts) |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | " + ("--- | " if chosen else "") + "---: | ---: | --- |"]
+    for group_key, group in _by_model(rows):
         n_b = group[0]["b_texts"]
-        plain = [r["plain_blend_logloss"]["b"] for r in group]
-        idf = [r["blend_logloss"]["b"] for r in group]
-        lines.append(_row_start(key, group) + f"{np.mean([r['default_b'] for r in group]):.2%} | "
-                     f"{group[0]['plain_linear_b']:.2%} | {group[0]['linear_b']:.2%} | {_spread(plain)} | "
-                     f"{_spread(idf)} | {_paired(idf, plain, n_b)} |")
+        first = group[0]
+        old_blend = [r[key(old[1], "blend_logloss")]["b"] for r in group]
+        new_blend = [r[key(new[1], "blend_logloss")]["b"] for r in group]
+        lines.append(_row_start(group_key, group) + f"{np.mean([r['default_b'] for r in group]):.2%} | "
+                     f"{first[key(old[1], 'linear_b')]:.2%} | {first[key(new[1], 'linear_b')]:.2%} | "
+                     + (f"{first[chosen + '_l2']:g}, {first[chosen + '_bigrams']} | " if chosen else "")
+                     + f"{_spread(old_blend)} | {_spread(new_blend)} | {_paired(new_blend, old_blend, n_b)} |")
     return "\n".join(lines)
+
+
+def idf_table(rows: list[dict]) -> str:
+    """``--plain-too``: the linear model without (plain) and with idf (the default), and their blends."""
+    return _linear_pair_table(rows, ("plain", "plain"), ("idf", ""))
 
 
 def l2norm_table(rows: list[dict]) -> str:
-    """``--l2-too``: per set and architecture over its training seeds, on B: the linear model with
-    rows divided by their length (the default) and L2-normed, their log-loss blends' mean
-    (min..max), and l2 blend - blend per seed in texts of B."""
-    lines = ["| set | arch | seeds | B texts | default on B: mean | linear on B | linear L2-normed on B "
-             "| its L2, bigrams | blend on B: mean (min..max) | L2-normed blend on B: mean (min..max) "
-             "| L2-normed blend - blend per seed (texts) |",
-             "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |"]
-    for key, group in _by_model(rows):
-        n_b = group[0]["b_texts"]
-        blend = [r["blend_logloss"]["b"] for r in group]
-        normed = [r["l2norm_blend_logloss"]["b"] for r in group]
-        lines.append(_row_start(key, group) + f"{np.mean([r['default_b'] for r in group]):.2%} | "
-                     f"{group[0]['linear_b']:.2%} | {group[0]['l2norm_linear_b']:.2%} | "
-                     f"{group[0]['l2norm_l2']:g}, {group[0]['l2norm_bigrams']} | {_spread(blend)} | "
-                     f"{_spread(normed)} | {_paired(normed, blend, n_b)} |")
-    return "\n".join(lines)
+    """``--l2-too``: the linear model with rows divided by their length (the default) and
+    L2-normed, the latter's L2 and bigrams, and their blends."""
+    return _linear_pair_table(rows, ("", ""), ("L2-normed", "l2norm"), chosen="l2norm")
 
 
 def ensemble_table(rows: list[dict]) -> str:
