@@ -11,6 +11,7 @@
     python benchmarks/blend.py --holdout --ema-too 0.99 --seeds 0 1 2        # with a weight average too (variant_table)
     python benchmarks/blend.py --holdout --l2-too --seeds 0 1 2  # linear model L2-normed too (l2norm_table)
     python benchmarks/blend.py --holdout --ensemble-too --seeds 0 1 2        # the seeds as one model (ensemble_table)
+    python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2  # students of the seeds (variant_table)
     python benchmarks/blend.py --holdout --sets --imdb aclImdb_v1_labeled.tar.gz --archs bilstm  # IMDB alone
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
@@ -182,7 +183,7 @@ def refit(part, config, options, epochs: int, output: Path):
 def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_refit: bool = False,
                 train_seeds: tuple[int, ...] = (0,), plain_too: bool = False,
                 variant: dict | None = None, path: Path | None = None, l2_too: bool = False,
-                ensemble_too: bool = False) -> list[dict]:
+                ensemble_too: bool = False, distill_ensemble: float = 0.0) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
@@ -193,7 +194,10 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     linear model without idf (``idf_options=(False,)``, the fourth to sixth rounds' features) and
     its blend, ``a`` chosen on A the same way (idf_table); ``l2_too`` the same with each text's row
     L2-normed instead of divided by its length (``norm="l2"``, l2norm_table); ``ensemble_too``
-    per architecture the mean of its seeds' logits and that mean's blend (ensemble_table).
+    per architecture the mean of its seeds' logits and that mean's blend (ensemble_table);
+    ``distill_ensemble`` > 0: then per seed a student, the same recipe trained with this share of
+    its training texts' targets from the seeds' models (``distill_teachers``) and its blend, as a
+    variant (variant_table).
     ``variant``: also the same model trained with these TrainOptions changed (``{"vectors":
     FILE}``: started from word vectors;
     ``{"ema_decay": D}``: judged and kept as a weight average; the same split, seed and linear
@@ -211,6 +215,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                     **({"l2norm": {"norm": "l2"}} if l2_too else {})}
     other_fits: dict = {}
     seed_logits: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # arch -> (A, B) logits per seed
+    recipes: dict[tuple[str, int], tuple] = {}  # (arch, seed) -> the recipe's (config, options)
     for arch, train_seed in ((arch, s) for arch in archs for s in train_seeds):
         settings: dict = {"arch": arch, "threads": 1, "seed": train_seed, **BEFORE_BLEND}
         settings.update(adapt(texts.texts, texts.labels, ADAPTIVE_PRESET, arch)["chosen"])
@@ -281,6 +286,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                 row[f"refit_blend_{rule}"] = {"a": a, "b": accuracy((1 - a) * deep_rb + a * wide_rb,
                                                                     b_refit_enc.targets)}
         seed_logits.setdefault(arch, []).append((deep_a, deep_b))
+        recipes[arch, train_seed] = recipe_config, options
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     if ensemble_too:  # the seeds' models as one: their mean logits, blended with a chosen on A
@@ -298,6 +304,25 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                 if row["arch"] == arch:
                     row["ensemble"] = ensemble
             print(json.dumps({"set": name, "arch": arch, "ensemble": ensemble}), file=sys.stderr, flush=True)
+    if distill_ensemble > 0:  # students of the seeds' models, once all of them are trained
+        assert fit is not None
+        wide_a = fit.logits(a_enc.sequences, config.vocab_size)
+        wide_b = fit.logits(b_enc.sequences, config.vocab_size)
+        for row in rows:
+            arch, train_seed = row["arch"], row["seed"]
+            teachers = tuple(str(folder / f"{name}-{arch}-{s}-a.pt") for s in train_seeds)
+            recipe_config, options = recipes[arch, train_seed]
+            changes = {"distill_weight": distill_ensemble, "distill_teachers": teachers}
+            student, _ = train(Dataset(train_part), recipe_config, replace(options, **changes),
+                               folder / f"{name}-{arch}-{train_seed}-student.pt", show_progress=False,
+                               validation=a_part)
+            student_a, student_b = model_logits(student, a_enc, "cpu"), model_logits(student, b_enc, "cpu")
+            a = choose(student_a, wide_a, a_enc.targets, "logloss")
+            row.update(variant={"distill_weight": distill_ensemble, "distill_teachers": len(teachers)},
+                       variant_default_b=accuracy(student_b, b_enc.targets),
+                       variant_blend_logloss={"a": a, "b": accuracy((1 - a) * student_b + a * wide_b,
+                                                                   b_enc.targets)})
+            print(json.dumps(row), file=sys.stderr, flush=True)
     return rows
 
 
@@ -426,11 +451,14 @@ def ensemble_table(rows: list[dict]) -> str:
 
 
 def variant_table(rows: list[dict]) -> str:
-    """``--vectors-too`` / ``--ema-too``: per set and architecture over its training seeds, on B: the
-    default and its blend, the same with the variant, means (min..max), and variant blend - blend
-    per seed in texts of B (with vectors: also the share of the vocabulary they cover)."""
+    """``--vectors-too`` / ``--ema-too`` / ``--distill-ensemble``: per set and architecture over its
+    training seeds, on B: the default and its blend, the same with the variant, means (min..max),
+    and variant blend - blend per seed in texts of B (with vectors: also the share of the
+    vocabulary they cover)."""
     vectors = "vectors_coverage" in rows[0]
-    model, blended = ("with vectors", "vectors blend") if vectors else ("weight average", "average's blend")
+    model, blended = (("with vectors", "vectors blend") if vectors else
+                      ("student", "student's blend") if "distill_teachers" in rows[0]["variant"] else
+                      ("weight average", "average's blend"))
     lines = ["| set | arch | seeds | B texts | " + ("vocabulary with vectors | " if vectors else "")
              + f"default on B: mean | blend on B: mean (min..max) | {model} on B: mean "
              f"| {blended} on B: mean (min..max) | {blended} - blend per seed (texts) |",
@@ -486,6 +514,9 @@ def main() -> None:
                         "each text's row L2-normed instead of divided by its length, and its blend (l2norm_table)")
     parser.add_argument("--ensemble-too", action="store_true", help="with --holdout and several --seeds: also "
                         "each architecture's seeds as one model (mean logits) and its blend (ensemble_table)")
+    parser.add_argument("--distill-ensemble", metavar="WEIGHT", type=float, default=0.0, help="with --holdout "
+                        "and several --seeds: also per seed a student trained with this share of its targets from "
+                        "the seeds' models, and its blend (variant_table)")
     parser.add_argument("--vectors-too", metavar="VECTORS", help="with --holdout: also each model started from "
                         "these word vectors (edgelstm pretrain's format) and its blend (variant_table)")
     parser.add_argument("--ema-too", metavar="DECAY", type=float, help="with --holdout: also each model "
@@ -494,10 +525,10 @@ def main() -> None:
                         "or .tar.gz; its recipe has no wide term, so the blend is of the model as trained)")
     parser.add_argument("--out", type=Path, help="also write every result as JSON lines")
     args = parser.parse_args()
-    if args.ensemble_too and len(args.seeds) < 2:
-        parser.error("--ensemble-too needs two --seeds or more")
-    if args.vectors_too and args.ema_too:
-        parser.error("one variant at a time: --vectors-too or --ema-too")
+    if (args.ensemble_too or args.distill_ensemble) and len(args.seeds) < 2:
+        parser.error("--ensemble-too and --distill-ensemble need two --seeds or more")
+    if sum(map(bool, (args.vectors_too, args.ema_too, args.distill_ensemble))) > 1:
+        parser.error("one variant at a time: --vectors-too, --ema-too or --distill-ensemble")
     torch.set_num_threads(1)
     rows: list[dict] = []
     variant = ({"vectors": args.vectors_too} if args.vectors_too else
@@ -507,7 +538,8 @@ def main() -> None:
             runs = [(name, None) for name in args.sets] + ([("imdb", args.imdb)] if args.imdb else [])
             for name, path in runs:
                 rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds),
-                                    args.plain_too, variant, path, args.l2_too, args.ensemble_too)
+                                    args.plain_too, variant, path, args.l2_too, args.ensemble_too,
+                                    args.distill_ensemble)
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
@@ -526,7 +558,7 @@ def main() -> None:
         if args.l2_too:
             print()
             print(l2norm_table(rows))
-        if variant is not None:
+        if variant is not None or args.distill_ensemble:
             print()
             print(variant_table(rows))
         return

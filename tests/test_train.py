@@ -1,7 +1,9 @@
 """Training: reproducible for a seed, resumable, and the checkpoint holds what the runtime needs."""
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -119,6 +121,38 @@ def test_a_weight_average_is_what_validation_judges_and_training_keeps(tmp_path)
     with pytest.raises(DataError, match="weight average"):  # the resume state does not hold the average
         train(toy_dataset(), small_config(), TrainOptions(**{**one_step.__dict__, "ema_decay": 0.25}),
               tmp_path / "2.pt", resume=True, show_progress=False)
+
+
+def test_model_teachers_label_the_training_texts_for_distill_weight(tmp_path, monkeypatch):
+    """distill_teachers (the sixteenth round): the training texts' targets are (1 - w) x their
+    labels + w x the mean of the teacher models' probabilities on them, not the n-gram teacher's."""
+    from edgelstm.tokenizer import Tokenizer
+    from edgelstm.train import distill
+    from edgelstm.train.trainer import _prepare
+
+    one_step = TrainOptions(epochs=1, batch_size=256, learning_rate=0.05, keep="last")
+    paths = [str(tmp_path / f"teacher{seed}.pt") for seed in (0, 1)]
+    for seed, path in enumerate(paths):
+        train(toy_dataset(), small_config(), TrainOptions(**{**one_step.__dict__, "seed": seed}), Path(path),
+              show_progress=False)
+    asked: list[list[str]] = []
+    real = distill.teacher_probabilities
+    monkeypatch.setattr(distill, "teacher_probabilities",
+                        lambda teachers, train_part, labels, texts: asked.append(list(texts)) or real(
+                            teachers, train_part, labels, texts))
+    monkeypatch.setattr(distill, "crossfit_probabilities", None)  # never asked
+    options = TrainOptions(**{**one_step.__dict__, "distill_weight": 0.25, "distill_teachers": tuple(paths)})
+    config, data, _ = _prepare(toy_dataset(), small_config(), options, None, None)
+    (texts,) = asked
+    tokenizer = Tokenizer(config.vocabulary, config.max_len)
+    assert [tokenizer.encode(text) for text in texts] == data["train"].sequences  # the training split
+    teachers = np.mean([Classifier.load(path).predict_proba(texts) for path in paths], axis=0)  # (N, 2)
+    labels = np.eye(2, dtype=np.float32)[data["train"].targets]
+    assert np.abs(teachers - labels).max() > 0.1  # the teachers are not their labels
+    assert np.allclose(data["train"].soft_targets, 0.75 * labels + 0.25 * teachers, atol=1e-6)
+    with pytest.raises(ValueError, match="distill_weight"):
+        train(toy_dataset(), small_config(), TrainOptions(**{**one_step.__dict__, "distill_teachers": tuple(paths)}),
+              tmp_path / "student.pt", show_progress=False)
 
 
 def test_more_than_two_labels_get_a_softmax(tmp_path):

@@ -108,6 +108,10 @@ class TrainOptions:
     # (docs/recipe-rounds.md, the twelfth round); --resume refuses it (the resume state does not
     # hold the average)
     ema_decay: float = 0.0
+    # With distill_weight: the training texts' teacher probabilities are the mean of these model
+    # files' (earlier models of the same labels, e.g. other seeds) instead of the cross-fitted
+    # n-gram teacher's. Not a CLI flag: measured in docs/recipe-rounds.md, the sixteenth round
+    distill_teachers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -309,10 +313,13 @@ def _prepare(dataset: Dataset, config: ModelConfig, options: TrainOptions,
     train_encoded = Encoded.of(train_part, tokenizer, labels)
     if options.blend_choice is None:  # a refit's run: the run that chose has warned about the same texts
         _warn_shared(test, [train_part, val_part])
+    if options.distill_teachers and not options.distill_weight > 0:
+        raise ValueError("distill_teachers label the training texts for distill_weight, which is 0")
     if options.distill_weight > 0:
-        from .distill import crossfit_probabilities
+        from .distill import crossfit_probabilities, teacher_probabilities
 
-        teacher = crossfit_probabilities(train_part, labels, options.seed)  # (N, L)
+        teacher = (teacher_probabilities(options.distill_teachers, train_part, labels, train_part.texts)
+                   if options.distill_teachers else crossfit_probabilities(train_part, labels, options.seed))  # (N, L)
         own = np.eye(len(labels), dtype=np.float32)[train_encoded.targets]
         train_encoded.soft_targets = ((1 - options.distill_weight) * own
                                       + options.distill_weight * teacher).astype(np.float32)
