@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 from edgelstm import Classifier  # noqa: E402
 from edgelstm.config import ModelConfig  # noqa: E402
 from edgelstm.data import Dataset, LabeledTexts  # noqa: E402
+from edgelstm.errors import DataError  # noqa: E402
 from edgelstm.train import TextClassifier, TrainOptions, load_checkpoint, train  # noqa: E402
 from tests.helpers import run_cli  # noqa: E402
 
@@ -153,6 +154,44 @@ def test_model_teachers_label_the_training_texts_for_distill_weight(tmp_path, mo
     with pytest.raises(ValueError, match="distill_weight"):
         train(toy_dataset(), small_config(), TrainOptions(**{**one_step.__dict__, "distill_teachers": tuple(paths)}),
               tmp_path / "student.pt", show_progress=False)
+
+
+def test_ensemble_teachers_train_on_the_students_split_then_teach_it(tmp_path, monkeypatch):
+    """ensemble_teachers (the sixteenth round): N teachers (seeds seed..seed + N - 1) trained on
+    the run's own training texts, then the run as their student, half its targets from them."""
+    from edgelstm.train import distill
+    from edgelstm.train.trainer import ENSEMBLE_DISTILL_WEIGHT, _split_parts
+
+    asked: list[tuple[tuple[str, ...], list[str]]] = []
+    real = distill.teacher_probabilities
+    monkeypatch.setattr(distill, "teacher_probabilities",
+                        lambda teachers, train_part, labels, texts: asked.append((tuple(teachers), list(texts)))
+                        or real(teachers, train_part, labels, texts))
+    options = TrainOptions(epochs=1, batch_size=256, learning_rate=0.05, keep="last", seed=3, ensemble_teachers=2)
+    trained: list[tuple[int, int]] = []
+    real_train = train
+
+    def counting_train(dataset, config, run_options, output, **kwargs):
+        trained.append((run_options.seed, len(dataset.train)))
+        return real_train(dataset, config, run_options, output, **kwargs)
+
+    monkeypatch.setattr("edgelstm.train.trainer.train", counting_train)
+    counting_train(toy_dataset(), small_config(), options, tmp_path / "student.pt", show_progress=False)
+    train_part, _ = _split_parts(toy_dataset(), options, None, None, np.random.default_rng(3))
+    # the student's call, its two teachers on its training texts (seeds 3 and 4), the student itself
+    everything = len(toy_dataset().train)
+    assert len(train_part) < everything
+    assert trained == [(3, everything), (3, len(train_part)), (4, len(train_part)), (3, everything)]
+    ((teachers, texts),) = asked
+    assert len(teachers) == 2 and texts == list(train_part.texts)
+    assert ENSEMBLE_DISTILL_WEIGHT == 0.5
+    saved = load_checkpoint(tmp_path / "student.pt")["config"]["metrics"]
+    assert saved["ensemble_teachers"] == 2 and saved["distill_weight"] == 0.5
+    with pytest.raises(DataError, match="ensemble teachers"):
+        real_train(toy_dataset(), small_config(), options, tmp_path / "student.pt", resume=True, show_progress=False)
+    with pytest.raises(ValueError, match="distill_weight"):
+        real_train(toy_dataset(), small_config(), TrainOptions(**{**options.__dict__, "distill_weight": 0.3}),
+                   tmp_path / "other.pt", show_progress=False)
 
 
 def test_more_than_two_labels_get_a_softmax(tmp_path):

@@ -114,6 +114,6 @@ def teacher_probabilities(
             if not path.is_file():
                 raise DataError(f"{teacher}: no such teacher (a model file, or {NGRAM_TEACHER!r})")
             found = _model_teacher(path, labels, texts)
-        log.info("teacher %s labeled %d unlabeled texts in %.0f s", teacher, len(texts), time.perf_counter() - start)
+        log.info("teacher %s labeled %d texts in %.0f s", teacher, len(texts), time.perf_counter() - start)
         total += found
     return (total / len(teachers)).astype(np.float32)
