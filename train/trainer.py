@@ -301,7 +301,7 @@ def _train_student(dataset: Dataset, config: ModelConfig, options: TrainOptions,
         raise ValueError("ensemble_teachers sets distill_weight; give one or the other")
     train_part, val_part = _split_parts(dataset, options, validation, groups, np.random.default_rng(options.seed))
     teacher_options = replace(options, ensemble_teachers=0, blend=False, refit=False, blend_without_wide=False,
-                              keep_validation_texts=False, **({} if len(val_part) else {"val_split": 0.0}))
+                              keep_validation_texts=False, val_split=options.val_split if len(val_part) else 0.0)
     with tempfile.TemporaryDirectory(prefix="edgelstm-teachers-") as folder:
         paths: list[str] = []
         for i in range(options.ensemble_teachers):
