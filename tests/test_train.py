@@ -189,7 +189,7 @@ def test_ensemble_teachers_train_on_the_students_split_then_teach_it(tmp_path, m
     assert saved["ensemble_teachers"] == 2 and saved["distill_weight"] == 0.5
     with pytest.raises(DataError, match="ensemble teachers"):
         real_train(toy_dataset(), small_config(), options, tmp_path / "student.pt", resume=True, show_progress=False)
-    with pytest.raises(ValueError, match="distill_weight"):
+    with pytest.raises(DataError, match="--distill-weight"):  # a flag's conflict: the CLI's one-line error
         real_train(toy_dataset(), small_config(), TrainOptions(**{**options.__dict__, "distill_weight": 0.3}),
                    tmp_path / "other.pt", show_progress=False)
 

@@ -298,7 +298,7 @@ def _train_student(dataset: Dataset, config: ModelConfig, options: TrainOptions,
     if resume:
         raise DataError("--resume cannot continue a run with ensemble teachers (they are not in the checkpoint)")
     if options.distill_weight > 0:
-        raise ValueError("ensemble_teachers sets distill_weight; give one or the other")
+        raise DataError(f"--ensemble-teachers sets --distill-weight ({ENSEMBLE_DISTILL_WEIGHT}); give one or the other")
     train_part, val_part = _split_parts(dataset, options, validation, groups, np.random.default_rng(options.seed))
     teacher_options = replace(options, ensemble_teachers=0, blend=False, refit=False, blend_without_wide=False,
                               keep_validation_texts=False, val_split=options.val_split if len(val_part) else 0.0)
