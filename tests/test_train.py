@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 from edgelstm import Classifier  # noqa: E402
 from edgelstm.config import ModelConfig  # noqa: E402
 from edgelstm.data import Dataset, LabeledTexts  # noqa: E402
-from edgelstm.errors import DataError  # noqa: E402
+from edgelstm.errors import DataError, InputError  # noqa: E402
 from edgelstm.train import TextClassifier, TrainOptions, load_checkpoint, train  # noqa: E402
 from tests.helpers import run_cli  # noqa: E402
 
@@ -189,6 +189,11 @@ def test_ensemble_teachers_train_on_the_students_split_then_teach_it(tmp_path, m
     assert saved["ensemble_teachers"] == 2 and saved["distill_weight"] == 0.5
     with pytest.raises(DataError, match="ensemble teachers"):
         real_train(toy_dataset(), small_config(), options, tmp_path / "student.pt", resume=True, show_progress=False)
+    trained.clear()
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    with pytest.raises(InputError):  # a file training may not replace: refused before any teacher trains
+        counting_train(toy_dataset(), small_config(), options, tmp_path / "notes.txt", show_progress=False)
+    assert trained == [(3, len(toy_dataset().train))]
     with pytest.raises(DataError, match="--distill-weight"):  # a flag's conflict: the CLI's one-line error
         real_train(toy_dataset(), small_config(), TrainOptions(**{**options.__dict__, "distill_weight": 0.3}),
                    tmp_path / "other.pt", show_progress=False)

@@ -299,6 +299,8 @@ def _train_student(dataset: Dataset, config: ModelConfig, options: TrainOptions,
         raise DataError("--resume cannot continue a run with ensemble teachers (they are not in the checkpoint)")
     if options.distill_weight > 0:
         raise DataError(f"--ensemble-teachers sets --distill-weight ({ENSEMBLE_DISTILL_WEIGHT}); give one or the other")
+    teacher_files = [t for t in options.teachers if t != NGRAM_TEACHER] if unlabeled else []
+    check_train_outputs(output, [*inputs, options.vectors, *teacher_files])  # before any work, not after the teachers
     train_part, val_part = _split_parts(dataset, options, validation, groups, np.random.default_rng(options.seed))
     teacher_options = replace(options, ensemble_teachers=0, blend=False, refit=False, blend_without_wide=False,
                               keep_validation_texts=False, val_split=options.val_split if len(val_part) else 0.0)
