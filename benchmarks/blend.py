@@ -289,11 +289,9 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
         recipes[arch, train_seed] = recipe_config, options
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
+    # below, the last run's encodings and linear logits (wide_a, wide_b) serve every architecture:
+    # the split's vocabulary is the same
     if ensemble_too:  # the seeds' models as one: their mean logits, blended with a chosen on A
-        # the last run's encodings serve every architecture: the split's vocabulary is the same
-        assert fit is not None
-        wide_a = fit.logits(a_enc.sequences, config.vocab_size)
-        wide_b = fit.logits(b_enc.sequences, config.vocab_size)
         for arch, logits in seed_logits.items():
             mean_a = np.mean([pair[0] for pair in logits], axis=0)
             mean_b = np.mean([pair[1] for pair in logits], axis=0)
@@ -305,9 +303,6 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                     row["ensemble"] = ensemble
             print(json.dumps({"set": name, "arch": arch, "ensemble": ensemble}), file=sys.stderr, flush=True)
     if distill_ensemble > 0:  # students of the seeds' models, once all of them are trained
-        assert fit is not None
-        wide_a = fit.logits(a_enc.sequences, config.vocab_size)
-        wide_b = fit.logits(b_enc.sequences, config.vocab_size)
         for row in rows:
             arch, train_seed = row["arch"], row["seed"]
             teachers = tuple(str(folder / f"{name}-{arch}-{s}-a.pt") for s in train_seeds)

@@ -299,8 +299,7 @@ def _train_student(dataset: Dataset, config: ModelConfig, options: TrainOptions,
         raise DataError("--resume cannot continue a run with ensemble teachers (they are not in the checkpoint)")
     if options.distill_weight > 0:
         raise DataError(f"--ensemble-teachers sets --distill-weight ({ENSEMBLE_DISTILL_WEIGHT}); give one or the other")
-    teacher_files = [t for t in options.teachers if t != NGRAM_TEACHER] if unlabeled else []
-    check_train_outputs(output, [*inputs, options.vectors, *teacher_files])  # before any work, not after the teachers
+    check_train_outputs(output, _inputs_of(options, unlabeled, inputs))  # before any work, not after the teachers
     train_part, val_part = _split_parts(dataset, options, validation, groups, np.random.default_rng(options.seed))
     teacher_options = replace(options, ensemble_teachers=0, blend=False, refit=False, blend_without_wide=False,
                               keep_validation_texts=False, val_split=options.val_split if len(val_part) else 0.0)
@@ -316,6 +315,13 @@ def _train_student(dataset: Dataset, config: ModelConfig, options: TrainOptions,
         student = replace(options, distill_weight=ENSEMBLE_DISTILL_WEIGHT, distill_teachers=tuple(paths))
         return train(dataset, config, student, output, show_progress=show_progress, validation=validation,
                      groups=groups, unlabeled=unlabeled, inputs=inputs)
+
+
+def _inputs_of(options: TrainOptions, unlabeled: Sequence[str] | None,
+               inputs: Sequence[str | Path | None]) -> list[str | Path | None]:
+    """What a run reads and its outputs may never replace: the data's paths, the vectors, teacher files."""
+    teacher_files = [t for t in options.teachers if t != NGRAM_TEACHER] if unlabeled else []
+    return [*inputs, options.vectors, *teacher_files]
 
 
 def _split_parts(dataset: Dataset, options: TrainOptions, validation: LabeledTexts | None,
@@ -500,8 +506,7 @@ def train(
     if options.ensemble_teachers > 0 and not options.distill_teachers:
         return _train_student(dataset, config, options, output, resume=resume, show_progress=show_progress,
                               validation=validation, groups=groups, unlabeled=unlabeled, inputs=inputs)
-    teacher_files = [t for t in options.teachers if t != NGRAM_TEACHER] if unlabeled else []
-    if output in check_train_outputs(output, [*inputs, options.vectors, *teacher_files], resume):
+    if output in check_train_outputs(output, _inputs_of(options, unlabeled, inputs), resume):
         log.warning("%s: overwriting the existing checkpoint", output)
     torch.set_num_threads(options.threads)
     torch.manual_seed(options.seed)
