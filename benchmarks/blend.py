@@ -69,16 +69,17 @@ from edgelstm.train.trainer import Encoded, _prepare, _split, model_logits, trai
 
 SETS = ("cr", "mpqa", "sms-spam", "subj", "pros-cons", "ag-news-7600")
 DATA = Path(__file__).resolve().parent.parent.parent / "shared/datasets/text-classification"
-# "default" here is the model before the default recipe's own blend: this script blends it itself
-BEFORE_BLEND = {"blend": False}
+# "default" here is the model before the default recipe's own blend and teachers: this script
+# blends it itself (and trains students itself: --distill-ensemble); applied over adapt's choices
+BEFORE_BLEND = {"blend": False, "ensemble_teachers": 0}
 HALVINGS = 10  # seeded random halvings of validation for the stability check, averaged
 
 
 def split_of(dataset, arch: str):
     """The encoded train/val/test splits of the default run for ``arch`` (as train_files builds them)."""
-    settings: dict = {"arch": arch, "threads": 1, **BEFORE_BLEND}
+    settings: dict = {"arch": arch, "threads": 1}
     recipe = adapt(dataset.train.texts, dataset.train.labels, ADAPTIVE_PRESET, arch)
-    settings.update(recipe["chosen"])
+    settings.update({**recipe["chosen"], **BEFORE_BLEND})
     config, options = resolve(ADAPTIVE_PRESET, **settings)
     config, data, _ = _prepare(dataset, config, options, None, None)
     return config, data
@@ -217,8 +218,8 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     seed_logits: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}  # arch -> (A, B) logits per seed
     recipes: dict[tuple[str, int], tuple] = {}  # (arch, seed) -> the recipe's (config, options)
     for arch, train_seed in ((arch, s) for arch in archs for s in train_seeds):
-        settings: dict = {"arch": arch, "threads": 1, "seed": train_seed, **BEFORE_BLEND}
-        settings.update(adapt(texts.texts, texts.labels, ADAPTIVE_PRESET, arch)["chosen"])
+        settings: dict = {"arch": arch, "threads": 1, "seed": train_seed}
+        settings.update({**adapt(texts.texts, texts.labels, ADAPTIVE_PRESET, arch)["chosen"], **BEFORE_BLEND})
         config, options = resolve(ADAPTIVE_PRESET, **settings)
         recipe_config = config
         start = time.perf_counter()

@@ -18,7 +18,13 @@ torch = pytest.importorskip("torch")
 
 from edgelstm.train import TrainOptions  # noqa: E402
 from edgelstm.train.groups import similar_text_groups  # noqa: E402
-from edgelstm.train.presets import PRESETS, SMALL_DATA_BATCH, SMALL_DATA_TOKENS, adapt  # noqa: E402
+from edgelstm.train.presets import (  # noqa: E402
+    PRESETS,
+    SHORT_TEXT_ENSEMBLE_TEACHERS,
+    SMALL_DATA_BATCH,
+    SMALL_DATA_TOKENS,
+    adapt,
+)
 from edgelstm.train.trainer import Encoded, _class_weights, _prepare, _weighted_loss  # noqa: E402
 
 
@@ -138,17 +144,18 @@ def test_adapt_on_short_texts_and_keeps_long_review_values():
     short = adapt(["a b c"] * 196 + ["a " * 40] * 3 + ["a " * 300], ["x", "y"] * 100)
     # 99% have at most 40 tokens; short texts: the wide term; few texts: small batches
     assert short["chosen"] == {"max_len": 40, "wide": True, "batch_size": SMALL_DATA_BATCH,
-                               "blend_without_wide": False}
+                               "blend_without_wide": False, "ensemble_teachers": SHORT_TEXT_ENSEMBLE_TEACHERS}
     assert short["why"]["max_len"] == "99% of the texts have at most 40 tokens"
     assert short["why"]["wide"].startswith("median 3 tokens: short texts")
     lstm = adapt(["a b c"] * 196 + ["a " * 40] * 3 + ["a " * 300], ["x", "y"] * 100, arch="lstm")
     assert lstm["chosen"] == {"max_len": 40, "wide": True, "batch_size": PRESETS["default"]["batch_size"],
-                              "blend_without_wide": False}
+                              "blend_without_wide": False, "ensemble_teachers": SHORT_TEXT_ENSEMBLE_TEACHERS}
     assert short["data"] == {"texts": 200, "labels": 2, "tokens": 196 * 3 + 3 * 40 + 300, "median_tokens": 3,
                              "p99_tokens": 40, "smallest_label_share": 0.5}
     n = 2 * (SMALL_DATA_TOKENS // 1200 + 1)  # reviews of 600 tokens: more tokens than SMALL_DATA_TOKENS
     long = adapt(["word " * 600] * n, ["x", "y"] * (n // 2))
-    assert long["chosen"] == {**{name: PRESETS["default"][name] for name in ("max_len", "wide", "batch_size")},
+    assert long["chosen"] == {**{name: PRESETS["default"][name]  # one run on long texts: no teachers
+                                 for name in ("max_len", "wide", "batch_size", "ensemble_teachers")},
                               "blend_without_wide": True}  # a BiLSTM on long texts: blended all the same
     assert long["why"]["max_len"] == "99% of the texts have at most 600 tokens; at most 500"
     long_lstm = adapt(["word " * 600] * n, ["x", "y"] * (n // 2), arch="lstm")
@@ -173,6 +180,8 @@ def test_adaptive_recipe_on_real_data_is_recorded_and_reproduced(tmp_path):
                          "--embed-dim", "8", "--no-progress")
         assert result.returncode == 0, result.stderr
         assert "recipe default adapted to 3389 texts, 2 labels, median 16 tokens: max_len 60" in result.stderr
+        last = SHORT_TEXT_ENSEMBLE_TEACHERS
+        assert f"ensemble teacher {last} of {last} (seed {last - 1})" in result.stderr
         result = run_cli("export", checkpoint, "-o", tmp_path / run)
         assert result.returncode == 0, result.stderr
         exported.append((tmp_path / run / "model.onnx").read_bytes())
@@ -183,6 +192,9 @@ def test_adaptive_recipe_on_real_data_is_recorded_and_reproduced(tmp_path):
     # short sentences: the wide term; 60,014 tokens: batches of 16
     assert config.wide is True is recipe["chosen"]["wide"] and recipe["chosen"]["batch_size"] == SMALL_DATA_BATCH
     assert recipe["data"]["texts"] == 3389 and recipe["overridden"] == []
+    # short texts: the model is the student of teachers of other seeds, trained first
+    assert recipe["chosen"]["ensemble_teachers"] == SHORT_TEXT_ENSEMBLE_TEACHERS
+    assert config.metrics["ensemble_teachers"] == SHORT_TEXT_ENSEMBLE_TEACHERS
     assert set(recipe["why"]) == set(recipe["chosen"])
     shown = run_cli("info", tmp_path / "a" / "model.onnx")
     assert "recipe: max_len" in shown.stdout and "99% of the texts have at most" in shown.stdout
@@ -192,13 +204,21 @@ def test_adaptive_recipe_on_real_data_is_recorded_and_reproduced(tmp_path):
 def test_flags_and_keras_preset_win_over_the_adaptive_recipe(tmp_path):
     data = needs_text_set("cr")
     result = run_cli("train", data, "-o", tmp_path / "m.pt", "--limit", "200", "--epochs", "1", "--hidden", "4",
-                     "--embed-dim", "4", "--max-len", "33", "--no-wide", "--batch-size", "64", "--no-progress")
+                     "--embed-dim", "4", "--max-len", "33", "--no-wide", "--batch-size", "64", "--ensemble-teachers",
+                     "0", "--no-progress")
     assert result.returncode == 0, result.stderr
     config = Classifier.load(tmp_path / "m.pt").config
     assert config.max_len == 33 and config.wide is False
     recipe = config.metrics["recipe"]
     # --no-wide: no bag-of-words term at all, so the blend adds none either
-    assert recipe["overridden"] == ["batch_size", "blend_without_wide", "max_len", "wide"] and recipe["chosen"] == {}
+    assert recipe["overridden"] == ["batch_size", "blend_without_wide", "ensemble_teachers", "max_len", "wide"]
+    assert recipe["chosen"] == {} and "ensemble_teachers" not in config.metrics
+    # the user's own --distill-weight: the recipe's teachers step aside (they would set it)
+    result = run_cli("train", data, "-o", tmp_path / "d.pt", "--limit", "200", "--epochs", "1", "--hidden", "4",
+                     "--embed-dim", "4", "--distill-weight", "0.3", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    recipe = Classifier.load(tmp_path / "d.pt").config.metrics["recipe"]
+    assert recipe["overridden"] == ["ensemble_teachers"] and "ensemble teacher" not in result.stderr
     result = run_cli("train", data, "-o", tmp_path / "k.pt", "--limit", "200", "--epochs", "1", "--preset",
                      "keras-imdb", "--no-progress")
     assert result.returncode == 0, result.stderr

@@ -13,6 +13,7 @@ from edgelstm.config import ModelConfig  # noqa: E402
 from edgelstm.data import Dataset, LabeledTexts  # noqa: E402
 from edgelstm.errors import DataError, InputError  # noqa: E402
 from edgelstm.train import TextClassifier, TrainOptions, load_checkpoint, train  # noqa: E402
+from edgelstm.train.presets import SHORT_TEXT_ENSEMBLE_TEACHERS  # noqa: E402
 from tests.helpers import run_cli  # noqa: E402
 
 POSITIVE = "a great wonderful film with fine acting and a moving story".split()
@@ -186,8 +187,11 @@ def test_ensemble_teachers_train_on_the_students_split_then_teach_it(tmp_path, m
     assert len(teachers) == 2 and texts == list(train_part.texts)
     saved = load_checkpoint(tmp_path / "student.pt")["config"]["metrics"]
     assert saved["ensemble_teachers"] == 2 and saved["distill_weight"] == ENSEMBLE_DISTILL_WEIGHT
-    with pytest.raises(DataError, match="ensemble teachers"):
-        real_train(toy_dataset(), small_config(), options, tmp_path / "student.pt", resume=True, show_progress=False)
+    trained.clear()
+    with pytest.raises(DataError, match="nothing to resume"):  # a finished student: said before any teacher trains
+        counting_train(toy_dataset(), small_config(), options, tmp_path / "student.pt", resume=True,
+                       show_progress=False)
+    assert trained == [(3, len(toy_dataset().train))]
     trained.clear()
     (tmp_path / "notes.txt").write_text("not a checkpoint")
     with pytest.raises(InputError):  # a file training may not replace: refused before any teacher trains
@@ -246,6 +250,8 @@ def test_killed_training_leaves_a_whole_checkpoint_and_resumes_exactly(tmp_path)
     straight = run_cli(*args, "-o", tmp_path / "straight.pt")
     assert straight.returncode == 0, straight.stderr
     a, b = load_checkpoint(killed), load_checkpoint(tmp_path / "straight.pt")
+    # short texts: the default recipe's student, whose teachers the resumed run trained again
+    assert a["config"]["metrics"]["ensemble_teachers"] == SHORT_TEXT_ENSEMBLE_TEACHERS
     assert [h["epoch"] for h in a["history"]] == list(range(1, 7)) and a["resume"] is None
     for name, tensor in b["state_dict"].items():
         assert torch.equal(a["state_dict"][name], tensor), name

@@ -65,6 +65,8 @@ def train_files(
         settings["wide"] = True
     if settings.get("blend_without_wide") is None and (settings.get("wide") is False or settings.get("blend") is False):
         settings["blend_without_wide"] = False  # no term (--no-wide) or no blend (--no-blend) asked for: none added
+    if settings.get("ensemble_teachers") is None and settings.get("distill_weight"):
+        settings["ensemble_teachers"] = 0  # the user's own --distill-weight: no teachers set it instead
     inputs = [data, test, val, val_groups, *unlabeled, settings.get("vectors"),
               *(Path(t) for t in teachers if t != NGRAM_TEACHER)]
     check_train_outputs(Path(output), inputs, resume)  # refused before the data is read; train() checks again

@@ -294,12 +294,15 @@ def _train_student(dataset: Dataset, config: ModelConfig, options: TrainOptions,
                    groups: Sequence[str] | None, unlabeled: Sequence[str] | None,
                    inputs: Sequence[str | Path | None]) -> tuple[TextClassifier, list[dict[str, Any]]]:
     """``options.ensemble_teachers``: the teachers trained on the run's own training texts and
-    judged on its own validation texts, then the run itself as their student."""
-    if resume:
-        raise DataError("--resume cannot continue a run with ensemble teachers (they are not in the checkpoint)")
+    judged on its own validation texts, then the run itself as their student. ``resume`` trains
+    the teachers again (the checkpoint holds only the student; the same seeds and split give the
+    same teachers) and continues the student."""
     if options.distill_weight > 0:
         raise DataError(f"--ensemble-teachers sets --distill-weight ({ENSEMBLE_DISTILL_WEIGHT}); give one or the other")
-    check_train_outputs(output, _inputs_of(options, unlabeled, inputs))  # before any work, not after the teachers
+    # before any work, not after the teachers (the student's run warns of a checkpoint it replaces)
+    check_train_outputs(output, _inputs_of(options, unlabeled, inputs), resume)
+    if resume and output.exists():
+        _resume_state(output)  # a finished run has nothing to continue: said before the teachers train
     train_part, val_part = _split_parts(dataset, options, validation, groups, np.random.default_rng(options.seed))
     teacher_options = replace(options, ensemble_teachers=0, blend=False, refit=False, blend_without_wide=False,
                               keep_validation_texts=False, val_split=options.val_split if len(val_part) else 0.0)
@@ -313,8 +316,8 @@ def _train_student(dataset: Dataset, config: ModelConfig, options: TrainOptions,
             log.info("ensemble teacher %d of %d (seed %d) trained in %.0f s", i + 1, options.ensemble_teachers,
                      options.seed + i, time.perf_counter() - start)
         student = replace(options, distill_weight=ENSEMBLE_DISTILL_WEIGHT, distill_teachers=tuple(paths))
-        return train(dataset, config, student, output, show_progress=show_progress, validation=validation,
-                     groups=groups, unlabeled=unlabeled, inputs=inputs)
+        return train(dataset, config, student, output, resume=resume, show_progress=show_progress,
+                     validation=validation, groups=groups, unlabeled=unlabeled, inputs=inputs)
 
 
 def _inputs_of(options: TrainOptions, unlabeled: Sequence[str] | None,
@@ -862,11 +865,17 @@ def _save_progress(output, model, optimizer, scheduler, best, history, options, 
     model.load_state_dict(last_state)
 
 
-def _restore(output, model, optimizer, scheduler, config, options):
+def _resume_state(output: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The checkpoint of an interrupted run and its resume state; DataError for a finished one."""
     state = load_checkpoint(output)
     resume = state.get("resume")
     if resume is None:
         raise DataError(f"{output}: training already finished; nothing to resume")
+    return state, resume
+
+
+def _restore(output, model, optimizer, scheduler, config, options):
+    state, resume = _resume_state(output)
     saved = ModelConfig.from_dict(state["config"])
     if saved.vocabulary != config.vocabulary or saved.arch != config.arch:
         raise DataError(f"{output}: was trained on other data or settings; cannot resume")
