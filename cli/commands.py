@@ -119,7 +119,7 @@ def train(
     weight_decay: Annotated[Optional[float], typer.Option(min=0.0, help=f"AdamW weight decay (0: Adam). {PRESET_HELP}")] = None,
     class_weight: Annotated[Optional[ClassWeight], typer.Option(help=f"Loss weight per label: none, or balanced (inverse to the label's share of the training texts). {PRESET_HELP}", show_default=False)] = None,
     distill_weight: Annotated[Optional[float], typer.Option(min=0.0, max=1.0, help=f"Share of the training texts' targets taken from the n-gram teacher (fitted on the other folds; the distill extra), the rest from their labels. {PRESET_HELP}")] = None,
-    ensemble_teachers: Annotated[Optional[int], typer.Option(min=0, help="Train this many teacher models first (seeds --seed, --seed + 1, ...; the same split), then the model as their student: half its training texts' targets from their mean probabilities. The model is the same size; training takes this many runs more. 0: none.")] = None,
+    ensemble_teachers: Annotated[Optional[int], typer.Option(min=0, help=f"Train this many teacher models first (seeds --seed, --seed + 1, ...; the same split), then the model as their student: half its training texts' targets from their mean probabilities. The model is the same size; training takes this many runs more (0: none). {PRESET_HELP}")] = None,
     seed: Annotated[int, typer.Option(help="Same seed, same data, same CPU: same model.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, or cuda where available.")] = "cpu",
     threads: Annotated[int, typer.Option(min=1, help="CPU threads for PyTorch.")] = 1,

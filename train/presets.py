@@ -153,7 +153,7 @@ def adapt(texts: Sequence[str], labels: Sequence[str], preset: str = ADAPTIVE_PR
                                  f"long texts, an {arch}: no term over the whole text (it keeps its state inputs)")
     chosen["ensemble_teachers"] = SHORT_TEXT_ENSEMBLE_TEACHERS if short else base["ensemble_teachers"]
     why["ensemble_teachers"] = (f"short texts: the model learns from {SHORT_TEXT_ENSEMBLE_TEACHERS} teacher models "
-                                f"of other seeds first (training takes {SHORT_TEXT_ENSEMBLE_TEACHERS + 1} runs)"
+                                f"of other seeds first; training takes {SHORT_TEXT_ENSEMBLE_TEACHERS + 1} runs"
                                 if short else "long texts: one run (teachers were not measured there)")
     return {"preset": preset, "data": data, "chosen": chosen, "why": why}
 
