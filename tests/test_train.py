@@ -1,6 +1,7 @@
 """Training: reproducible for a seed, resumable, and the checkpoint holds what the runtime needs."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,22 @@ def toy_dataset(n=200, seed=0):
 
 def small_config(arch="lstm"):
     return ModelConfig(arch=arch, vocab_size=30, max_len=20, embed_dim=8, hidden=8, dense=8)
+
+
+def test_evaluate_counts_probability_targets_by_their_most_probable_label():
+    """A distilled text's target is (L,) probabilities: evaluate's accuracy compares the model's
+    label with the target's most probable one (as the training epoch does)."""
+    from edgelstm.train.trainer import Encoded, _evaluate
+
+    torch.manual_seed(0)
+    model = TextClassifier(replace(small_config(), labels=["a", "b"]))
+    sequences = [[2, 3, 4], [5, 6], [7], [8, 9, 10, 11]]
+    soft = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]], np.float32)
+    hard = Encoded(sequences, soft.argmax(axis=1))
+    _, accuracy, predicted = _evaluate(model, hard, "cpu")
+    _, soft_accuracy, soft_predicted = _evaluate(model, Encoded(sequences, hard.targets, soft), "cpu")
+    assert soft_accuracy == accuracy == float((predicted == hard.targets).mean())
+    assert list(soft_predicted) == list(predicted)
 
 
 def test_same_seed_same_exported_file(tmp_path, monkeypatch):

@@ -209,6 +209,9 @@ def test_fitted_wide_term_on_real_data_is_recorded_and_reproduced(tmp_path):
     assert isinstance(recipe["chosen"]["wide_epoch_0"], bool) and set(recipe["why"]) == set(recipe["chosen"])
     epoch_0 = saved[0]["history"][0]
     assert epoch_0["epoch"] == 0 and first.metrics["val_accuracy"] >= epoch_0["val_accuracy"]
+    # short texts: a student of teachers, whose training targets are probabilities; epoch 0 scores
+    # its training texts against their most probable label
+    assert first.metrics["ensemble_teachers"] > 0 and 0.5 < epoch_0["train_accuracy"] <= 1
     shown = run_cli("info", files[0])
     assert "recipe: wide_l2" in shown.stdout and "recipe: wide_epoch_0" in shown.stdout
 

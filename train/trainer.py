@@ -253,6 +253,12 @@ def model_logits(model: TextClassifier, data: Encoded, device: str, batch_size: 
     return logits
 
 
+def _label_ids(targets: torch.Tensor) -> torch.Tensor:
+    """(B,) label ids of a batch's targets: (B,) ids, or (B, L) probabilities (a distilled
+    text's: its most probable label), which accuracy is counted against."""
+    return targets if targets.ndim == 1 else targets.argmax(dim=1)
+
+
 @torch.no_grad()
 def _evaluate(model: TextClassifier, data: Encoded, device: str, batch_size: int = 256):
     """(mean loss, accuracy, (N,) predicted label ids in row order) in eval mode."""
@@ -264,7 +270,7 @@ def _evaluate(model: TextClassifier, data: Encoded, device: str, batch_size: int
         logits = forward_padded(model, input_ids, lengths)
         total_loss += model.loss(logits, targets).item() * len(rows)
         chosen = model.probabilities(logits).argmax(dim=1)
-        correct += (chosen == targets).sum().item()
+        correct += (chosen == _label_ids(targets)).sum().item()
         predicted[rows] = chosen.cpu().numpy()
     n = max(len(data.sequences), 1)
     return total_loss / n, correct / n, predicted
@@ -472,8 +478,7 @@ def _train_epoch(
         if averaged is not None:
             averaged.update_parameters(model)
         total_loss += loss.item() * len(rows)
-        labels = targets if targets.ndim == 1 else targets.argmax(dim=1)  # (B,)
-        correct += (model.probabilities(logits).argmax(dim=1) == labels).sum().item()
+        correct += (model.probabilities(logits).argmax(dim=1) == _label_ids(targets)).sum().item()
         seen += len(rows)
         bar.update(task, advance=len(rows), loss=total_loss / seen, accuracy=correct / seen)
     return total_loss / seen, correct / seen
