@@ -270,7 +270,7 @@ def _evaluate(model: TextClassifier, data: Encoded, device: str, batch_size: int
         logits = forward_padded(model, input_ids, lengths)
         total_loss += model.loss(logits, targets).item() * len(rows)
         chosen = model.probabilities(logits).argmax(dim=1)
-        correct += (chosen == _label_ids(targets)).sum().item()
+        correct += int((chosen == _label_ids(targets)).sum().item())
         predicted[rows] = chosen.cpu().numpy()
     n = max(len(data.sequences), 1)
     return total_loss / n, correct / n, predicted
@@ -478,7 +478,7 @@ def _train_epoch(
         if averaged is not None:
             averaged.update_parameters(model)
         total_loss += loss.item() * len(rows)
-        correct += (model.probabilities(logits).argmax(dim=1) == _label_ids(targets)).sum().item()
+        correct += int((model.probabilities(logits).argmax(dim=1) == _label_ids(targets)).sum().item())
         seen += len(rows)
         bar.update(task, advance=len(rows), loss=total_loss / seen, accuracy=correct / seen)
     return total_loss / seen, correct / seen
