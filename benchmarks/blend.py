@@ -12,6 +12,8 @@
     python benchmarks/blend.py --holdout --l2-too --seeds 0 1 2  # linear model L2-normed too (l2norm_table)
     python benchmarks/blend.py --holdout --ensemble-too --seeds 0 1 2        # the seeds as one model (ensemble_table)
     python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2  # students of the seeds (variant_table)
+    python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2 --min-count 1 \
+        --against default.jsonl    # every model with another recipe value, against a run's --out (against_table)
     python benchmarks/blend.py --holdout --sets --imdb aclImdb_v1_labeled.tar.gz --archs bilstm  # IMDB alone
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
@@ -184,7 +186,8 @@ def refit(part, config, options, epochs: int, output: Path):
 def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_refit: bool = False,
                 train_seeds: tuple[int, ...] = (0,), plain_too: bool = False,
                 variant: dict | None = None, path: Path | None = None, l2_too: bool = False,
-                ensemble_too: bool = False, distill_ensemble: float = 0.0) -> list[dict]:
+                ensemble_too: bool = False, distill_ensemble: float = 0.0,
+                recipe_changes: dict | None = None) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
@@ -203,7 +206,9 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     FILE}``: started from word vectors;
     ``{"ema_decay": D}``: judged and kept as a weight average; the same split, seed and linear
     model), its blend's ``a`` chosen on A the same way (variant_table). ``path``: the training data
-    (default: the set ``name``'s training file; IMDB's archive: its training reviews)."""
+    (default: the set ``name``'s training file; IMDB's archive: its training reviews).
+    ``recipe_changes``: recipe values set over adapt's for every model of the run (``{"min_count":
+    1}``: the vocabulary, and so the linear model's words, too), recorded in each row."""
     dataset = load_dataset(path or DATA / f"{name}.train.jsonl")
     texts = dataset.train
     groups = similar_text_groups(texts.texts)
@@ -219,7 +224,8 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     recipes: dict[tuple[str, int], tuple] = {}  # (arch, seed) -> the recipe's (config, options)
     for arch, train_seed in ((arch, s) for arch in archs for s in train_seeds):
         settings: dict = {"arch": arch, "threads": 1, "seed": train_seed}
-        settings.update({**adapt(texts.texts, texts.labels, ADAPTIVE_PRESET, arch)["chosen"], **BEFORE_BLEND})
+        settings.update({**adapt(texts.texts, texts.labels, ADAPTIVE_PRESET, arch)["chosen"], **BEFORE_BLEND,
+                         **(recipe_changes or {})})
         config, options = resolve(ADAPTIVE_PRESET, **settings)
         recipe_config = config
         start = time.perf_counter()
@@ -240,7 +246,8 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
         deep_b, wide_b = model_logits(model, b_enc, "cpu"), fit.logits(b_enc.sequences, config.vocab_size)
         row = {"set": name, "arch": arch, "seed": train_seed, "a_texts": len(a_part), "b_texts": len(b_part),
                "train_seconds": round(train_seconds, 1), "default_a": accuracy(deep_a, a_enc.targets),
-               "default_b": accuracy(deep_b, b_enc.targets), "linear_b": accuracy(wide_b, b_enc.targets)}
+               "default_b": accuracy(deep_b, b_enc.targets), "linear_b": accuracy(wide_b, b_enc.targets),
+               "recipe_changes": recipe_changes or {}}
         for rule in ("accuracy", "logloss"):
             a = choose(deep_a, wide_a, a_enc.targets, rule)
             row[f"blend_{rule}"] = {"a": a, "b": accuracy((1 - a) * deep_b + a * wide_b, b_enc.targets)}
@@ -492,6 +499,31 @@ def tables(rows: list[dict], with_test: bool) -> str:
     return "\n".join(lines)
 
 
+def _recipe_b(row: dict) -> float:
+    """The row's model as the recipe makes it, on B: the student's blend where there is one."""
+    student = "distill_teachers" in row.get("variant", {})
+    return row["variant_blend_logloss"]["b"] if student else row["blend_logloss"]["b"]
+
+
+def against_table(rows: list[dict], earlier: list[dict]) -> str:
+    """``--against``: per set and architecture over the same training seeds and cut, on B: the
+    earlier run's recipe model (the student's blend, or the blend) and this run's (its
+    ``recipe_changes``), means (min..max), and this - earlier per seed in texts of B."""
+    by_key = {(r["set"], r["arch"], r["seed"]): r for r in earlier}
+    changes = ", ".join(f"{k} {v}" for k, v in rows[0]["recipe_changes"].items()) or "no change"
+    lines = [f"| set | arch | seeds | B texts | earlier on B: mean (min..max) | with {changes} on B: mean (min..max) "
+             "| with - earlier per seed (texts) |",
+             "| --- | --- | --- | ---: | ---: | ---: | --- |"]
+    for key, group in _by_model(rows):
+        before = [by_key[(r["set"], r["arch"], r["seed"])] for r in group]
+        if any(b["b_texts"] != r["b_texts"] for b, r in zip(before, group)):
+            raise SystemExit(f"{key}: the earlier run's cut of validation differs")
+        old, new = [_recipe_b(b) for b in before], [_recipe_b(r) for r in group]
+        paired = _paired(new, old, group[0]["b_texts"])
+        lines.append(_row_start(key, group) + f"{_spread(old)} | {_spread(new)} | {paired} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="*", default=list(SETS))
@@ -519,6 +551,10 @@ def main() -> None:
                         "judged and kept as an exponential moving average of its weights (variant_table)")
     parser.add_argument("--imdb", type=Path, help="with --holdout: also IMDB's training reviews (aclImdb folder "
                         "or .tar.gz; its recipe has no wide term, so the blend is of the model as trained)")
+    parser.add_argument("--min-count", type=int, help="with --holdout: every model's vocabulary (and so the "
+                        "linear model's words) from words seen at least this often, over the recipe's")
+    parser.add_argument("--against", type=Path, help="with --holdout: an earlier run's --out (the same sets, "
+                        "seeds and cut) to compare this run's recipe models with (against_table)")
     parser.add_argument("--out", type=Path, help="also write every result as JSON lines")
     args = parser.parse_args()
     if (args.ensemble_too or args.distill_ensemble) and len(args.seeds) < 2:
@@ -529,13 +565,14 @@ def main() -> None:
     rows: list[dict] = []
     variant = ({"vectors": args.vectors_too} if args.vectors_too else
                {"ema_decay": args.ema_too} if args.ema_too else None)
+    recipe_changes = {"min_count": args.min_count} if args.min_count is not None else None
     if args.holdout:
         with tempfile.TemporaryDirectory() as tmp:
             runs = [(name, None) for name in args.sets] + ([("imdb", args.imdb)] if args.imdb else [])
             for name, path in runs:
                 rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds),
                                     args.plain_too, variant, path, args.l2_too, args.ensemble_too,
-                                    args.distill_ensemble)
+                                    args.distill_ensemble, recipe_changes)
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
@@ -557,6 +594,9 @@ def main() -> None:
         if variant is not None or args.distill_ensemble:
             print()
             print(variant_table(rows))
+        if args.against:
+            print()
+            print(against_table(rows, [json.loads(line) for line in args.against.read_text().splitlines()]))
         return
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.sets:
