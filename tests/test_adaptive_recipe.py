@@ -22,6 +22,7 @@ from edgelstm.train.presets import (  # noqa: E402
     PRESETS,
     SHORT_TEXT_ENSEMBLE_TEACHERS,
     SMALL_DATA_BATCH,
+    SMALL_DATA_MIN_COUNT,
     SMALL_DATA_TOKENS,
     adapt,
 )
@@ -143,19 +144,25 @@ def test_crossfit_teacher_never_labels_a_text_it_was_fitted_on(monkeypatch):
 def test_adapt_on_short_texts_and_keeps_long_review_values():
     short = adapt(["a b c"] * 196 + ["a " * 40] * 3 + ["a " * 300], ["x", "y"] * 100)
     # 99% have at most 40 tokens; short texts: the wide term; few texts: small batches
+    # few short texts: every word in the vocabulary
     assert short["chosen"] == {"max_len": 40, "wide": True, "batch_size": SMALL_DATA_BATCH,
-                               "blend_without_wide": False, "ensemble_teachers": SHORT_TEXT_ENSEMBLE_TEACHERS}
+                               "min_count": SMALL_DATA_MIN_COUNT, "blend_without_wide": False,
+                               "ensemble_teachers": SHORT_TEXT_ENSEMBLE_TEACHERS}
     assert short["why"]["max_len"] == "99% of the texts have at most 40 tokens"
     assert short["why"]["wide"].startswith("median 3 tokens: short texts")
     lstm = adapt(["a b c"] * 196 + ["a " * 40] * 3 + ["a " * 300], ["x", "y"] * 100, arch="lstm")
     assert lstm["chosen"] == {"max_len": 40, "wide": True, "batch_size": PRESETS["default"]["batch_size"],
-                              "blend_without_wide": False, "ensemble_teachers": SHORT_TEXT_ENSEMBLE_TEACHERS}
+                              "min_count": SMALL_DATA_MIN_COUNT, "blend_without_wide": False,
+                              "ensemble_teachers": SHORT_TEXT_ENSEMBLE_TEACHERS}
+    # more short texts (SMALL_DATA_TOKENS or more): words seen once are left out again
+    many = adapt(["a b c"] * (SMALL_DATA_TOKENS // 3 + 2), ["x", "y"] * (SMALL_DATA_TOKENS // 6 + 1))
+    assert many["chosen"]["min_count"] == PRESETS["default"]["min_count"] and many["chosen"]["wide"] is True
     assert short["data"] == {"texts": 200, "labels": 2, "tokens": 196 * 3 + 3 * 40 + 300, "median_tokens": 3,
                              "p99_tokens": 40, "smallest_label_share": 0.5}
     n = 2 * (SMALL_DATA_TOKENS // 1200 + 1)  # reviews of 600 tokens: more tokens than SMALL_DATA_TOKENS
     long = adapt(["word " * 600] * n, ["x", "y"] * (n // 2))
     assert long["chosen"] == {**{name: PRESETS["default"][name]  # one run on long texts: no teachers
-                                 for name in ("max_len", "wide", "batch_size", "ensemble_teachers")},
+                                 for name in ("max_len", "wide", "batch_size", "min_count", "ensemble_teachers")},
                               "blend_without_wide": True}  # a BiLSTM on long texts: blended all the same
     assert long["why"]["max_len"] == "99% of the texts have at most 600 tokens; at most 500"
     long_lstm = adapt(["word " * 600] * n, ["x", "y"] * (n // 2), arch="lstm")
@@ -189,8 +196,9 @@ def test_adaptive_recipe_on_real_data_is_recorded_and_reproduced(tmp_path):
     config = Classifier.load(tmp_path / "a" / "model.onnx").config
     recipe = config.metrics["recipe"]
     assert config.max_len == recipe["chosen"]["max_len"] == 60
-    # short sentences: the wide term; 60,014 tokens: batches of 16
+    # short sentences: the wide term; 60,014 tokens: batches of 16 and every word in the vocabulary
     assert config.wide is True is recipe["chosen"]["wide"] and recipe["chosen"]["batch_size"] == SMALL_DATA_BATCH
+    assert recipe["chosen"]["min_count"] == SMALL_DATA_MIN_COUNT
     assert recipe["data"]["texts"] == 3389 and recipe["overridden"] == []
     # short texts: the model is the student of teachers of other seeds, trained first
     assert recipe["chosen"]["ensemble_teachers"] == SHORT_TEXT_ENSEMBLE_TEACHERS
@@ -205,13 +213,14 @@ def test_flags_and_keras_preset_win_over_the_adaptive_recipe(tmp_path):
     data = needs_text_set("cr")
     result = run_cli("train", data, "-o", tmp_path / "m.pt", "--limit", "200", "--epochs", "1", "--hidden", "4",
                      "--embed-dim", "4", "--max-len", "33", "--no-wide", "--batch-size", "64", "--ensemble-teachers",
-                     "0", "--no-progress")
+                     "0", "--min-count", "2", "--no-progress")
     assert result.returncode == 0, result.stderr
     config = Classifier.load(tmp_path / "m.pt").config
     assert config.max_len == 33 and config.wide is False
     recipe = config.metrics["recipe"]
     # --no-wide: no bag-of-words term at all, so the blend adds none either
-    assert recipe["overridden"] == ["batch_size", "blend_without_wide", "ensemble_teachers", "max_len", "wide"]
+    assert recipe["overridden"] == ["batch_size", "blend_without_wide", "ensemble_teachers", "max_len", "min_count",
+                                    "wide"]
     assert recipe["chosen"] == {} and "ensemble_teachers" not in config.metrics
     # the user's own --distill-weight: the recipe's teachers step aside (they would set it)
     result = run_cli("train", data, "-o", tmp_path / "d.pt", "--limit", "200", "--epochs", "1", "--hidden", "4",
