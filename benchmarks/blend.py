@@ -16,6 +16,8 @@
         --against default.jsonl    # every model with another recipe value, against a run's --out (against_table)
     python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2 --teachers-of-both \
         --against default.jsonl    # students of both architectures' seed models, against a run's --out
+    python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2 --blended-teachers \
+        --against default.jsonl    # students of the seed models' blends, against a run's --out
     python benchmarks/blend.py --holdout --sets --imdb aclImdb_v1_labeled.tar.gz --archs bilstm  # IMDB alone
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
@@ -64,7 +66,8 @@ import torch
 from edgelstm.data import Dataset, load_dataset
 from edgelstm.metrics import classification_report
 from edgelstm.tokenizer import Tokenizer
-from edgelstm.train.blend import BLEND_GRID, choose_a, log_loss
+from edgelstm.train.blend import BLEND_GRID, choose_a, fold, log_loss
+from edgelstm.train.checkpoint import load_model, save_checkpoint
 from edgelstm.train.groups import similar_text_groups
 from edgelstm.train.linear import choose_wide
 from edgelstm.train.presets import ADAPTIVE_PRESET, adapt, resolve
@@ -189,7 +192,8 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                 train_seeds: tuple[int, ...] = (0,), plain_too: bool = False,
                 variant: dict | None = None, path: Path | None = None, l2_too: bool = False,
                 ensemble_too: bool = False, distill_ensemble: float = 0.0,
-                recipe_changes: dict | None = None, teachers_of_both: bool = False) -> list[dict]:
+                recipe_changes: dict | None = None, teachers_of_both: bool = False,
+                blended_teachers: bool = False) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
@@ -204,7 +208,9 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     ``distill_ensemble`` > 0: then per seed a student, the same recipe trained with this share of
     its training texts' targets from the seeds' models (``distill_teachers``) and its blend, as a
     variant (variant_table); ``teachers_of_both``: each student's teachers are the seeds' models of
-    every architecture in ``archs``, not only of its own.
+    every architecture in ``archs``, not only of its own; ``blended_teachers``: each teacher is its
+    seed model blended with the linear model (its own ``a`` on A by log-loss, folded as the recipe's
+    blend folds it), not the seed model alone.
     ``variant``: also the same model trained with these TrainOptions changed (``{"vectors":
     FILE}``: started from word vectors;
     ``{"ema_decay": D}``: judged and kept as a weight average; the same split, seed and linear
@@ -313,11 +319,17 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                 if row["arch"] == arch:
                     row["ensemble"] = ensemble
             print(json.dumps({"set": name, "arch": arch, "ensemble": ensemble}), file=sys.stderr, flush=True)
+    if distill_ensemble > 0 and blended_teachers:  # each seed model folded with its blend's a, as a teacher
+        for row in rows:
+            seed_model = load_model(folder / f"{name}-{row['arch']}-{row['seed']}-a.pt")
+            fold(seed_model, fit, row["blend_logloss"]["a"])
+            save_checkpoint(folder / f"{name}-{row['arch']}-{row['seed']}-a-blended.pt", seed_model, [])
     if distill_ensemble > 0:  # students of the seeds' models, once all of them are trained
         for row in rows:
             arch, train_seed = row["arch"], row["seed"]
             teacher_archs = archs if teachers_of_both else [arch]
-            teachers = tuple(str(folder / f"{name}-{t}-{s}-a.pt") for t in teacher_archs for s in train_seeds)
+            teachers = tuple(str(folder / f"{name}-{t}-{s}-a{'-blended' if blended_teachers else ''}.pt")
+                             for t in teacher_archs for s in train_seeds)
             recipe_config, options = recipes[arch, train_seed]
             changes = {"distill_weight": distill_ensemble, "distill_teachers": teachers}
             student, _ = train(Dataset(train_part), recipe_config, replace(options, **changes),
@@ -326,7 +338,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
             student_a, student_b = model_logits(student, a_enc, "cpu"), model_logits(student, b_enc, "cpu")
             a = choose(student_a, wide_a, a_enc.targets, "logloss")
             row.update(variant={"distill_weight": distill_ensemble, "distill_teachers": len(teachers),
-                                "teacher_archs": list(teacher_archs)},
+                                "teacher_archs": list(teacher_archs), "blended_teachers": blended_teachers},
                        variant_default_b=accuracy(student_b, b_enc.targets),
                        variant_blend_logloss={"a": a, "b": accuracy((1 - a) * student_b + a * wide_b,
                                                                    b_enc.targets)})
@@ -518,6 +530,8 @@ def against_table(rows: list[dict], earlier: list[dict]) -> str:
     changes = ", ".join(f"{k} {v}" for k, v in rows[0]["recipe_changes"].items())
     if len(rows[0].get("variant", {}).get("teacher_archs", [])) > 1:
         changes = ", ".join(filter(None, [changes, "teachers of " + " and ".join(rows[0]["variant"]["teacher_archs"])]))
+    if rows[0].get("variant", {}).get("blended_teachers"):
+        changes = ", ".join(filter(None, [changes, "blended teachers"]))
     changes = changes or "no change"
     lines = [f"| set | arch | seeds | B texts | earlier on B: mean (min..max) | with {changes} on B: mean (min..max) "
              "| with - earlier per seed (texts) |",
@@ -555,6 +569,8 @@ def main() -> None:
                         "the seeds' models, and its blend (variant_table)")
     parser.add_argument("--teachers-of-both", action="store_true", help="with --distill-ensemble: each "
                         "student's teachers are the seeds' models of every --archs, not only of its own")
+    parser.add_argument("--blended-teachers", action="store_true", help="with --distill-ensemble: each "
+                        "teacher is its seed model blended with the linear model (a on A), as the recipe folds it")
     parser.add_argument("--vectors-too", metavar="VECTORS", help="with --holdout: also each model started from "
                         "these word vectors (edgelstm pretrain's format) and its blend (variant_table)")
     parser.add_argument("--ema-too", metavar="DECAY", type=float, help="with --holdout: also each model "
@@ -569,8 +585,8 @@ def main() -> None:
     args = parser.parse_args()
     if (args.ensemble_too or args.distill_ensemble) and len(args.seeds) < 2:
         parser.error("--ensemble-too and --distill-ensemble need two --seeds or more")
-    if args.teachers_of_both and not args.distill_ensemble:
-        parser.error("--teachers-of-both needs --distill-ensemble")
+    if (args.teachers_of_both or args.blended_teachers) and not args.distill_ensemble:
+        parser.error("--teachers-of-both and --blended-teachers need --distill-ensemble")
     if sum(map(bool, (args.vectors_too, args.ema_too, args.distill_ensemble))) > 1:
         parser.error("one variant at a time: --vectors-too, --ema-too or --distill-ensemble")
     torch.set_num_threads(1)
@@ -584,7 +600,8 @@ def main() -> None:
             for name, path in runs:
                 rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds),
                                     args.plain_too, variant, path, args.l2_too, args.ensemble_too,
-                                    args.distill_ensemble, recipe_changes, args.teachers_of_both)
+                                    args.distill_ensemble, recipe_changes, args.teachers_of_both,
+                                    args.blended_teachers)
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
