@@ -18,6 +18,8 @@
         --against default.jsonl    # students of both architectures' seed models, against a run's --out
     python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2 --blended-teachers \
         --against default.jsonl    # students of the seed models' blends, against a run's --out
+    python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2 --augment-too 1 \
+        --against default.jsonl    # students also taught on perturbed copies, against a run's --out
     python benchmarks/blend.py --holdout --sets --imdb aclImdb_v1_labeled.tar.gz --archs bilstm  # IMDB alone
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
@@ -66,6 +68,7 @@ import torch
 from edgelstm.data import Dataset, load_dataset
 from edgelstm.metrics import classification_report
 from edgelstm.tokenizer import Tokenizer
+from edgelstm.train.augment import perturbed_copies
 from edgelstm.train.blend import BLEND_GRID, choose_a, fold, log_loss
 from edgelstm.train.checkpoint import load_model, save_checkpoint
 from edgelstm.train.groups import similar_text_groups
@@ -193,7 +196,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                 variant: dict | None = None, path: Path | None = None, l2_too: bool = False,
                 ensemble_too: bool = False, distill_ensemble: float = 0.0,
                 recipe_changes: dict | None = None, teachers_of_both: bool = False,
-                blended_teachers: bool = False) -> list[dict]:
+                blended_teachers: bool = False, augment_copies: int = 0) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
@@ -210,7 +213,9 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     variant (variant_table); ``teachers_of_both``: each student's teachers are the seeds' models of
     every architecture in ``archs``, not only of its own; ``blended_teachers``: each teacher is its
     seed model blended with the linear model (its own ``a`` on A by log-loss, folded as the recipe's
-    blend folds it), not the seed model alone.
+    blend folds it), not the seed model alone; ``augment_copies`` > 0: each student also learns from
+    this many perturbed copies of each training text (``train.augment.perturbed_copies``, its seed
+    the student's), labeled by its teachers as unlabeled texts are.
     ``variant``: also the same model trained with these TrainOptions changed (``{"vectors":
     FILE}``: started from word vectors;
     ``{"ema_decay": D}``: judged and kept as a weight average; the same split, seed and linear
@@ -331,14 +336,18 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
             teachers = tuple(str(folder / f"{name}-{t}-{s}-a{'-blended' if blended_teachers else ''}.pt")
                              for t in teacher_archs for s in train_seeds)
             recipe_config, options = recipes[arch, train_seed]
-            changes = {"distill_weight": distill_ensemble, "distill_teachers": teachers}
+            changes = {"distill_weight": distill_ensemble, "distill_teachers": teachers,
+                       **({"teachers": teachers} if augment_copies else {})}
+            copies = perturbed_copies(train_part.texts, augment_copies, train_seed) if augment_copies else None
             student, _ = train(Dataset(train_part), recipe_config, replace(options, **changes),
                                folder / f"{name}-{arch}-{train_seed}-student.pt", show_progress=False,
-                               validation=a_part)
+                               validation=a_part, unlabeled=copies)
             student_a, student_b = model_logits(student, a_enc, "cpu"), model_logits(student, b_enc, "cpu")
             a = choose(student_a, wide_a, a_enc.targets, "logloss")
             row.update(variant={"distill_weight": distill_ensemble, "distill_teachers": len(teachers),
-                                "teacher_archs": list(teacher_archs), "blended_teachers": blended_teachers},
+                                "teacher_archs": list(teacher_archs), "blended_teachers": blended_teachers,
+                                "augment_copies": augment_copies,
+                                "teacher_labeled": student.config.metrics.get("teacher_labeled_examples", 0)},
                        variant_default_b=accuracy(student_b, b_enc.targets),
                        variant_blend_logloss={"a": a, "b": accuracy((1 - a) * student_b + a * wide_b,
                                                                    b_enc.targets)})
@@ -532,6 +541,8 @@ def against_table(rows: list[dict], earlier: list[dict]) -> str:
         changes = ", ".join(filter(None, [changes, "teachers of " + " and ".join(rows[0]["variant"]["teacher_archs"])]))
     if rows[0].get("variant", {}).get("blended_teachers"):
         changes = ", ".join(filter(None, [changes, "blended teachers"]))
+    if rows[0].get("variant", {}).get("augment_copies"):
+        changes = ", ".join(filter(None, [changes, f"{rows[0]['variant']['augment_copies']} perturbed copies"]))
     changes = changes or "no change"
     lines = [f"| set | arch | seeds | B texts | earlier on B: mean (min..max) | with {changes} on B: mean (min..max) "
              "| with - earlier per seed (texts) |",
@@ -571,6 +582,9 @@ def main() -> None:
                         "student's teachers are the seeds' models of every --archs, not only of its own")
     parser.add_argument("--blended-teachers", action="store_true", help="with --distill-ensemble: each "
                         "teacher is its seed model blended with the linear model (a on A), as the recipe folds it")
+    parser.add_argument("--augment-too", metavar="COPIES", type=int, default=0, help="with --distill-ensemble: "
+                        "each student also learns from this many perturbed copies of each training text, labeled "
+                        "by its teachers (train.augment)")
     parser.add_argument("--vectors-too", metavar="VECTORS", help="with --holdout: also each model started from "
                         "these word vectors (edgelstm pretrain's format) and its blend (variant_table)")
     parser.add_argument("--ema-too", metavar="DECAY", type=float, help="with --holdout: also each model "
@@ -585,8 +599,8 @@ def main() -> None:
     args = parser.parse_args()
     if (args.ensemble_too or args.distill_ensemble) and len(args.seeds) < 2:
         parser.error("--ensemble-too and --distill-ensemble need two --seeds or more")
-    if (args.teachers_of_both or args.blended_teachers) and not args.distill_ensemble:
-        parser.error("--teachers-of-both and --blended-teachers need --distill-ensemble")
+    if (args.teachers_of_both or args.blended_teachers or args.augment_too) and not args.distill_ensemble:
+        parser.error("--teachers-of-both, --blended-teachers and --augment-too need --distill-ensemble")
     if sum(map(bool, (args.vectors_too, args.ema_too, args.distill_ensemble))) > 1:
         parser.error("one variant at a time: --vectors-too, --ema-too or --distill-ensemble")
     torch.set_num_threads(1)
@@ -601,7 +615,7 @@ def main() -> None:
                 rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds),
                                     args.plain_too, variant, path, args.l2_too, args.ensemble_too,
                                     args.distill_ensemble, recipe_changes, args.teachers_of_both,
-                                    args.blended_teachers)
+                                    args.blended_teachers, args.augment_too)
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
