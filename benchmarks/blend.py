@@ -20,6 +20,8 @@
         --against default.jsonl    # students of the seed models' blends, against a run's --out
     python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2 --augment-too 1 \
         --against default.jsonl    # students also taught on perturbed copies, against a run's --out
+    python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2 --extra-teachers 2 \
+        --against default.jsonl    # students of five seed models each, against a run's --out
     python benchmarks/blend.py --holdout --sets --imdb aclImdb_v1_labeled.tar.gz --archs bilstm  # IMDB alone
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
@@ -196,7 +198,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                 variant: dict | None = None, path: Path | None = None, l2_too: bool = False,
                 ensemble_too: bool = False, distill_ensemble: float = 0.0,
                 recipe_changes: dict | None = None, teachers_of_both: bool = False,
-                blended_teachers: bool = False, augment_copies: int = 0) -> list[dict]:
+                blended_teachers: bool = False, augment_copies: int = 0, extra_teachers: int = 0) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
@@ -215,7 +217,9 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     seed model blended with the linear model (its own ``a`` on A by log-loss, folded as the recipe's
     blend folds it), not the seed model alone; ``augment_copies`` > 0: each student also learns from
     this many perturbed copies of each training text (``train.augment.perturbed_copies``, its seed
-    the student's), labeled by its teachers as unlabeled texts are.
+    the student's), labeled by its teachers as unlabeled texts are; ``extra_teachers``: this many
+    more models per architecture (the seeds after ``train_seeds``', the same recipe, no row of their
+    own) trained as teachers only, so that each student has ``len(train_seeds) + extra_teachers``.
     ``variant``: also the same model trained with these TrainOptions changed (``{"vectors":
     FILE}``: started from word vectors;
     ``{"ema_decay": D}``: judged and kept as a weight average; the same split, seed and linear
@@ -329,12 +333,19 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
             seed_model = load_model(folder / f"{name}-{row['arch']}-{row['seed']}-a.pt")
             fold(seed_model, fit, row["blend_logloss"]["a"])
             save_checkpoint(folder / f"{name}-{row['arch']}-{row['seed']}-a-blended.pt", seed_model, [])
+    teacher_seeds = tuple(train_seeds) + tuple(max(train_seeds) + 1 + i for i in range(extra_teachers))
+    if distill_ensemble > 0:  # teachers only: more seeds of each architecture's recipe
+        for arch in archs:
+            recipe_config, options = recipes[arch, train_seeds[0]]
+            for extra in teacher_seeds[len(train_seeds):]:
+                train(Dataset(train_part), recipe_config, replace(options, seed=extra),
+                      folder / f"{name}-{arch}-{extra}-a.pt", show_progress=False, validation=a_part)
     if distill_ensemble > 0:  # students of the seeds' models, once all of them are trained
         for row in rows:
             arch, train_seed = row["arch"], row["seed"]
             teacher_archs = archs if teachers_of_both else [arch]
             teachers = tuple(str(folder / f"{name}-{t}-{s}-a{'-blended' if blended_teachers else ''}.pt")
-                             for t in teacher_archs for s in train_seeds)
+                             for t in teacher_archs for s in teacher_seeds)
             recipe_config, options = recipes[arch, train_seed]
             changes = {"distill_weight": distill_ensemble, "distill_teachers": teachers,
                        **({"teachers": teachers} if augment_copies else {})}
@@ -531,18 +542,25 @@ def _recipe_b(row: dict) -> float:
     return row["variant_blend_logloss"]["b"] if student else row["blend_logloss"]["b"]
 
 
+def _teaching_changes(variant: dict, seeds: int) -> list[str]:
+    """What a student's variant changes in its teaching, against the recipe's (its own
+    architecture's seed models, as trained, on the training texts alone)."""
+    if "distill_teachers" not in variant:
+        return []
+    both = len(variant.get("teacher_archs", [])) > 1
+    return [*(["teachers of " + " and ".join(variant["teacher_archs"])] if both else []),
+            *([f"{variant['distill_teachers']} teachers"] if not both and variant["distill_teachers"] != seeds else []),
+            *(["blended teachers"] if variant.get("blended_teachers") else []),
+            *([f"{variant['augment_copies']} perturbed copies"] if variant.get("augment_copies") else [])]
+
+
 def against_table(rows: list[dict], earlier: list[dict]) -> str:
     """``--against``: per set and architecture over the same training seeds and cut, on B: the
     earlier run's recipe model (the student's blend, or the blend) and this run's (its
     ``recipe_changes``), means (min..max), and this - earlier per seed in texts of B."""
     by_key = {(r["set"], r["arch"], r["seed"]): r for r in earlier}
-    changes = ", ".join(f"{k} {v}" for k, v in rows[0]["recipe_changes"].items())
-    if len(rows[0].get("variant", {}).get("teacher_archs", [])) > 1:
-        changes = ", ".join(filter(None, [changes, "teachers of " + " and ".join(rows[0]["variant"]["teacher_archs"])]))
-    if rows[0].get("variant", {}).get("blended_teachers"):
-        changes = ", ".join(filter(None, [changes, "blended teachers"]))
-    if rows[0].get("variant", {}).get("augment_copies"):
-        changes = ", ".join(filter(None, [changes, f"{rows[0]['variant']['augment_copies']} perturbed copies"]))
+    changes = ", ".join([*(f"{k} {v}" for k, v in rows[0]["recipe_changes"].items()),
+                         *_teaching_changes(rows[0].get("variant", {}), len({r["seed"] for r in rows}))])
     changes = changes or "no change"
     lines = [f"| set | arch | seeds | B texts | earlier on B: mean (min..max) | with {changes} on B: mean (min..max) "
              "| with - earlier per seed (texts) |",
@@ -585,6 +603,8 @@ def main() -> None:
     parser.add_argument("--augment-too", metavar="COPIES", type=int, default=0, help="with --distill-ensemble: "
                         "each student also learns from this many perturbed copies of each training text, labeled "
                         "by its teachers (train.augment)")
+    parser.add_argument("--extra-teachers", metavar="K", type=int, default=0, help="with --distill-ensemble: "
+                        "K more models per architecture (the seeds after --seeds') trained as teachers only")
     parser.add_argument("--vectors-too", metavar="VECTORS", help="with --holdout: also each model started from "
                         "these word vectors (edgelstm pretrain's format) and its blend (variant_table)")
     parser.add_argument("--ema-too", metavar="DECAY", type=float, help="with --holdout: also each model "
@@ -599,8 +619,12 @@ def main() -> None:
     args = parser.parse_args()
     if (args.ensemble_too or args.distill_ensemble) and len(args.seeds) < 2:
         parser.error("--ensemble-too and --distill-ensemble need two --seeds or more")
-    if (args.teachers_of_both or args.blended_teachers or args.augment_too) and not args.distill_ensemble:
-        parser.error("--teachers-of-both, --blended-teachers and --augment-too need --distill-ensemble")
+    if (args.teachers_of_both or args.blended_teachers or args.augment_too or args.extra_teachers) and \
+            not args.distill_ensemble:
+        parser.error("--teachers-of-both, --blended-teachers, --augment-too and --extra-teachers need "
+                     "--distill-ensemble")
+    if args.blended_teachers and args.extra_teachers:
+        parser.error("--blended-teachers folds the rows' models only: not with --extra-teachers")
     if sum(map(bool, (args.vectors_too, args.ema_too, args.distill_ensemble))) > 1:
         parser.error("one variant at a time: --vectors-too, --ema-too or --distill-ensemble")
     torch.set_num_threads(1)
@@ -615,7 +639,7 @@ def main() -> None:
                 rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds),
                                     args.plain_too, variant, path, args.l2_too, args.ensemble_too,
                                     args.distill_ensemble, recipe_changes, args.teachers_of_both,
-                                    args.blended_teachers, args.augment_too)
+                                    args.blended_teachers, args.augment_too, args.extra_teachers)
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
