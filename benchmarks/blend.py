@@ -61,7 +61,7 @@ import json
 import sys
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +85,18 @@ DATA = Path(__file__).resolve().parent.parent.parent / "shared/datasets/text-cla
 # blends it itself (and trains students itself: --distill-ensemble); applied over adapt's choices
 BEFORE_BLEND = {"blend": False, "ensemble_teachers": 0}
 HALVINGS = 10  # seeded random halvings of validation for the stability check, averaged
+
+
+@dataclass(frozen=True)
+class Teaching:
+    """How ``--distill-ensemble``'s students are taught beyond the recipe's way (its own
+    architecture's seed models, as trained, on the training texts alone): the nineteenth to
+    twenty-second rounds of docs/recipe-rounds.md."""
+
+    of_both_archs: bool = False  # the teachers: the seed models of every architecture run
+    blended: bool = False  # each teacher its seed model blended with the linear model (a on A), folded
+    copies: int = 0  # this many perturbed copies of each training text (train.augment), teacher-labeled
+    extra: int = 0  # this many more seed models per architecture, trained as teachers only
 
 
 def split_of(dataset, arch: str):
@@ -197,8 +209,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                 train_seeds: tuple[int, ...] = (0,), plain_too: bool = False,
                 variant: dict | None = None, path: Path | None = None, l2_too: bool = False,
                 ensemble_too: bool = False, distill_ensemble: float = 0.0,
-                recipe_changes: dict | None = None, teachers_of_both: bool = False,
-                blended_teachers: bool = False, augment_copies: int = 0, extra_teachers: int = 0) -> list[dict]:
+                recipe_changes: dict | None = None, teaching: Teaching = Teaching()) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
@@ -212,14 +223,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     per architecture the mean of its seeds' logits and that mean's blend (ensemble_table);
     ``distill_ensemble`` > 0: then per seed a student, the same recipe trained with this share of
     its training texts' targets from the seeds' models (``distill_teachers``) and its blend, as a
-    variant (variant_table); ``teachers_of_both``: each student's teachers are the seeds' models of
-    every architecture in ``archs``, not only of its own; ``blended_teachers``: each teacher is its
-    seed model blended with the linear model (its own ``a`` on A by log-loss, folded as the recipe's
-    blend folds it), not the seed model alone; ``augment_copies`` > 0: each student also learns from
-    this many perturbed copies of each training text (``train.augment.perturbed_copies``, its seed
-    the student's), labeled by its teachers as unlabeled texts are; ``extra_teachers``: this many
-    more models per architecture (the seeds after ``train_seeds``', the same recipe, no row of their
-    own) trained as teachers only, so that each student has ``len(train_seeds) + extra_teachers``.
+    variant (variant_table); ``teaching``: how the students are taught beyond that (Teaching).
     ``variant``: also the same model trained with these TrainOptions changed (``{"vectors":
     FILE}``: started from word vectors;
     ``{"ema_decay": D}``: judged and kept as a weight average; the same split, seed and linear
@@ -328,12 +332,12 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                 if row["arch"] == arch:
                     row["ensemble"] = ensemble
             print(json.dumps({"set": name, "arch": arch, "ensemble": ensemble}), file=sys.stderr, flush=True)
-    if distill_ensemble > 0 and blended_teachers:  # each seed model folded with its blend's a, as a teacher
+    if distill_ensemble > 0 and teaching.blended:  # each seed model folded with its blend's a, as a teacher
         for row in rows:
             seed_model = load_model(folder / f"{name}-{row['arch']}-{row['seed']}-a.pt")
             fold(seed_model, fit, row["blend_logloss"]["a"])
             save_checkpoint(folder / f"{name}-{row['arch']}-{row['seed']}-a-blended.pt", seed_model, [])
-    teacher_seeds = tuple(train_seeds) + tuple(max(train_seeds) + 1 + i for i in range(extra_teachers))
+    teacher_seeds = tuple(train_seeds) + tuple(max(train_seeds) + 1 + i for i in range(teaching.extra))
     if distill_ensemble > 0:  # teachers only: more seeds of each architecture's recipe
         for arch in archs:
             recipe_config, options = recipes[arch, train_seeds[0]]
@@ -343,21 +347,21 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     if distill_ensemble > 0:  # students of the seeds' models, once all of them are trained
         for row in rows:
             arch, train_seed = row["arch"], row["seed"]
-            teacher_archs = archs if teachers_of_both else [arch]
-            teachers = tuple(str(folder / f"{name}-{t}-{s}-a{'-blended' if blended_teachers else ''}.pt")
+            teacher_archs = archs if teaching.of_both_archs else [arch]
+            teachers = tuple(str(folder / f"{name}-{t}-{s}-a{'-blended' if teaching.blended else ''}.pt")
                              for t in teacher_archs for s in teacher_seeds)
             recipe_config, options = recipes[arch, train_seed]
             changes = {"distill_weight": distill_ensemble, "distill_teachers": teachers,
-                       **({"teachers": teachers} if augment_copies else {})}
-            copies = perturbed_copies(train_part.texts, augment_copies, train_seed) if augment_copies else None
+                       **({"teachers": teachers} if teaching.copies else {})}
+            copies = perturbed_copies(train_part.texts, teaching.copies, train_seed) if teaching.copies else None
             student, _ = train(Dataset(train_part), recipe_config, replace(options, **changes),
                                folder / f"{name}-{arch}-{train_seed}-student.pt", show_progress=False,
                                validation=a_part, unlabeled=copies)
             student_a, student_b = model_logits(student, a_enc, "cpu"), model_logits(student, b_enc, "cpu")
             a = choose(student_a, wide_a, a_enc.targets, "logloss")
             row.update(variant={"distill_weight": distill_ensemble, "distill_teachers": len(teachers),
-                                "teacher_archs": list(teacher_archs), "blended_teachers": blended_teachers,
-                                "augment_copies": augment_copies,
+                                "teacher_archs": list(teacher_archs), "blended_teachers": teaching.blended,
+                                "augment_copies": teaching.copies,
                                 "teacher_labeled": student.config.metrics.get("teacher_labeled_examples", 0)},
                        variant_default_b=accuracy(student_b, b_enc.targets),
                        variant_blend_logloss={"a": a, "b": accuracy((1 - a) * student_b + a * wide_b,
@@ -619,8 +623,8 @@ def main() -> None:
     args = parser.parse_args()
     if (args.ensemble_too or args.distill_ensemble) and len(args.seeds) < 2:
         parser.error("--ensemble-too and --distill-ensemble need two --seeds or more")
-    if (args.teachers_of_both or args.blended_teachers or args.augment_too or args.extra_teachers) and \
-            not args.distill_ensemble:
+    teaching = Teaching(args.teachers_of_both, args.blended_teachers, args.augment_too, args.extra_teachers)
+    if teaching != Teaching() and not args.distill_ensemble:
         parser.error("--teachers-of-both, --blended-teachers, --augment-too and --extra-teachers need "
                      "--distill-ensemble")
     if args.blended_teachers and args.extra_teachers:
@@ -638,8 +642,7 @@ def main() -> None:
             for name, path in runs:
                 rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds),
                                     args.plain_too, variant, path, args.l2_too, args.ensemble_too,
-                                    args.distill_ensemble, recipe_changes, args.teachers_of_both,
-                                    args.blended_teachers, args.augment_too, args.extra_teachers)
+                                    args.distill_ensemble, recipe_changes, teaching)
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
