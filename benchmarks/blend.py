@@ -61,6 +61,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -69,8 +70,7 @@ import torch
 
 from edgelstm.data import Dataset, load_dataset
 from edgelstm.metrics import classification_report
-from edgelstm.tokenizer import Tokenizer
-from edgelstm.train.augment import perturbed_copies
+from edgelstm.tokenizer import Tokenizer, words
 from edgelstm.train.blend import BLEND_GRID, choose_a, fold, log_loss
 from edgelstm.train.checkpoint import load_model, save_checkpoint
 from edgelstm.train.groups import similar_text_groups
@@ -87,6 +87,40 @@ BEFORE_BLEND = {"blend": False, "ensemble_teachers": 0}
 HALVINGS = 10  # seeded random halvings of validation for the stability check, averaged
 
 
+# a word no vocabulary holds (words-v1 keeps it whole): the model reads it as the unknown id
+MASK_WORD = "xxmaskxx"
+SPAN_SHARE = 0.25  # the share of copies that are a phrase of the text; the others are masked
+MASK_SHARE = 0.1  # each word of a masked copy is masked with this probability (at least one is)
+MAX_SPAN = 5  # a phrase copy has 1 to this many words (fewer than the text)
+
+
+def perturbed_copies(texts: Sequence[str], copies: int = 1, seed: int = 0) -> list[str]:
+    """``--augment-too``, the twenty-first round (after Tang et al. 2019, who sampled phrases of
+    the training texts and masked words for their teacher to label): ``copies`` perturbed copies
+    of each text of at least two words (shorter ones have no phrase or mask that keeps a word),
+    each by chance a phrase of 1 to ``MAX_SPAN`` of its words (fewer than the text) or the text
+    with words masked, as words-v1 words joined by spaces, in the texts' order. Deterministic:
+    the same texts, count and seed give the same copies."""
+    rng = np.random.default_rng(seed)
+    out: list[str] = []
+    for text in texts:
+        tokens = words(text)
+        if len(tokens) < 2:
+            continue
+        for _ in range(copies):
+            if rng.random() < SPAN_SHARE:
+                n = int(rng.integers(1, min(MAX_SPAN, len(tokens) - 1) + 1))
+                start = int(rng.integers(0, len(tokens) - n + 1))
+                kept = tokens[start : start + n]
+            else:
+                masked = rng.random(len(tokens)) < MASK_SHARE
+                if not masked.any():
+                    masked[int(rng.integers(len(tokens)))] = True
+                kept = [MASK_WORD if mask else token for token, mask in zip(tokens, masked)]
+            out.append(" ".join(kept))
+    return out
+
+
 @dataclass(frozen=True)
 class Teaching:
     """How ``--distill-ensemble``'s students are taught beyond the recipe's way (its own
@@ -95,7 +129,7 @@ class Teaching:
 
     of_both_archs: bool = False  # the teachers: the seed models of every architecture run
     blended: bool = False  # each teacher its seed model blended with the linear model (a on A), folded
-    copies: int = 0  # this many perturbed copies of each training text (train.augment), teacher-labeled
+    copies: int = 0  # this many perturbed copies of each training text (perturbed_copies), teacher-labeled
     extra: int = 0  # this many more seed models per architecture, trained as teachers only
 
 
@@ -606,7 +640,7 @@ def main() -> None:
                         "teacher is its seed model blended with the linear model (a on A), as the recipe folds it")
     parser.add_argument("--augment-too", metavar="COPIES", type=int, default=0, help="with --distill-ensemble: "
                         "each student also learns from this many perturbed copies of each training text, labeled "
-                        "by its teachers (train.augment)")
+                        "by its teachers (perturbed_copies)")
     parser.add_argument("--extra-teachers", metavar="K", type=int, default=0, help="with --distill-ensemble: "
                         "K more models per architecture (the seeds after --seeds') trained as teachers only")
     parser.add_argument("--vectors-too", metavar="VECTORS", help="with --holdout: also each model started from "

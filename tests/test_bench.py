@@ -1,7 +1,10 @@
 """The benchmark script runs (on a small model and a few texts); its numbers are not asserted."""
 
+import sys
+
 import pytest
 
+from edgelstm.tokenizer import words
 from tests.helpers import IMDB, REPO, run_python
 
 pytest.importorskip("torch")
@@ -35,6 +38,7 @@ def _load_benchmark(name: str):
     spec = importlib.util.spec_from_file_location(f"{name}_bench", REPO / f"benchmarks/{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would: a dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
 
@@ -157,3 +161,41 @@ def test_scan_graph_gives_the_exported_graphs_answers(arch, bigrams):
     with torch.no_grad():
         exact = model.double()(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
     assert np.abs(scan - exported).max() < 1e-5 and np.abs(scan - exact).max() < 1e-5
+
+
+AUGMENT_TEXTS = [
+    "The battery lasts all day, and the screen is bright.",
+    "Great.",
+    "I wouldn't buy it again <br /> at any price",
+    "too loud",
+    "Setup took five minutes and the sound is clear and full from the first song.",
+]
+
+
+def test_blend_script_copies_each_text_as_a_shorter_phrase_or_with_words_masked():
+    """benchmarks/blend.py --augment-too (the twenty-first round): each copy reads back as written,
+    and is a phrase of the text shorter than it, or the text with words masked."""
+    blend = _load_benchmark("blend")
+    perturbed_copies = blend.perturbed_copies
+    copies = perturbed_copies(AUGMENT_TEXTS * 20, copies=2, seed=3)
+    originals = [words(t) for t in AUGMENT_TEXTS * 20 if len(words(t)) >= 2]
+    assert len(copies) == 2 * len(originals)  # one-word texts have no copy
+    phrases = masked = 0
+    for copy, tokens in zip(copies, [t for t in originals for _ in range(2)]):
+        got = words(copy)
+        assert copy == " ".join(got)  # words-v1 reads the copy back as written
+        if blend.MASK_WORD in got:
+            masked += 1
+            assert len(got) == len(tokens)
+            assert all(g == t for g, t in zip(got, tokens) if g != blend.MASK_WORD)
+        else:
+            phrases += 1
+            assert 1 <= len(got) <= min(blend.MAX_SPAN, len(tokens) - 1)
+            assert any(tokens[i : i + len(got)] == got for i in range(len(tokens)))
+    assert phrases and masked
+
+
+def test_blend_script_copies_the_same_for_the_same_seed():
+    perturbed_copies = _load_benchmark("blend").perturbed_copies
+    assert perturbed_copies(AUGMENT_TEXTS, 3, seed=1) == perturbed_copies(AUGMENT_TEXTS, 3, seed=1)
+    assert perturbed_copies(AUGMENT_TEXTS, 3, seed=1) != perturbed_copies(AUGMENT_TEXTS, 3, seed=2)
