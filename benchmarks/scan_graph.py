@@ -11,7 +11,9 @@ vocabulary word at build time (in float64, then rounded: closer to the float64 m
 float32 product) and looked up, one Gather for both directions; each step is then only the
 recurrent product and the gates, both directions in one batched MatMul. The cost is size: the
 gate table has 4H columns per direction where the embedding has E (the shipped BiLSTM: 2 x 128
-against 100, 25.6 MB in float32 against 10 MB).
+against 100, 25.6 MB in float32 against 10 MB). ``--projection matmul`` writes the same Scan
+without the table (the embedding projected per batch, one MatMul per direction), to measure what
+the table buys (README, issue 19: at batch 64 it ran 0.54x the table's Scan).
 
 The rest is export/graph.py's (its helpers are imported): the time-major ids, the reversed ids
 of the backward direction, the masked max and mean pooling, the wide term, the head and outputs,
@@ -96,22 +98,42 @@ def _step_body(hidden: int, directions: int, recurrent: str) -> onnx.GraphProto:
     )
 
 
-def _scan(g: _Graph, model: TextClassifier, gate_ids: str, zeros: str, directions: int) -> str:
-    """Y (T, D, B, H) of the LSTM over ``gate_ids`` (T, D, B), rows of the (D V, 4H) gate table."""
+def _scan(g: _Graph, model: TextClassifier, gate_ids: str, zeros: str, directions: int,
+          projection: str = "table") -> str:
+    """Y (T, D, B, H) of the LSTM over ``gate_ids`` (T, D, B): rows of the (D V, 4H) gate table
+    (``projection`` "table"), or word ids whose embeddings one batched MatMul projects ("matmul":
+    the exported file's weights, no table)."""
     hidden = model.config.hidden
     suffixes = ["", "_reverse"][:directions]
-    table = g.const("lstm.gates", np.concatenate([_gate_table(model, s) for s in suffixes]))
     recurrent = g.const("lstm.R", np.stack([  # (D, H, 4H)
         _reordered(getattr(model.lstm, f"weight_hh_l0{s}")).T.astype(np.float32) for s in suffixes]))
-    x = g.op("Gather", [table, gate_ids], "lstm.x")  # (T, D, B, 4H)
+    if projection == "table":
+        table = g.const("lstm.gates", np.concatenate([_gate_table(model, s) for s in suffixes]))
+        x = g.op("Gather", [table, gate_ids], "lstm.x")  # (T, D, B, 4H)
+    else:
+        # per direction: (T, B, E) x (E, 4H), which onnxruntime runs as one (T B, E) GEMM
+        lstm = model.lstm
+        embedding = g.const("embedding", model.embedding.weight.detach().cpu().numpy().astype(np.float32))
+        axis_1 = g.const("scan.axis_1", np.array([1], np.int64))
+        parts = []
+        for d, s in enumerate(suffixes):
+            w = g.const(f"lstm.W.{d}", _reordered(getattr(lstm, f"weight_ih_l0{s}")).T.astype(np.float32))  # (E, 4H)
+            bias = g.const(f"lstm.B.{d}", (_reordered(getattr(lstm, f"bias_ih_l0{s}"))
+                                          + _reordered(getattr(lstm, f"bias_hh_l0{s}"))).astype(np.float32))
+            ids = g.op("Gather", [gate_ids, g.const(f"direction.{d}", np.array(d, np.int64))], f"ids.{d}",
+                       axis=1)  # (T, B)
+            embedded = g.op("Gather", [embedding, ids], f"embedded.{d}")  # (T, B, E)
+            projected = g.op("Add", [g.op("MatMul", [embedded, w], f"lstm.xw.{d}"), bias], f"lstm.x.{d}")
+            parts.append(g.op("Unsqueeze", [projected, axis_1], f"lstm.x.{d}.1"))  # (T, 1, B, 4H)
+        x = g.op("Concat", parts, "lstm.x", axis=1) if len(parts) > 1 else parts[0]  # (T, D, B, 4H)
     g.nodes.append(helper.make_node("Scan", [zeros, zeros, x], ["lstm.h", "lstm.c", "lstm.Y"], name="lstm",
                                     num_scan_inputs=1, body=_step_body(hidden, directions, recurrent)))
     return "lstm.Y"
 
 
-def build_scan_onnx(model: TextClassifier) -> onnx.ModelProto:
+def build_scan_onnx(model: TextClassifier, projection: str = "table") -> onnx.ModelProto:
     """``model`` (bilstm, or lstm without state) as the Scan graph, with the exported file's
-    inputs, outputs and metadata."""
+    inputs, outputs and metadata; ``projection``: _scan's."""
     config = model.config
     if config.arch == "lstm" and config.has_state:
         raise ValueError("the streaming form (state inputs) is not written by this benchmark graph")
@@ -128,11 +150,11 @@ def build_scan_onnx(model: TextClassifier) -> onnx.ModelProto:
     if directions == 2:  # the backward direction reads each row's real steps reversed, rows V.. of the table
         reversed_ids = g.op("GatherElements", [ids_tb, _reversal_index(g, positions, mask)], "input_ids.reversed",
                             axis=0)
-        shifted = g.op("Add", [reversed_ids, g.const("vocab", np.array(config.vocab_size, np.int64))],
-                       "gate_ids.backward.tb")
+        shifted = (g.op("Add", [reversed_ids, g.const("vocab", np.array(config.vocab_size, np.int64))],
+                        "gate_ids.backward.tb") if projection == "table" else reversed_ids)
         gate_ids = g.op("Concat", [gate_ids, g.op("Unsqueeze", [shifted, axis_1], "gate_ids.backward")],
                         "gate_ids", axis=1)  # (T, 2, B)
-    y = _scan(g, model, gate_ids, zeros, directions)  # (T, D, B, H)
+    y = _scan(g, model, gate_ids, zeros, directions, projection)  # (T, D, B, H)
     if directions == 2:
         forward, backward = (g.op("Slice", [y, g.const(f"start.{d}", np.array([d], np.int64)),
                                             g.const(f"end.{d}", np.array([d + 1], np.int64)), axis_1],
@@ -149,9 +171,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path, help="a model.pt")
     parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("--projection", choices=("table", "matmul"), default="table", help="the input gates "
+                        "looked up per word (a table of 4H columns per direction), or the embedding projected by "
+                        "one batched MatMul per batch (the exported file's size)")
     args = parser.parse_args()
     model = load_model(args.checkpoint).eval()
-    onnx.save(build_scan_onnx(model), str(args.output))
+    onnx.save(build_scan_onnx(model, args.projection), str(args.output))
     print(f"wrote {args.output} ({args.output.stat().st_size / 2**20:.1f} MiB)")
 
 

@@ -131,11 +131,14 @@ def test_blend_script_trains_the_model_before_the_blend():
     assert not resolve(ADAPTIVE_PRESET, **blend.BEFORE_BLEND)[1].blend
 
 
-@pytest.mark.parametrize(("arch", "bigrams"), [("bilstm", 0), ("bilstm", 16), ("lstm", 16)])
-def test_scan_graph_gives_the_exported_graphs_answers(arch, bigrams):
-    """benchmarks/scan_graph.py (the Scan over precomputed gates, timed against the export): the
-    same logits as the exported graph within 1e-5, and as the float64 PyTorch model, on a batch of
-    mixed lengths (one real step to none padded), so its timings compare two equal models."""
+@pytest.mark.parametrize(("arch", "bigrams", "projection"), [("bilstm", 0, "table"), ("bilstm", 16, "table"),
+                                                           ("lstm", 16, "table"), ("bilstm", 16, "matmul"),
+                                                           ("lstm", 0, "matmul")])
+def test_scan_graph_gives_the_exported_graphs_answers(arch, bigrams, projection):
+    """benchmarks/scan_graph.py (the Scan over precomputed gates, or over gates projected per batch
+    with --projection matmul, timed against the export): the same logits as the exported graph
+    within 1e-5, and as the float64 PyTorch model, on a batch of mixed lengths (one real step to
+    none padded), so its timings compare two equal models."""
     import numpy as np
     import onnxruntime as ort
     import torch
@@ -157,7 +160,8 @@ def test_scan_graph_gives_the_exported_graphs_answers(arch, bigrams):
     ids = rng.integers(2, 300, (6, 30)).astype(np.int64) * (np.arange(30)[None, :] < lengths[:, None])
     feeds = {"input_ids": ids, "lengths": lengths}
     exported = ort.InferenceSession(build_onnx(model).SerializeToString()).run(["logits"], feeds)[0]
-    scan = ort.InferenceSession(scan_graph.build_scan_onnx(model).SerializeToString()).run(["logits"], feeds)[0]
+    scan_onnx = scan_graph.build_scan_onnx(model, projection).SerializeToString()
+    scan = ort.InferenceSession(scan_onnx).run(["logits"], feeds)[0]
     with torch.no_grad():
         exact = model.double()(torch.from_numpy(ids), torch.from_numpy(lengths)).numpy()
     assert np.abs(scan - exported).max() < 1e-5 and np.abs(scan - exact).max() < 1e-5
