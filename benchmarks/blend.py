@@ -366,19 +366,18 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                 if row["arch"] == arch:
                     row["ensemble"] = ensemble
             print(json.dumps({"set": name, "arch": arch, "ensemble": ensemble}), file=sys.stderr, flush=True)
-    if distill_ensemble > 0 and teaching.blended:  # each seed model folded with its blend's a, as a teacher
-        for row in rows:
-            seed_model = load_model(folder / f"{name}-{row['arch']}-{row['seed']}-a.pt")
-            fold(seed_model, fit, row["blend_logloss"]["a"])
-            save_checkpoint(folder / f"{name}-{row['arch']}-{row['seed']}-a-blended.pt", seed_model, [])
     teacher_seeds = tuple(train_seeds) + tuple(max(train_seeds) + 1 + i for i in range(teaching.extra))
-    if distill_ensemble > 0:  # teachers only: more seeds of each architecture's recipe
-        for arch in archs:
+    if distill_ensemble > 0:  # students of the seeds' models, once all of them are trained
+        for arch in archs:  # teachers only: more seeds of each architecture's recipe
             recipe_config, options = recipes[arch, train_seeds[0]]
             for extra in teacher_seeds[len(train_seeds):]:
                 train(Dataset(train_part), recipe_config, replace(options, seed=extra),
                       folder / f"{name}-{arch}-{extra}-a.pt", show_progress=False, validation=a_part)
-    if distill_ensemble > 0:  # students of the seeds' models, once all of them are trained
+        if teaching.blended:  # each seed model folded with its blend's a, as a teacher
+            for row in rows:
+                seed_model = load_model(folder / f"{name}-{row['arch']}-{row['seed']}-a.pt")
+                fold(seed_model, fit, row["blend_logloss"]["a"])
+                save_checkpoint(folder / f"{name}-{row['arch']}-{row['seed']}-a-blended.pt", seed_model, [])
         for row in rows:
             arch, train_seed = row["arch"], row["seed"]
             teacher_archs = archs if teaching.of_both_archs else [arch]

@@ -60,12 +60,17 @@ def _reordered(weight: torch.Tensor) -> np.ndarray:
     return _gates(weight, _TORCH_TO_SCAN_GATES, np.float64)
 
 
+def _input_bias(model: TextClassifier, suffix: str) -> np.ndarray:
+    """(4H,) float64: both biases of a direction, which the input gates carry."""
+    lstm = model.lstm
+    return _reordered(getattr(lstm, f"bias_ih_l0{suffix}")) + _reordered(getattr(lstm, f"bias_hh_l0{suffix}"))
+
+
 def _gate_table(model: TextClassifier, suffix: str) -> np.ndarray:
     """(V, 4H) float32: every word's input gates, embedding x W_ih^T + both biases, in float64."""
-    lstm = model.lstm
     embedding = model.embedding.weight.detach().cpu().double().numpy()  # (V, E)
-    bias = _reordered(getattr(lstm, f"bias_ih_l0{suffix}")) + _reordered(getattr(lstm, f"bias_hh_l0{suffix}"))
-    return (embedding @ _reordered(getattr(lstm, f"weight_ih_l0{suffix}")).T + bias).astype(np.float32)
+    weight = _reordered(getattr(model.lstm, f"weight_ih_l0{suffix}"))
+    return (embedding @ weight.T + _input_bias(model, suffix)).astype(np.float32)
 
 
 def _step_body(hidden: int, directions: int, recurrent: str) -> onnx.GraphProto:
@@ -101,8 +106,8 @@ def _step_body(hidden: int, directions: int, recurrent: str) -> onnx.GraphProto:
 def _scan(g: _Graph, model: TextClassifier, gate_ids: str, zeros: str, directions: int,
           projection: str = "table") -> str:
     """Y (T, D, B, H) of the LSTM over ``gate_ids`` (T, D, B): rows of the (D V, 4H) gate table
-    (``projection`` "table"), or word ids whose embeddings one batched MatMul projects ("matmul":
-    the exported file's weights, no table)."""
+    (``projection`` "table"), or word ids whose embeddings one MatMul per direction projects
+    ("matmul": the exported file's weights, no table)."""
     hidden = model.config.hidden
     suffixes = ["", "_reverse"][:directions]
     recurrent = g.const("lstm.R", np.stack([  # (D, H, 4H)
@@ -112,14 +117,12 @@ def _scan(g: _Graph, model: TextClassifier, gate_ids: str, zeros: str, direction
         x = g.op("Gather", [table, gate_ids], "lstm.x")  # (T, D, B, 4H)
     else:
         # per direction: (T, B, E) x (E, 4H), which onnxruntime runs as one (T B, E) GEMM
-        lstm = model.lstm
         embedding = g.const("embedding", model.embedding.weight.detach().cpu().numpy().astype(np.float32))
         axis_1 = g.const("scan.axis_1", np.array([1], np.int64))
         parts = []
         for d, s in enumerate(suffixes):
-            w = g.const(f"lstm.W.{d}", _reordered(getattr(lstm, f"weight_ih_l0{s}")).T.astype(np.float32))  # (E, 4H)
-            bias = g.const(f"lstm.B.{d}", (_reordered(getattr(lstm, f"bias_ih_l0{s}"))
-                                          + _reordered(getattr(lstm, f"bias_hh_l0{s}"))).astype(np.float32))
+            w = g.const(f"lstm.W.{d}", _reordered(getattr(model.lstm, f"weight_ih_l0{s}")).T.astype(np.float32))
+            bias = g.const(f"lstm.B.{d}", _input_bias(model, s).astype(np.float32))  # (4H,)
             ids = g.op("Gather", [gate_ids, g.const(f"direction.{d}", np.array(d, np.int64))], f"ids.{d}",
                        axis=1)  # (T, B)
             embedded = g.op("Gather", [embedding, ids], f"embedded.{d}")  # (T, B, E)
