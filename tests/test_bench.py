@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from edgelstm.tokenizer import words
-from tests.helpers import IMDB, REPO, run_python
+from tests.helpers import IMDB, REPO, needs_imdb, run_python
 
 pytest.importorskip("torch")
 
@@ -203,3 +203,28 @@ def test_blend_script_copies_the_same_for_the_same_seed():
     perturbed_copies = _load_benchmark("blend").perturbed_copies
     assert perturbed_copies(AUGMENT_TEXTS, 3, seed=1) == perturbed_copies(AUGMENT_TEXTS, 3, seed=1)
     assert perturbed_copies(AUGMENT_TEXTS, 3, seed=1) != perturbed_copies(AUGMENT_TEXTS, 3, seed=2)
+
+
+def test_imdb_sweeps_run_their_rows_through_the_trainer(tmp_path):
+    """benchmarks/imdb_sweeps.py: a student row (unlabeled reviews, the bigram n-gram teacher) runs
+    the trainer with its settings, on a --limit folder of its own, restores the n-gram teacher's
+    settings, and reads its numbers back without training again."""
+    pytest.importorskip("sklearn", reason="the n-gram teacher needs scikit-learn (distill extra)")
+    needs_imdb()
+    from edgelstm.train.distill import NgramOptions
+
+    sweeps = _load_benchmark("imdb_sweeps")
+    # the work folder's vectors are reused (make_default_model.sh's step 1): a small file here
+    (tmp_path / "imdb-vectors.vec").write_text("2 4\nthe 1 0 0 0\nmovie 0 1 0 0\n")
+    row = next(r for r in sweeps.STUDENT_ROWS if r.name == "64-ngram-bigrams")
+    before = NgramOptions.max_n, NgramOptions.inverse_regularization
+    result = sweeps.run_row(row, "students", tmp_path, sweeps.archives(IMDB.parent), "cpu", 40, again=False)
+    assert (NgramOptions.max_n, NgramOptions.inverse_regularization) == before
+    model = tmp_path / "students-limit40" / row.name / "model.pt"
+    assert model.exists() and not (tmp_path / "students" / row.name).exists()
+    assert result["epochs"] == 6 and result["kept_epoch"] == 6 and result["test_texts"] == 40
+    assert result["settings"]["hidden"] == "64" and result["train_seconds"] is not None
+    again = sweeps.run_row(row, "students", tmp_path, sweeps.archives(IMDB.parent), "cpu", 40, again=False)
+    assert again["train_seconds"] is None and again["test"] == result["test"]
+    assert f"| {row.label} | " in sweeps.table("students", [result])
+    assert len({r.name for r in sweeps.STUDENT_ROWS}) == len(sweeps.STUDENT_ROWS)
