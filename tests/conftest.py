@@ -17,7 +17,7 @@ def imdb():
 
 @pytest.fixture(scope="session")
 def trained(imdb, tmp_path_factory):
-    """{arch: (checkpoint path, onnx path)}: 2 epochs on 6,000 real reviews, ~80% accurate."""
+    """{arch: (checkpoint path, onnx path)}: 4 epochs on 6,000 real reviews (the best kept), ~76-82% accurate."""
     pytest.importorskip("torch")
     from edgelstm.config import ModelConfig
     from edgelstm.export import export_checkpoint
@@ -33,7 +33,11 @@ def trained(imdb, tmp_path_factory):
         # onnxruntime logits are 1.65e-5 from PyTorch at batch 17 x 120 (onnxruntime's approximate
         # LSTM gates): export refused it under one 1e-5 bound and accepts it under today's two
         # checks (its graph, evaluated exactly, is 6e-7 from PyTorch).
-        options = TrainOptions(epochs=2, limit=6000, learning_rate=0.003, seed=1, group_similar=False)
+        # 4 epochs: after 2 (the fixture until the 33rd stop) a small LSTM is still on IMDB's early
+        # plateau, and whether it has left it depends on the CPU's rounding: on an AVX-512 machine
+        # the BiLSTM read 68% and the LSTM 71% on int8's 2,000 test reviews (below the 70% that
+        # makes agreement mean something); after 4, 82% and 76% there
+        options = TrainOptions(epochs=4, limit=6000, learning_rate=0.003, seed=1, group_similar=False)
         train(imdb, config, options, checkpoint, show_progress=False)
         models[arch] = (checkpoint, export_checkpoint(checkpoint, root / arch)[0][0])
     return models
