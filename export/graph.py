@@ -154,7 +154,7 @@ def _masked_pooling(g: _Graph, directions: list[str], mask: str, count: str) -> 
     the max Y + 0/-FLT_MAX (padding reads -FLT_MAX, below every output, and every text has a real
     step). In onnxruntime a broadcast Add or Mul costs about a third of the broadcast Where it
     replaces, and the masks are made on the (T, B) mask, then unsqueezed: the same Cast, Sub and
-    Mul on the (T, 1, B, 1) shape took 18x longer (profiled; README, Speed and size)."""
+    Mul on the (T, 1, B, 1) shape took 18x longer (profiled; docs/speed-rounds.md)."""
     real = g.op("Cast", [mask], "mask.real", to=TensorProto.FLOAT)  # (T, B): 1 on real steps, 0 on padding
     padding = g.op("Sub", [real, g.const("one_f.mask", np.array(1.0, np.float32))], "mask.padding")  # 0 or -1
     lowest = g.op("Mul", [padding, g.const("float_max", np.array(np.finfo(np.float32).max, np.float32))],
@@ -175,8 +175,8 @@ def _masked_pooling(g: _Graph, directions: list[str], mask: str, count: str) -> 
 def _bilstm_features(g: _Graph, model: TextClassifier, ids_tb: str, x: str, lengths: str) -> str:
     """(B, 4H) pooled BiLSTM features; the backward direction is a forward LSTM over each row's
     real steps reversed. One form serves every batch: an If taking one bidirectional node for
-    batches without padding ran 1.06x-1.32x faster at batch 1 in onnxruntime, but tract ran that
-    graph 12x slower at batch 1 and 2.6x at batch 64 (README, Speed and size)."""
+    batches without padding ran 1.06x-1.36x faster at batch 1 in onnxruntime, but tract ran that
+    graph 12x slower at batch 1 and 3.0x at batch 64 (docs/speed-rounds.md)."""
     count = g.op("Cast", [g.op("Unsqueeze", [lengths, g.const("axis_1", np.array([1], np.int64))], "lengths.col")],
                  "lengths.f", to=TensorProto.FLOAT)  # (B, 1)
     zeros = _zero_state_from(g, count, model.config.hidden)  # (1, B, H)

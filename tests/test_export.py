@@ -40,7 +40,7 @@ def test_graph_is_portable_dynamic_and_self_describing(arch):
     proto = build_onnx(model)
     onnx.checker.check_model(proto, full_check=True)
     ops = [n.op_type for n in proto.graph.node]
-    # no If either: tract ran a graph with one 12x slower at batch 1 (README, Speed and size)
+    # no If either: tract ran a graph with one 12x slower at batch 1 (docs/speed-rounds.md)
     assert not {"Loop", "Scan", "ReverseSequence", "If"} & set(ops)
     lstms = [n for n in proto.graph.node if n.op_type == "LSTM"]
     for lstm in lstms:
@@ -85,7 +85,7 @@ def pooling_ops(proto):
 def test_the_bilstm_pooling_masks_by_arithmetic_made_on_the_time_batch_mask():
     """Y + 0/-FLT_MAX for the max and Y x 1/0 for the sum, not a broadcast Where (onnxruntime:
     Where cost about 3x an Add); the float masks made on the (T, B) mask from Less, not on its
-    (T, 1, B, 1) form (18x slower there) -- README, Speed and size."""
+    (T, 1, B, 1) form (18x slower there) -- docs/speed-rounds.md."""
     proto = build_onnx(small_model("bilstm"))
     readers, mask_sources = pooling_ops(proto)
     assert readers == ["Add", "Add", "Mul", "Mul"]
