@@ -22,6 +22,8 @@
         --against default.jsonl    # students also taught on perturbed copies, against a run's --out
     python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2 --extra-teachers 2 \
         --against default.jsonl    # students of five seed models each, against a run's --out
+    python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2 --linear-refit-too \
+        # each student's blend with the linear model refit on train + A too (linear_refit_table)
     python benchmarks/blend.py --holdout --sets --imdb aclImdb_v1_labeled.tar.gz --archs bilstm  # IMDB alone
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
@@ -243,7 +245,8 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                 train_seeds: tuple[int, ...] = (0,), plain_too: bool = False,
                 variant: dict | None = None, path: Path | None = None, l2_too: bool = False,
                 ensemble_too: bool = False, distill_ensemble: float = 0.0,
-                recipe_changes: dict | None = None, teaching: Teaching = Teaching()) -> list[dict]:
+                recipe_changes: dict | None = None, teaching: Teaching = Teaching(),
+                linear_refit_too: bool = False) -> list[dict]:
     """``--holdout``: the run's validation split cut in two (similar texts on one side): early
     stopping, the linear model's L2 and ``a`` all on part A, as the built recipe would do it;
     part B touched by nothing, the default and the blend scored on it. ``seed``: the cut's.
@@ -264,7 +267,11 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
     model), its blend's ``a`` chosen on A the same way (variant_table). ``path``: the training data
     (default: the set ``name``'s training file; IMDB's archive: its training reviews).
     ``recipe_changes``: recipe values set over adapt's for every model of the run (``{"min_count":
-    1}``: the vocabulary, and so the linear model's words, too), recorded in each row."""
+    1}``: the vocabulary, and so the linear model's words, too), recorded in each row.
+    ``linear_refit_too`` (with ``distill_ensemble``): also each student blended, with the same
+    ``a``, with the linear model refit on train + A (A's L2, bigrams and idf; the vocabulary of the
+    training split, as the models read), as the baselines refit after choosing C
+    (linear_refit_table)."""
     dataset = load_dataset(path or DATA / f"{name}.train.jsonl")
     texts = dataset.train
     groups = similar_text_groups(texts.texts)
@@ -392,6 +399,16 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                                validation=a_part, unlabeled=copies)
             student_a, student_b = model_logits(student, a_enc, "cpu"), model_logits(student, b_enc, "cpu")
             a = choose(student_a, wide_a, a_enc.targets, "logloss")
+            if linear_refit_too:
+                if refit_fit is None:  # A's L2, bigrams and idf, the only candidate: nothing is chosen here
+                    train_a_enc = Encoded.of(train_a_part, tokenizer, config.labels)
+                    refit_fit = choose_wide(train_a_enc.sequences, train_a_enc.targets, b_enc.sequences,
+                                            b_enc.targets, config.vocab_size, config.num_outputs,
+                                            l2_grid=(fit.l2,), bigram_rows=(fit.bigrams,), idf_options=(fit.idf,))
+                refit_b = refit_fit.logits(b_enc.sequences, config.vocab_size)
+                row.update(linear_refit_b=accuracy(refit_b, b_enc.targets),
+                           linear_refit_blend={"a": a, "b": accuracy((1 - a) * student_b + a * refit_b,
+                                                                     b_enc.targets)})
             row.update(variant={"distill_weight": distill_ensemble, "distill_teachers": len(teachers),
                                 "teacher_archs": list(teacher_archs), "blended_teachers": teaching.blended,
                                 "augment_copies": teaching.copies,
@@ -551,6 +568,22 @@ def variant_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def linear_refit_table(rows: list[dict]) -> str:
+    """``--linear-refit-too``: per set and architecture over its training seeds, on B: the linear
+    model alone (fitted on train, and refit on train + A), the student's blend and the same
+    student blended with the refit linear model (the same ``a``), means (min..max), and refit -
+    today's per seed in texts of B (the same student: only the linear model differs)."""
+    lines = ["| set | arch | seeds | B texts | linear on B | linear refit on B | student's blend on B: mean "
+             "(min..max) | with the linear refit on B: mean (min..max) | refit - today's per seed (texts) |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for key, group in _by_model(rows):
+        today = [r["variant_blend_logloss"]["b"] for r in group]
+        refit = [r["linear_refit_blend"]["b"] for r in group]
+        lines.append(_row_start(key, group) + f"{group[0]['linear_b']:.2%} | {group[0]['linear_refit_b']:.2%} | "
+                     f"{_spread(today)} | {_spread(refit)} | {_paired(refit, today, group[0]['b_texts'])} |")
+    return "\n".join(lines)
+
+
 def tables(rows: list[dict], with_test: bool) -> str:
     lines = ["| set | arch | default | linear alone | blend, a by accuracy | blend, a by log-loss "
              "| half-split: default / by accuracy / by log-loss | linear L2, bigrams |",
@@ -642,6 +675,8 @@ def main() -> None:
                         "by its teachers (perturbed_copies)")
     parser.add_argument("--extra-teachers", metavar="K", type=int, default=0, help="with --distill-ensemble: "
                         "K more models per architecture (the seeds after --seeds') trained as teachers only")
+    parser.add_argument("--linear-refit-too", action="store_true", help="with --distill-ensemble: also each "
+                        "student blended with the linear model refit on train + A (linear_refit_table)")
     parser.add_argument("--vectors-too", metavar="VECTORS", help="with --holdout: also each model started from "
                         "these word vectors (edgelstm pretrain's format) and its blend (variant_table)")
     parser.add_argument("--ema-too", metavar="DECAY", type=float, help="with --holdout: also each model "
@@ -660,6 +695,8 @@ def main() -> None:
     if teaching != Teaching() and not args.distill_ensemble:
         parser.error("--teachers-of-both, --blended-teachers, --augment-too and --extra-teachers need "
                      "--distill-ensemble")
+    if args.linear_refit_too and not args.distill_ensemble:
+        parser.error("--linear-refit-too needs --distill-ensemble (the students are blended with it)")
     if args.blended_teachers and args.extra_teachers:
         parser.error("--blended-teachers folds the rows' models only: not with --extra-teachers")
     if sum(map(bool, (args.vectors_too, args.ema_too, args.distill_ensemble))) > 1:
@@ -675,7 +712,7 @@ def main() -> None:
             for name, path in runs:
                 rows += run_holdout(name, args.archs, Path(tmp), args.holdout_seed, args.refit, tuple(args.seeds),
                                     args.plain_too, variant, path, args.l2_too, args.ensemble_too,
-                                    args.distill_ensemble, recipe_changes, teaching)
+                                    args.distill_ensemble, recipe_changes, teaching, args.linear_refit_too)
                 if args.out:
                     args.out.write_text("".join(json.dumps(row) + "\n" for row in rows))
         print(holdout_table(rows))
@@ -697,6 +734,9 @@ def main() -> None:
         if variant is not None or args.distill_ensemble:
             print()
             print(variant_table(rows))
+        if args.linear_refit_too:
+            print()
+            print(linear_refit_table(rows))
         if args.against:
             print()
             print(against_table(rows, [json.loads(line) for line in args.against.read_text().splitlines()]))
