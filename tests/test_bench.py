@@ -205,6 +205,18 @@ def test_blend_script_copies_the_same_for_the_same_seed():
     assert perturbed_copies(AUGMENT_TEXTS, 3, seed=1) != perturbed_copies(AUGMENT_TEXTS, 3, seed=2)
 
 
+def test_blend_script_linear_refit_table_pairs_each_student_with_itself():
+    """benchmarks/blend.py --linear-refit-too (the twenty-third round): per seed, the blend with
+    the refit linear model minus the same student's blend today, in texts of B."""
+    table = _load_benchmark("blend").linear_refit_table
+    rows = [{"set": "cr", "arch": "lstm", "seed": seed, "b_texts": 200, "linear_b": 0.8, "linear_refit_b": 0.81,
+             "variant_blend_logloss": {"a": 0.5, "b": today}, "linear_refit_blend": {"a": 0.5, "b": refit}}
+            for seed, today, refit in ((0, 0.80, 0.805), (1, 0.82, 0.81), (2, 0.81, 0.81))]
+    line = table(rows).splitlines()[-1]
+    assert line.startswith("| cr | lstm | 0 1 2 | 200 | 80.00% | 81.00% | 81.00% (80.00%..82.00%) | ")
+    assert line.endswith(" | +1, -2, +0 |")
+
+
 def test_imdb_sweeps_run_their_rows_through_the_trainer(tmp_path):
     """benchmarks/imdb_sweeps.py: a student row (unlabeled reviews, the bigram n-gram teacher) runs
     the trainer with its settings, on a --limit folder of its own, restores the n-gram teacher's
