@@ -22,8 +22,8 @@
         --against default.jsonl    # students also taught on perturbed copies, against a run's --out
     python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2 --extra-teachers 2 \
         --against default.jsonl    # students of five seed models each, against a run's --out
-    python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2 --linear-refit-too \
-        # each student's blend with the linear model refit on train + A too (linear_refit_table)
+    python benchmarks/blend.py --holdout --distill-ensemble 0.5 --seeds 0 1 2 \
+        --linear-refit-too         # each student's blend with the linear model refit on train + A too
     python benchmarks/blend.py --holdout --sets --imdb aclImdb_v1_labeled.tar.gz --archs bilstm  # IMDB alone
 
 For each set and architecture it trains the default recipe (``edgelstm.train.run.train_files``,
