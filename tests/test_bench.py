@@ -24,7 +24,7 @@ def test_benchmark_script_writes_its_table(trained, tmp_path):
     report = out.read_text()
     for row in ["PyTorch eager (.pt)", "onnxruntime fp32", f"onnxruntime int8 ({DEFAULT_RECIPE})",
                 "OpenVINO f32", "tract", "fastText (.ftz", "`Tokenizer.encode_many`", "Hugging Face `tokenizers`",
-                "a backend that sleeps", "matmul peak", "past its start-up",
+                "a backend that sleeps", "one process per core", "matmul peak", "past its start-up",
                 "LSTM `lstm`", "`Classifier.predict`", "`edgelstm predict FILE`", "Cold start of", "import torch",
                 "`edgelstm predict FILE`, 100 lines (process", "`edgelstm predict FILE`, 300 lines (process",
                 "portable (format 2)", "sequence_lens (format 1)"]:
