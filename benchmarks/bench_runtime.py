@@ -344,8 +344,8 @@ print(time.perf_counter() - start, flush=True)
 
 def _processes_seconds(path: Path, texts: list[str], processes: int) -> float:
     """The wall time for ``processes`` separate processes, one thread each, started together, to
-    predict ``texts`` each: the machine's ceiling for that many cores, which no sharing of one
-    process (its GIL, its session) can pass."""
+    predict ``texts`` each: the cores with nothing shared (no GIL, no session), but each process
+    with its own copy of the model and the tokenizer's table in the caches."""
     with tempfile.TemporaryDirectory() as tmp:
         lines = Path(tmp) / "texts.txt"
         lines.write_text("".join(t.replace("\n", " ") + "\n" for t in texts), encoding="utf-8")
@@ -363,7 +363,7 @@ def _processes_seconds(path: Path, texts: list[str], processes: int) -> float:
 
 def two_cores(path: Path, texts: list[str], rounds: int = 3, large: list[str] | None = None) -> list[str]:
     """Classifier.predict and `edgelstm predict FILE` on 1 and 2 cores: texts/s and identical answers;
-    and one process per core (_processes_seconds), what the cores give with nothing shared.
+    and one process per core (_processes_seconds), the cores with nothing shared.
     ``large``: also `predict` of a file of these texts (the issue's "large file": all test reviews)."""
     from edgelstm.classifier import OnnxBackend
 
@@ -398,7 +398,7 @@ def two_cores(path: Path, texts: list[str], rounds: int = 3, large: list[str] | 
         f"instead (the Python side alone) | {n / best['sleep 1']:.0f} | {n / best['sleep 2']:.0f} "
         f"| {best['sleep 1'] / best['sleep 2']:.2f}x | – |",
         # 2 processes each predict all n texts: 2n texts in the slower one's time
-        f"| one process per core, one thread each, started together (the cores' own ceiling) "
+        f"| one process per core, one thread each, started together (nothing shared; a model copy each) "
         f"| {n / processes[1]:.0f} | {2 * n / processes[2]:.0f} | {2 * processes[1] / processes[2]:.2f}x | – |",
     ]
 
