@@ -241,6 +241,15 @@ def refit(part, config, options, epochs: int, output: Path):
     return model
 
 
+def refit_linear(fit, part, b_enc: Encoded, tokenizer: Tokenizer, labels: Sequence[str], vocab_size: int,
+                 outputs: int):
+    """The linear model ``fit`` fitted again on ``part`` (train + A, read by ``tokenizer``) with what A
+    chose for it (L2, bigrams, idf): the only candidate, so nothing is chosen on ``b_enc``."""
+    part_enc = Encoded.of(part, tokenizer, labels)
+    return choose_wide(part_enc.sequences, part_enc.targets, b_enc.sequences, b_enc.targets, vocab_size, outputs,
+                       l2_grid=(fit.l2,), bigram_rows=(fit.bigrams,), idf_options=(fit.idf,))
+
+
 def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_refit: bool = False,
                 train_seeds: tuple[int, ...] = (0,), plain_too: bool = False,
                 variant: dict | None = None, path: Path | None = None, l2_too: bool = False,
@@ -340,13 +349,10 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
             again = refit(train_a_part, recipe_config, options, epochs, folder / f"{name}-{arch}-{train_seed}-refit.pt")
             refit_seconds = time.perf_counter() - start
             refit_tokenizer = Tokenizer(again.config.vocabulary, again.config.max_len)
-            train_a_enc, b_refit_enc = (Encoded.of(part, refit_tokenizer, again.config.labels)
-                                        for part in (train_a_part, b_part))
-            if refit_fit is None:  # A's L2 and bigrams, the only candidate: nothing is chosen here
-                refit_fit = choose_wide(train_a_enc.sequences, train_a_enc.targets, b_refit_enc.sequences,
-                                        b_refit_enc.targets, again.config.vocab_size, again.config.num_outputs,
-                                        l2_grid=(fit.l2,), bigram_rows=(fit.bigrams,),
-                                        idf_options=(fit.idf,))
+            b_refit_enc = Encoded.of(b_part, refit_tokenizer, again.config.labels)
+            if refit_fit is None:
+                refit_fit = refit_linear(fit, train_a_part, b_refit_enc, refit_tokenizer, again.config.labels,
+                                         again.config.vocab_size, again.config.num_outputs)
             deep_rb = model_logits(again, b_refit_enc, "cpu")
             wide_rb = refit_fit.logits(b_refit_enc.sequences, again.config.vocab_size)
             row.update(best_epoch=epochs, refit_seconds=round(refit_seconds, 1),
@@ -375,6 +381,10 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
             print(json.dumps({"set": name, "arch": arch, "ensemble": ensemble}), file=sys.stderr, flush=True)
     teacher_seeds = tuple(train_seeds) + tuple(max(train_seeds) + 1 + i for i in range(teaching.extra))
     if distill_ensemble > 0:  # students of the seeds' models, once all of them are trained
+        # --linear-refit-too: the same refit linear model for every student (the split's vocabulary)
+        refit_b = (refit_linear(fit, train_a_part, b_enc, tokenizer, config.labels, config.vocab_size,
+                                config.num_outputs).logits(b_enc.sequences, config.vocab_size)
+                   if linear_refit_too else None)
         for arch in archs:  # teachers only: more seeds of each architecture's recipe
             recipe_config, options = recipes[arch, train_seeds[0]]
             for extra in teacher_seeds[len(train_seeds):]:
@@ -399,13 +409,7 @@ def run_holdout(name: str, archs: list[str], folder: Path, seed: int = 1, with_r
                                validation=a_part, unlabeled=copies)
             student_a, student_b = model_logits(student, a_enc, "cpu"), model_logits(student, b_enc, "cpu")
             a = choose(student_a, wide_a, a_enc.targets, "logloss")
-            if linear_refit_too:
-                if refit_fit is None:  # A's L2, bigrams and idf, the only candidate: nothing is chosen here
-                    train_a_enc = Encoded.of(train_a_part, tokenizer, config.labels)
-                    refit_fit = choose_wide(train_a_enc.sequences, train_a_enc.targets, b_enc.sequences,
-                                            b_enc.targets, config.vocab_size, config.num_outputs,
-                                            l2_grid=(fit.l2,), bigram_rows=(fit.bigrams,), idf_options=(fit.idf,))
-                refit_b = refit_fit.logits(b_enc.sequences, config.vocab_size)
+            if refit_b is not None:
                 row.update(linear_refit_b=accuracy(refit_b, b_enc.targets),
                            linear_refit_blend={"a": a, "b": accuracy((1 - a) * student_b + a * refit_b,
                                                                      b_enc.targets)})
@@ -695,8 +699,9 @@ def main() -> None:
     if teaching != Teaching() and not args.distill_ensemble:
         parser.error("--teachers-of-both, --blended-teachers, --augment-too and --extra-teachers need "
                      "--distill-ensemble")
-    if args.linear_refit_too and not args.distill_ensemble:
-        parser.error("--linear-refit-too needs --distill-ensemble (the students are blended with it)")
+    if args.linear_refit_too and (not args.distill_ensemble or args.refit):
+        parser.error("--linear-refit-too needs --distill-ensemble (the students are blended with it), and not "
+                     "--refit (which refits the linear model on the refit models' vocabulary)")
     if args.blended_teachers and args.extra_teachers:
         parser.error("--blended-teachers folds the rows' models only: not with --extra-teachers")
     if sum(map(bool, (args.vectors_too, args.ema_too, args.distill_ensemble))) > 1:
