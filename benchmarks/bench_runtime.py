@@ -327,12 +327,12 @@ def _predict_file_rows(path: Path, files: dict[str, list[str]], rounds: int) -> 
 
 
 # A process of its own per core: loads the model, says "ready", waits for a line on stdin, then
-# predicts the texts file's lines once (one thread) and prints the seconds it took.
+# predicts the texts (a JSON list: no text is split or joined) once, one thread, and prints the seconds.
 _ONE_PROCESS = """
-import sys, time
+import json, sys, time
 from edgelstm import Classifier
 model = Classifier.load(sys.argv[1], threads=1)
-texts = open(sys.argv[2], encoding="utf-8").read().splitlines()
+texts = json.loads(open(sys.argv[2], encoding="utf-8").read())
 model.predict_proba(texts[:200])
 print("ready", flush=True)
 sys.stdin.readline()
@@ -347,9 +347,9 @@ def _processes_seconds(path: Path, texts: list[str], processes: int) -> float:
     predict ``texts`` each: the cores with nothing shared (no GIL, no session), but each process
     with its own copy of the model and the tokenizer's table in the caches."""
     with tempfile.TemporaryDirectory() as tmp:
-        lines = Path(tmp) / "texts.txt"
-        lines.write_text("".join(t.replace("\n", " ") + "\n" for t in texts), encoding="utf-8")
-        children = [subprocess.Popen([sys.executable, "-c", _ONE_PROCESS, str(path), str(lines)], text=True,
+        texts_file = Path(tmp) / "texts.json"
+        texts_file.write_text(json.dumps(texts), encoding="utf-8")
+        children = [subprocess.Popen([sys.executable, "-c", _ONE_PROCESS, str(path), str(texts_file)], text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(processes)]
         for child in children:
             assert child.stdout is not None and child.stdout.readline().strip() == "ready"
